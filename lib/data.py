@@ -1,0 +1,470 @@
+"""MNIST and Fashion-MNIST: offline-first loading, verified downloads, and the small
+transformations (binarization, scaling, framework adapters) that the notebooks share.
+
+Where :func:`load_mnist` looks, in order:
+
+1. ``data_dir`` if given;
+2. the directory named by ``COURSE_DATA_DIR``;
+3. the repository's ``data/`` cache;
+4. for Fashion-MNIST, Debian's ``/usr/share/datasets/fashion-mnist/``
+   (``apt-get install dataset-fashion-mnist``).
+
+Inside a directory the four standard IDX files (``train-images-idx3-ubyte.gz`` …) are
+expected in a subfolder ``mnist/`` or ``fashion-mnist/``, gzipped or not. Local files are
+checked for structure (magic number, dimensions, length), not for the canonical checksums,
+so a smaller real split (as in ``../shared/data``) loads fine.
+
+If nothing is found and ``download`` is true, the files are fetched from public mirrors in
+turn, each verified against its canonical SHA-256, written to a temporary file and renamed
+into ``data/`` only when complete and verified.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from . import config
+
+__all__ = [
+    "CorruptDataError",
+    "DataError",
+    "DatasetUnavailable",
+    "MIRRORS",
+    "SHA256",
+    "binarize",
+    "load_mnist",
+    "read_idx",
+    "to_float",
+    "to_tf_dataset",
+    "to_torch_loader",
+]
+
+Kind = Literal["digits", "fashion"]
+Split = Literal["train", "test"]
+
+#: Subfolder of a data directory for each kind.
+SUBDIRS: dict[str, str] = {"digits": "mnist", "fashion": "fashion-mnist"}
+#: System directories that may hold a dataset directly (no subfolder).
+SYSTEM_DIRS: dict[str, list[Path]] = {
+    "digits": [],
+    "fashion": [Path("/usr/share/datasets/fashion-mnist")],
+}
+
+FILES: dict[str, tuple[str, str]] = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+#: Canonical SHA-256 of the official gzipped files.
+SHA256: dict[str, dict[str, str]] = {
+    "digits": {
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    },
+    "fashion": {
+        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    },
+}
+
+#: Public mirrors, tried in order. For digits: torchvision's mirror, the Google mirror used by
+#: TensorFlow, and the original site; for Fashion-MNIST: Zalando's bucket and the Google mirror
+#: used by Keras. Override with ``mirrors=`` or ``COURSE_MNIST_MIRRORS`` (space-separated URLs).
+MIRRORS: dict[str, list[str]] = {
+    "digits": [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ],
+    "fashion": [
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+    ],
+}
+
+_IDX_DTYPES = {0x08: np.uint8}
+
+
+class DataError(Exception):
+    """Base class of the dataset errors."""
+
+
+class DatasetUnavailable(DataError, FileNotFoundError):
+    """The dataset is not on disk and could not be downloaded."""
+
+
+class CorruptDataError(DataError, ValueError):
+    """A dataset file exists but its content is not a valid IDX file of the expected kind."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _open_bytes(path: Path) -> bytes:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (EOFError, OSError, zlib.error) as exc:  # truncated or not gzip at all
+        raise CorruptDataError(
+            f"{path}: cannot be decompressed ({exc}). The file is truncated or corrupt; "
+            "delete it and load again (or re-download it)."
+        ) from exc
+
+
+def read_idx(path: str | os.PathLike[str], expected_ndim: int | None = None) -> np.ndarray:
+    """Read an IDX file (optionally gzipped) into a ``uint8`` array after structural checks.
+
+    Raises:
+        CorruptDataError: bad magic number, unsupported type, wrong number of dimensions, or
+            a length that disagrees with the header's dimensions.
+    """
+    path = Path(path)
+    raw = _open_bytes(path)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise CorruptDataError(
+            f"{path}: bad magic number {raw[:4].hex() or '(empty file)'}; expected an IDX file "
+            "starting with 0x0000 followed by type and rank bytes (e.g. 00000803 for images)."
+        )
+    dtype_code, ndim = raw[2], raw[3]
+    if dtype_code not in _IDX_DTYPES:
+        raise CorruptDataError(f"{path}: IDX data type 0x{dtype_code:02x} is not unsigned bytes (0x08).")
+    if expected_ndim is not None and ndim != expected_ndim:
+        raise CorruptDataError(
+            f"{path}: IDX rank {ndim}, expected {expected_ndim} "
+            f"({'images N×28×28' if expected_ndim == 3 else 'labels N'})."
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise CorruptDataError(f"{path}: file ends inside its header ({len(raw)} bytes).")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(dims, dtype=np.int64))
+    if len(raw) - header != expected:
+        raise CorruptDataError(
+            f"{path}: header says dimensions {dims} ({expected} bytes of data) but the file holds "
+            f"{len(raw) - header} bytes; it is truncated or corrupt."
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
+
+
+def _find_file(directory: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem):
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    image_stem, label_stem = FILES[split]
+    image_path = _find_file(directory, image_stem)
+    label_path = _find_file(directory, label_stem)
+    if image_path is None or label_path is None:
+        return None
+    images = read_idx(image_path, expected_ndim=3)
+    labels = read_idx(label_path, expected_ndim=1)
+    if images.shape[1:] != (28, 28):
+        raise CorruptDataError(f"{image_path}: images are {images.shape[1:]}, expected 28×28.")
+    if len(images) != len(labels):
+        raise CorruptDataError(
+            f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels; "
+            "the two files must come from the same split."
+        )
+    if labels.size and labels.max() > 9:
+        raise CorruptDataError(f"{label_path}: labels must be 0..9, found {labels.max()}.")
+    return images, labels
+
+
+def search_dirs(kind: Kind, data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The directories :func:`load_mnist` searches, in order, for a dataset kind."""
+    _check_kind(kind)
+    sub = SUBDIRS[kind]
+    roots: list[Path] = []
+    if data_dir is not None:
+        roots.append(Path(data_dir))
+    if os.environ.get("COURSE_DATA_DIR"):
+        roots.append(Path(os.environ["COURSE_DATA_DIR"]))
+    roots.append(config.DATA_DIR)
+    dirs = [root / sub for root in roots]
+    dirs.extend(SYSTEM_DIRS[kind])
+    return dirs
+
+
+# --------------------------------------------------------------------------- downloading
+
+
+def _mirrors(kind: str, mirrors: Sequence[str] | None) -> list[str]:
+    if mirrors is not None:
+        return list(mirrors)
+    env = os.environ.get("COURSE_MNIST_MIRRORS" if kind == "digits" else "COURSE_FASHION_MIRRORS")
+    if env:
+        return env.split()
+    return MIRRORS[kind]
+
+
+def _download_file(url: str, target: Path, sha256: str, timeout: float) -> None:
+    """Download ``url`` to ``target`` atomically, verifying its SHA-256.
+
+    Writes to a temporary file in the target's folder and renames it into place only when
+    the download is complete and its checksum matches; on any failure nothing is left.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            expected_length = response.headers.get("Content-Length")
+            received = 0
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+        if expected_length is not None and received != int(expected_length):
+            raise OSError(f"incomplete download: {received} of {expected_length} bytes")
+        if digest.hexdigest() != sha256:
+            raise OSError(f"SHA-256 mismatch: got {digest.hexdigest()}, expected {sha256}")
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def download(
+    kind: Kind = "digits",
+    split: Split | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = 30.0,
+) -> Path:
+    """Download a dataset's IDX files (one split, or both) into ``<data_dir>/<subfolder>/``.
+
+    Each file is tried on every mirror in turn until one delivers it with the canonical
+    SHA-256. Returns the folder. Raises :class:`DatasetUnavailable` listing every URL tried
+    and why it failed.
+    """
+    _check_kind(kind)
+    folder = Path(data_dir if data_dir is not None else config.DATA_DIR) / SUBDIRS[kind]
+    splits = [split] if split is not None else ["train", "test"]
+    failures: list[str] = []
+    for s in splits:
+        for stem in FILES[_check_split(s)]:
+            name = stem + ".gz"
+            target = folder / name
+            if target.is_file():
+                continue
+            for base in _mirrors(kind, mirrors):
+                url = base.rstrip("/") + "/" + name
+                try:
+                    _download_file(url, target, SHA256[kind][name], timeout)
+                    break
+                except (OSError, urllib.error.URLError, ValueError) as exc:
+                    failures.append(f"  {url}: {exc}")
+            else:
+                raise DatasetUnavailable(
+                    f"could not download {name} ({kind}) from any mirror:\n" + "\n".join(failures)
+                    + "\nCheck your internet connection, pass mirrors=[...] or set "
+                    "COURSE_MNIST_MIRRORS / COURSE_FASHION_MIRRORS, or put the IDX files in "
+                    f"{folder} by hand."
+                )
+    return folder
+
+
+# --------------------------------------------------------------------------- public loader
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in SUBDIRS:
+        raise ValueError(f"kind must be one of {sorted(SUBDIRS)}, got {kind!r}")
+    return kind
+
+
+def _check_split(split: str) -> str:
+    if split not in FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    return split
+
+
+def load_mnist(
+    split: Split,
+    *,
+    kind: Kind = "digits",
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load MNIST digits or Fashion-MNIST.
+
+    Args:
+        split: ``"train"`` or ``"test"``.
+        kind: ``"digits"`` (MNIST) or ``"fashion"`` (Fashion-MNIST).
+        data_dir: a directory searched first (files in its ``mnist/`` or ``fashion-mnist/``).
+        download: fetch from the public mirrors when no local copy exists.
+        mirrors: base URLs to download from instead of :data:`MIRRORS`.
+
+    Returns:
+        ``(images, labels)``: ``uint8`` arrays shaped ``(N, 28, 28)`` and ``(N,)``.
+
+    Raises:
+        DatasetUnavailable: nowhere on disk and the download is off or failed everywhere.
+        CorruptDataError: a file was found but is not a valid IDX file of that split.
+    """
+    _check_split(split)
+    dirs = search_dirs(kind, data_dir)
+    for directory in dirs:
+        found = _read_split(directory, split)
+        if found is not None:
+            return found
+    searched = "\n".join(f"  {d}" for d in dirs)
+    hint = (
+        "Set COURSE_DATA_DIR to a folder with a mnist/ or fashion-mnist/ subfolder holding the "
+        "IDX files (for the offline fixture: COURSE_DATA_DIR=../shared/data)"
+        + (", or install Debian's dataset-fashion-mnist" if kind == "fashion" else "")
+        + "."
+    )
+    if not download:
+        raise DatasetUnavailable(
+            f"{kind} ({split}) not found; searched:\n{searched}\nDownloading is off. {hint}"
+        )
+    try:
+        folder = globals()["download"](kind, split, data_dir=data_dir, mirrors=mirrors)
+    except DatasetUnavailable as exc:
+        raise DatasetUnavailable(f"{kind} ({split}) not found; searched:\n{searched}\n{exc}\n{hint}") from None
+    found = _read_split(folder, split)
+    assert found is not None
+    return found
+
+
+# --------------------------------------------------------------------------- transformations
+
+
+def to_float(images: np.ndarray, range: Literal["unit", "symmetric"] = "unit") -> np.ndarray:  # noqa: A002
+    """Scale ``uint8`` pixels to ``float32`` in [0, 1] (``"unit"``) or [-1, 1] (``"symmetric"``)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels (0..255), got dtype {images.dtype}")
+    x = images.astype(np.float32) / 255.0
+    if range == "unit":
+        return x
+    if range == "symmetric":
+        return 2.0 * x - 1.0
+    raise ValueError(f"range must be 'unit' or 'symmetric', got {range!r}")
+
+
+def binarize(
+    images: np.ndarray,
+    method: Literal["threshold", "stochastic"] = "threshold",
+    *,
+    threshold: float = 0.5,
+    seed: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Binarize images to ``float32`` 0/1.
+
+    ``"threshold"``: pixel intensity (in [0, 1]) above ``threshold``. ``"stochastic"`` (also
+    called dynamic binarization): each pixel is 1 with probability equal to its intensity,
+    as in Salakhutdinov & Murray (2008) and Burda et al. (2015).
+    ``uint8`` input is scaled by 1/255 first.
+    """
+    x = np.asarray(images)
+    x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+    if x.size and (x.min() < 0.0 or x.max() > 1.0):
+        raise ValueError("binarize expects uint8 pixels or floats in [0, 1]")
+    if method == "threshold":
+        return (x > threshold).astype(np.float32)
+    if method == "stochastic":
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
+    raise ValueError(f"method must be 'threshold' or 'stochastic', got {method!r}")
+
+
+def to_torch_loader(
+    *arrays: np.ndarray,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int | None = 0,
+    drop_last: bool = False,
+) -> Any:
+    """Wrap NumPy arrays in a ``torch.utils.data.DataLoader`` (``num_workers=0``).
+
+    Yields tuples of tensors (or a single tensor when one array is given). PyTorch is imported
+    here, not at module import.
+    """
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    if not arrays:
+        raise ValueError("to_torch_loader needs at least one array")
+    _check_lengths(arrays)
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    loader = DataLoader(
+        TensorDataset(*tensors),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=drop_last,
+        num_workers=0,
+        generator=generator,
+    )
+    if len(arrays) == 1:
+        return _Unwrap(loader)
+    return loader
+
+
+class _Unwrap:
+    """A DataLoader over one tensor that yields the tensor itself instead of a 1-tuple."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.dataset = loader.dataset
+        self.batch_size = loader.batch_size
+
+    def __iter__(self) -> Iterator[Any]:
+        for (batch,) in self.loader:
+            yield batch
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+
+def to_tf_dataset(
+    *arrays: np.ndarray,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int | None = 0,
+    drop_last: bool = False,
+) -> Any:
+    """Wrap NumPy arrays in a batched ``tf.data.Dataset`` (TensorFlow imported lazily)."""
+    import tensorflow as tf
+
+    if not arrays:
+        raise ValueError("to_tf_dataset needs at least one array")
+    _check_lengths(arrays)
+    data = arrays[0] if len(arrays) == 1 else tuple(arrays)
+    ds = tf.data.Dataset.from_tensor_slices(data)
+    if shuffle:
+        ds = ds.shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size, drop_remainder=drop_last).prefetch(tf.data.AUTOTUNE)
+
+
+def _check_lengths(arrays: Sequence[np.ndarray]) -> None:
+    lengths = {len(a) for a in arrays}
+    if len(lengths) != 1:
+        raise ValueError(f"arrays must have the same length, got {[len(a) for a in arrays]}")
