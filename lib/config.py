@@ -84,7 +84,7 @@ def seed_everything(seed: int) -> None:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - the legacy global RNG is what scikit-learn & co. use
     os.environ["PYTHONHASHSEED"] = str(seed)
     if "torch" in sys.modules:
         torch = sys.modules["torch"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import struct
 import tempfile
@@ -38,11 +39,11 @@ import numpy as np
 from . import config
 
 __all__ = [
+    "MIRRORS",
+    "SHA256",
     "CorruptDataError",
     "DataError",
     "DatasetUnavailable",
-    "MIRRORS",
-    "SHA256",
     "binarize",
     "load_mnist",
     "read_idx",
@@ -276,7 +277,7 @@ def download(
                 try:
                     _download_file(url, target, SHA256[kind][name], timeout)
                     break
-                except (OSError, urllib.error.URLError, ValueError) as exc:
+                except (OSError, http.client.HTTPException, ValueError) as exc:
                     failures.append(f"  {url}: {exc}")
             else:
                 raise DatasetUnavailable(
@@ -356,7 +357,7 @@ def load_mnist(
 # --------------------------------------------------------------------------- transformations
 
 
-def to_float(images: np.ndarray, range: Literal["unit", "symmetric"] = "unit") -> np.ndarray:  # noqa: A002
+def to_float(images: np.ndarray, range: Literal["unit", "symmetric"] = "unit") -> np.ndarray:
     """Scale ``uint8`` pixels to ``float32`` in [0, 1] (``"unit"``) or [-1, 1] (``"symmetric"``)."""
     images = np.asarray(images)
     if images.dtype != np.uint8:

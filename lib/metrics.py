@@ -1,0 +1,289 @@
+"""Sample-quality metrics shared by the EBM, VAE and GAN lectures.
+
+The Fréchet distance between two sets of samples is computed in the feature space of a small
+convolutional MNIST classifier that the course trains once and caches under ``data/classifier/``
+(:func:`load_classifier`). This is the idea of the FID (Heusel et al. 2017) with our own
+network in place of Inception-v3, so the numbers are **not** comparable with published FIDs; we
+call it the Fréchet classifier distance (FCD). :func:`reference_fcd` gives the two numbers that
+make it readable: held-out real digits (the floor) and uniform noise (the ceiling).
+
+Everything takes NumPy arrays, PyTorch tensors or TensorFlow tensors in any layout accepted by
+:func:`lib.plotting.as_images`; ``pixel_range`` says how the pixels are scaled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from . import config, data, plotting
+
+__all__ = [
+    "Classifier",
+    "classifier_features",
+    "fcd",
+    "frechet_distance",
+    "label_distribution",
+    "load_classifier",
+    "predict_labels",
+    "reference_fcd",
+    "to_unit_pixels",
+]
+
+PixelRange = Literal["unit", "symmetric", "uint8"]
+FEATURE_DIM = 128
+_CLASSIFIER_VERSION = 1
+
+
+def frechet_distance(features_a: Any, features_b: Any) -> float:
+    r"""Fréchet (2-Wasserstein) distance between Gaussians fitted to two feature sets.
+
+    .. math:: d^2 = \lVert\mu_a-\mu_b\rVert^2 + \operatorname{tr}\bigl(\Sigma_a+\Sigma_b
+              -2(\Sigma_a^{1/2}\Sigma_b\Sigma_a^{1/2})^{1/2}\bigr)
+
+    Args:
+        features_a, features_b: arrays shaped ``(N_a, D)`` and ``(N_b, D)``, ``N ≥ 2``.
+
+    Returns:
+        The squared distance ``d²`` (the quantity called FID), a float ≥ 0.
+    """
+    a = _features_2d(features_a, "features_a")
+    b = _features_2d(features_b, "features_b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
+    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
+    # tr sqrt(Σa Σb) = tr sqrt(Σa^½ Σb Σa^½): a symmetric PSD matrix, so eigvalsh is stable.
+    w, v = np.linalg.eigh(cov_a)
+    sqrt_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    middle = sqrt_a @ cov_b @ sqrt_a
+    eig = np.linalg.eigvalsh((middle + middle.T) / 2.0)
+    tr_sqrt = float(np.sum(np.sqrt(np.clip(eig, 0.0, None))))
+    d2 = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * tr_sqrt)
+    return max(d2, 0.0)
+
+
+def _features_2d(x: Any, name: str) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (N, D), got shape {arr.shape}")
+    if arr.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 samples to estimate a covariance, got {arr.shape[0]}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def to_unit_pixels(images: Any, pixel_range: PixelRange = "unit") -> np.ndarray:
+    """Images in any accepted layout → ``float32`` ``(N, 28, 28)`` in [0, 1]."""
+    x = plotting.as_images(images)
+    if pixel_range == "unit":
+        out = x
+    elif pixel_range == "symmetric":
+        out = (x + 1.0) / 2.0
+    elif pixel_range == "uint8":
+        out = x / 255.0
+    else:
+        raise ValueError(f"pixel_range must be 'unit', 'symmetric' or 'uint8', got {pixel_range!r}")
+    if not np.all(np.isfinite(out)):
+        raise ValueError("images contain NaN or infinite values")
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- the classifier
+
+
+def _build_net() -> Any:
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (B, 32, 14, 14)
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 64, 7, 7)
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, FEATURE_DIM), nn.ReLU(),                # (B, 128): the features
+        nn.Linear(FEATURE_DIM, 10),                                   # (B, 10): logits
+    )
+
+
+@dataclass
+class Classifier:
+    """The cached MNIST classifier: a PyTorch CNN whose penultimate layer gives the features."""
+
+    net: Any
+    test_accuracy: float
+    n_train: int
+    path: Path
+
+    def _batches(self, images: Any, pixel_range: PixelRange, batch_size: int = 500) -> Any:
+        import torch
+
+        x = to_unit_pixels(images, pixel_range)
+        for i in range(0, len(x), batch_size):
+            yield torch.from_numpy(x[i : i + batch_size]).unsqueeze(1)  # (B, 1, 28, 28)
+
+    def features(self, images: Any, pixel_range: PixelRange = "unit") -> np.ndarray:
+        """Penultimate-layer features, ``(N, 128)``."""
+        import torch
+
+        body = self.net[:-1]
+        with torch.no_grad():
+            out = [body(b).numpy() for b in self._batches(images, pixel_range)]
+        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, FEATURE_DIM))
+
+    def predict(self, images: Any, pixel_range: PixelRange = "unit") -> np.ndarray:
+        """Predicted labels, ``(N,)`` integers 0..9."""
+        import torch
+
+        with torch.no_grad():
+            out = [self.net(b).argmax(1).numpy() for b in self._batches(images, pixel_range)]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+_cache: dict[str, Any] = {}
+
+
+def _cache_dir() -> Path:
+    return config.DATA_DIR / "classifier"
+
+
+def load_classifier(*, epochs: int = 3, seed: int = 0, verbose: bool = True) -> Classifier:
+    """The course's MNIST classifier, trained on first use and cached under ``data/classifier/``.
+
+    It is trained on every MNIST training image that :func:`lib.data.load_mnist` finds (60,000
+    with the full dataset, 8,000 with the offline subset), so the cache file names that number.
+    Training (a few epochs of Adam, ~20 s on 2 CPU cores for 8,000 images) does not touch the
+    caller's random state. The test accuracy is measured on the test split and stored with it.
+    """
+    import torch
+
+    train_x, train_y = data.load_mnist("train")
+    key = f"mnist_cnn_v{_CLASSIFIER_VERSION}_n{len(train_x)}"
+    if key in _cache:
+        return _cache[key]
+    path = _cache_dir() / f"{key}.pt"
+    meta_path = path.with_suffix(".json")
+    net = _build_net()
+    if path.is_file() and meta_path.is_file():
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        meta = json.loads(meta_path.read_text())
+        net.eval()
+        clf = Classifier(net, float(meta["test_accuracy"]), int(meta["n_train"]), path)
+        if verbose:
+            print(f"MNIST classifier loaded from {path} (test accuracy {clf.test_accuracy:.2%})")
+    else:
+        clf = _train_classifier(net, train_x, train_y, epochs=epochs, seed=seed, verbose=verbose, path=path)
+    _cache[key] = clf
+    return clf
+
+
+def _train_classifier(net: Any, train_x: np.ndarray, train_y: np.ndarray, *, epochs: int, seed: int,
+                      verbose: bool, path: Path) -> Classifier:
+    import torch
+    from tqdm.auto import tqdm
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = _build_net()
+        rng = np.random.default_rng(seed)
+        x = torch.from_numpy(data.to_float(train_x)).unsqueeze(1)  # (N, 1, 28, 28)
+        y = torch.from_numpy(train_y.astype(np.int64))
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        n_batches = int(np.ceil(len(x) / 128))
+        net.train()
+        for _ in tqdm(range(epochs), desc="training the MNIST classifier (once)", disable=not verbose):
+            perm = torch.from_numpy(rng.permutation(len(x)))
+            for i in range(n_batches):
+                idx = perm[i * 128 : (i + 1) * 128]
+                loss = torch.nn.functional.cross_entropy(net(x[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        net.eval()
+    test_x, test_y = data.load_mnist("test")
+    clf = Classifier(net, 0.0, len(train_x), path)
+    clf.test_accuracy = float(np.mean(clf.predict(test_x, "uint8") == test_y))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_save(lambda f: torch.save(net.state_dict(), f), path)
+    meta = {"test_accuracy": clf.test_accuracy, "n_train": len(train_x), "n_test": len(test_x), "epochs": epochs}
+    _atomic_save(lambda f: f.write(json.dumps(meta).encode()), path.with_suffix(".json"))
+    if verbose:
+        print(f"MNIST classifier trained on {len(train_x)} images: test accuracy "
+              f"{clf.test_accuracy:.2%} on {len(test_x)} images; cached at {path}")
+    return clf
+
+
+def _atomic_save(write: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# --------------------------------------------------------------------------- public metrics
+
+
+def classifier_features(images: Any, pixel_range: PixelRange = "unit") -> np.ndarray:
+    """Features of the cached MNIST classifier, ``(N, 128)``."""
+    return load_classifier(verbose=False).features(images, pixel_range)
+
+
+def predict_labels(images: Any, pixel_range: PixelRange = "unit") -> np.ndarray:
+    """The cached classifier's predicted digit for each image, ``(N,)``."""
+    return load_classifier(verbose=False).predict(images, pixel_range)
+
+
+def label_distribution(images: Any, pixel_range: PixelRange = "unit") -> np.ndarray:
+    """Fraction of images the classifier assigns to each digit, ``(10,)`` summing to 1.
+
+    A generator that covers every mode gives roughly 0.1 each; a collapsed one piles up on few.
+    """
+    labels = predict_labels(images, pixel_range)
+    if len(labels) == 0:
+        raise ValueError("label_distribution needs at least one image")
+    return np.bincount(labels, minlength=10).astype(np.float64) / len(labels)
+
+
+def fcd(images_a: Any, images_b: Any, pixel_range_a: PixelRange = "unit",
+        pixel_range_b: PixelRange = "unit") -> float:
+    """Fréchet classifier distance between two image sets (lower is closer).
+
+    Computed like the FID but in the cached MNIST classifier's feature space: only comparable
+    with other numbers from this course (same classifier), never with published FIDs.
+    """
+    return frechet_distance(classifier_features(images_a, pixel_range_a),
+                            classifier_features(images_b, pixel_range_b))
+
+
+def reference_fcd(n: int = 1000, seed: int = 0) -> dict[str, float]:
+    """The FCD's reference points against ``n`` training images.
+
+    ``floor``: ``n`` held-out real test images (what a perfect generator would score, up to the
+    sampling noise of ``n`` samples); ``ceiling``: ``n`` images of uniform noise.
+    """
+    if n < 2:
+        raise ValueError(f"n must be at least 2, got {n}")
+    key = f"ref_{n}_{seed}"
+    if key not in _cache:
+        rng = np.random.default_rng(seed)
+        train_x, _ = data.load_mnist("train")
+        test_x, _ = data.load_mnist("test")
+        real = train_x[rng.choice(len(train_x), min(n, len(train_x)), replace=False)]
+        held_out = test_x[rng.choice(len(test_x), min(n, len(test_x)), replace=False)]
+        noise = rng.random((n, 28, 28), dtype=np.float32)
+        ref = classifier_features(real, "uint8")
+        _cache[key] = {
+            "floor": frechet_distance(classifier_features(held_out, "uint8"), ref),
+            "ceiling": frechet_distance(classifier_features(noise, "unit"), ref),
+        }
+    return dict(_cache[key])

@@ -1,0 +1,76 @@
+import json
+import os
+
+import pytest
+
+from lib import config, results
+
+
+@pytest.fixture
+def build(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
+    monkeypatch.setenv("COURSE_SCALE", "smoke")
+    config.setup("98_results_test", quiet=True)
+    return tmp_path
+
+
+def test_record_writes_json_with_context(build):
+    results.describe(dataset="binarized MNIST", n_train=100, n_test=20)
+    results.record("test_log_likelihood", -98.7, unit="nats")
+    results.record("train_seconds", 12, unit="s", note="2 cores")
+    doc = json.loads((build / "results" / "98_results_test.json").read_text())
+    assert doc["scale"] == "smoke"
+    assert doc["info"] == {"dataset": "binarized MNIST", "n_train": 100, "n_test": 20}
+    assert doc["results"]["test_log_likelihood"] == {"value": -98.7, "unit": "nats"}
+    assert doc["results"]["train_seconds"]["note"] == "2 cores"
+    assert "numpy" in doc["versions"] and doc["device"]
+
+
+def test_record_numpy_and_torch_scalars(build):
+    import numpy as np
+    import torch
+
+    results.record("a", np.float32(1.5))
+    results.record("b", torch.tensor(2.0))
+    doc = results.load()
+    assert doc["results"]["a"]["value"] == 1.5 and doc["results"]["b"]["value"] == 2.0
+
+
+def test_record_rejects_non_finite(build):
+    with pytest.raises(ValueError, match="not finite"):
+        results.record("x", float("nan"))
+
+
+def test_record_needs_a_notebook(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
+    monkeypatch.setattr(config, "_notebook", None)
+    with pytest.raises(RuntimeError, match="setup"):
+        results.record("x", 1.0)
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    results.write_atomic(path, "old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        results.write_atomic(path, "new")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_collect_makes_one_markdown_table(build):
+    results.describe(dataset="MNIST", n_train=100, n_test=20)
+    results.record("fcd", 12.345678, unit="")
+    results.record("ll", -100.0, unit="nats", notebook="97_other")
+    table = results.collect()
+    lines = table.splitlines()
+    assert lines[2].startswith("| notebook |")
+    assert any(line.startswith("| 97_other | smoke |") and "| ll | -100 | nats |" in line for line in lines)
+    assert any("98_results_test" in line and "MNIST (100 train, 20 test)" in line and "12.35" in line
+               for line in lines)
+    assert results.main([str(build / "results.md")]) == 0
+    assert (build / "results.md").read_text() == table
