@@ -1,0 +1,218 @@
+"""Tests of lib.ising against hand-computed values, brute force and exact enumeration.
+
+Monte Carlo checks use error bars from the measured integrated autocorrelation time of the
+chains (never assuming independent samples) and fixed seeds, so they are deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lib import ising
+
+TC = ising.ONSAGER_TC
+
+
+def naive_energy(s: np.ndarray) -> int:
+    """E(s) = −Σ_i s_i (s_right(i) + s_down(i)) with periodic boundaries, by a double loop."""
+    L = s.shape[0]
+    e = 0
+    for r in range(L):
+        for c in range(L):
+            e -= int(s[r, c]) * (int(s[r, (c + 1) % L]) + int(s[(r + 1) % L, c]))
+    return e
+
+
+# ------------------------------------------------------------------------------------------
+# Energies, magnetizations, conversions
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("L", [2, 3, 5, 6])
+def test_energy_matches_naive_double_loop(L: int) -> None:
+    rng = np.random.default_rng(L)
+    s = rng.choice(np.array([-1, 1], np.int8), size=(50, L, L))
+    expected = np.array([naive_energy(x) for x in s])
+    np.testing.assert_array_equal(ising.energy(s), expected)
+    np.testing.assert_array_equal(ising.magnetization(s), s.reshape(50, -1).sum(1))
+
+
+def test_energy_of_simple_configurations() -> None:
+    L = 6
+    up = np.ones((1, L, L), np.int8)
+    assert ising.energy(up)[0] == -2 * L * L  # 2 bonds per site, all satisfied
+    checker = (np.add.outer(np.arange(L), np.arange(L)) % 2 * 2 - 1).astype(np.int8)[None]
+    assert ising.energy(checker)[0] == 2 * L * L  # every bond broken
+    stripes = np.ones((1, L, L), np.int8)
+    stripes[0, : L // 2] = -1  # two horizontal domain walls of L bonds each
+    assert ising.energy(stripes)[0] == -2 * L * L + 2 * (2 * L)
+    assert ising.magnetization(stripes)[0] == 0
+
+
+def test_bits_round_trip_and_state_order() -> None:
+    states = ising.all_states(3)
+    assert states.shape == (512, 3, 3) and states.dtype == np.int8
+    bits = ising.spins_to_bits(states)
+    k = (bits * (2 ** np.arange(9))).sum(1)
+    np.testing.assert_array_equal(k, np.arange(512))  # state k is the binary expansion of k
+    np.testing.assert_array_equal(ising.bits_to_spins(bits), states)
+    assert states[5].ravel().tolist() == [1, -1, 1, -1, -1, -1, -1, -1, -1]  # 5 = 0b101
+
+
+# ------------------------------------------------------------------------------------------
+# Exact enumeration and Onsager
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("T", [0.7, 2.0, TC, 5.0])
+def test_exact_2x2_by_hand(T: float) -> None:
+    # L = 2 with periodic boundaries: each pair is joined twice, E = −2(s0s1 + s2s3 + s0s2 + s1s3).
+    # Spectrum: 2 aligned states (E=−8, |M|=4), 8 with one minority spin (E=0, |M|=2),
+    # 4 "half-half" states split along a bond (E=0, |M|=0), 2 checkerboards (E=+8, |M|=0).
+    b = 1.0 / T
+    z = 2 * math.exp(8 * b) + 12 + 2 * math.exp(-8 * b)
+    e1 = (-16 * math.exp(8 * b) + 16 * math.exp(-8 * b)) / z
+    e2 = (128 * math.exp(8 * b) + 128 * math.exp(-8 * b)) / z
+    m1 = (8 * math.exp(8 * b) + 16) / z
+    m2 = (32 * math.exp(8 * b) + 32) / z
+    ex = ising.exact(2, T)
+    assert ex["log_partition"] == pytest.approx(math.log(z), rel=1e-12)
+    assert ex["energy_per_spin"] == pytest.approx(e1 / 4, rel=1e-12, abs=1e-14)
+    assert ex["abs_magnetization_per_spin"] == pytest.approx(m1 / 4, rel=1e-12)
+    assert ex["specific_heat_per_spin"] == pytest.approx((e2 - e1**2) / (4 * T**2), rel=1e-10)
+    assert ex["susceptibility_per_spin"] == pytest.approx((m2 - m1**2) / (4 * T), rel=1e-10)
+    p = ex["probabilities"]
+    assert p.shape == (16,) and p.sum() == pytest.approx(1.0)
+    assert p[0] == pytest.approx(math.exp(8 * b) / z) and p[15] == pytest.approx(math.exp(8 * b) / z)
+    assert p[0b1001] == pytest.approx(math.exp(-8 * b) / z)  # spins 0 and 3 up: a checkerboard
+
+
+def test_exact_limits_and_symmetry_on_4x4() -> None:
+    cold = ising.exact(4, 0.05)
+    assert cold["energy_per_spin"] == pytest.approx(-2.0, abs=1e-12)
+    assert cold["abs_magnetization_per_spin"] == pytest.approx(1.0, abs=1e-12)
+    hot = ising.exact(4, 1e6)
+    # infinite temperature: independent fair spins, E[|M|] from the binomial distribution
+    k = np.arange(17)
+    m_abs = sum(math.comb(16, int(j)) * abs(2 * int(j) - 16) for j in k) / 2**16 / 16
+    assert hot["abs_magnetization_per_spin"] == pytest.approx(m_abs, rel=1e-4)
+    assert hot["energy_per_spin"] == pytest.approx(0.0, abs=1e-4)
+    p = ising.exact(4, TC)["probabilities"]
+    assert p.shape == (65536,) and p.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(p, p[::-1], rtol=1e-12)  # global flip = complementing all bits
+    assert p.argmax() in (0, 65535)
+
+
+def test_onsager_solution() -> None:
+    assert TC == pytest.approx(2.269185314213022, rel=1e-14)
+    assert ising.onsager_energy_per_spin(TC) == pytest.approx(-math.sqrt(2), rel=1e-6)
+    assert ising.onsager_energy_per_spin(0.3) == pytest.approx(-2.0, abs=1e-9)
+    # high-temperature series: ln Z / N = ln 2 + 2 ln cosh β + t⁴ + 2t⁶ + O(t⁸), t = tanh β
+    # (closed loops: one plaquette per site, two 2×1 rectangles per site), so with dt/dβ = 1 − t²
+    # u = −2t − (4t³ + 12t⁵)(1 − t²) + O(t⁷)
+    t = math.tanh(1 / 20)
+    series = -2 * t - (4 * t**3 + 12 * t**5) * (1 - t**2)
+    assert ising.onsager_energy_per_spin(20.0) == pytest.approx(series, rel=2e-6)
+    # far below T_c the 4×4 lattice is already at its thermodynamic limit
+    assert ising.exact(4, 1.2)["energy_per_spin"] == pytest.approx(ising.onsager_energy_per_spin(1.2), abs=2e-4)
+    m = ising.onsager_magnetization(np.array([1.0, 2.0, TC, 3.0]))
+    np.testing.assert_allclose(m, [0.99927575, 0.91131938, 0.0, 0.0], atol=1e-7)
+
+
+# ------------------------------------------------------------------------------------------
+# Monte Carlo against exact enumeration, error bars from the autocorrelation
+# ------------------------------------------------------------------------------------------
+
+
+def test_autocorrelation_time_of_ar1() -> None:
+    # x_t = ρ x_{t−1} + noise has ρ(t) = ρ^t, so τ_int = (1 + ρ) / (2 (1 − ρ)) = 4.5 for ρ = 0.8.
+    rng = np.random.default_rng(0)
+    rho, n, chains = 0.8, 20000, 8
+    x = np.zeros((n, chains))
+    noise = rng.normal(size=(n, chains))
+    x[0] = noise[0] / math.sqrt(1 - rho**2)
+    for t in range(1, n):
+        x[t] = rho * x[t - 1] + noise[t]
+    assert ising.integrated_autocorrelation_time(x) == pytest.approx(4.5, rel=0.1)
+    assert ising.integrated_autocorrelation_time(noise) == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.mark.parametrize("algorithm", ["wolff", "metropolis"])
+@pytest.mark.parametrize("T", [1.8, TC, 3.2])
+def test_samplers_match_exact_enumeration(algorithm: str, T: float) -> None:
+    L, chains, steps = 4, 16, 1500
+    spins = ising.sample(L, T, chains * steps, algorithm=algorithm, n_chains=chains, n_between=1, n_burn=200, seed=7)
+    assert spins.shape == (chains * steps, L, L) and spins.dtype == np.int8
+    ex = ising.exact(L, T)
+    n = L * L
+    series = {
+        "energy_per_spin": ising.energy(spins) / n,
+        "abs_magnetization_per_spin": np.abs(ising.magnetization(spins)) / n,
+    }
+    for key, values in series.items():
+        x = values.reshape(steps, chains)  # time-major output: out[t * n_chains + c]
+        tau = ising.integrated_autocorrelation_time(x)
+        err = x.std() * math.sqrt(2 * tau / x.size)
+        z = (x.mean() - ex[key]) / err
+        assert abs(z) < 4, f"{algorithm} T={T:.3f} {key}: {x.mean():.4f} vs exact {ex[key]:.4f} ± {err:.4f} (τ={tau:.2f})"
+
+
+def test_observables_on_exact_samples() -> None:
+    T = 2.6
+    ex = ising.exact(4, T)
+    rng = np.random.default_rng(3)
+    spins = ising.all_states(4)[rng.choice(65536, size=20000, p=ex["probabilities"])]
+    obs = ising.observables(spins, T)
+    for key in ("energy_per_spin", "abs_magnetization_per_spin", "specific_heat_per_spin", "susceptibility_per_spin"):
+        assert obs[key + "_err"] > 0
+        assert abs(obs[key] - ex[key]) < 4 * obs[key + "_err"], key
+
+
+def test_wolff_on_16x16_at_tc_is_symmetric_and_critical() -> None:
+    spins = ising.sample(16, TC, 1000, seed=1)
+    m = ising.magnetization(spins) / 256
+    assert 0.4 < np.mean(m > 0) < 0.6  # both ordered phases appear
+    obs = ising.observables(spins, TC)
+    # finite-size values at T_c (L = 16): between the ordered and disordered limits
+    assert -1.5 < obs["energy_per_spin"] < -1.4  # Onsager's infinite lattice: −√2
+    assert 0.6 < obs["abs_magnetization_per_spin"] < 0.8  # ~ L^(−1/8)
+    # the two samplers agree with each other on a lattice too large to enumerate
+    T = 2.7
+    metro = ising.sample(16, T, 1000, algorithm="metropolis", n_chains=100, n_burn=200, n_between=10, seed=2)
+    wolff = ising.sample(16, T, 1000, algorithm="wolff", n_chains=100, n_burn=20, n_between=2, seed=3)
+    metro, wolff = ising.observables(metro, T), ising.observables(wolff, T)
+    err = math.hypot(metro["energy_per_spin_err"], wolff["energy_per_spin_err"])
+    assert abs(metro["energy_per_spin"] - wolff["energy_per_spin"]) < 4 * err
+
+
+# ------------------------------------------------------------------------------------------
+# Bad input
+# ------------------------------------------------------------------------------------------
+
+
+def test_bad_input_is_rejected_clearly() -> None:
+    good = np.ones((2, 4, 4), np.int8)
+    with pytest.raises(ValueError, match="±1"):
+        ising.energy(np.zeros((2, 4, 4)))  # 0/1 bits, not spins
+    with pytest.raises(ValueError, match=r"\(n, L, L\)"):
+        ising.energy(good[0])  # a single lattice without the batch axis
+    with pytest.raises(ValueError, match=r"\(n, L, L\)"):
+        ising.magnetization(np.ones((2, 4, 5)))
+    for T in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="temperature"):
+            ising.exact(3, T)
+        with pytest.raises(ValueError, match="temperature"):
+            ising.sample(4, T, 10)
+    with pytest.raises(ValueError, match="L ≤ 4"):
+        ising.exact(5, 2.0)
+    with pytest.raises(ValueError, match="even L"):
+        ising.sample(5, 2.0, 10, algorithm="metropolis")
+    with pytest.raises(ValueError, match="algorithm"):
+        ising.sample(4, 2.0, 10, algorithm="heatbath")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="n_samples"):
+        ising.sample(4, 2.0, 0)
+    with pytest.raises(ValueError, match="0 or 1"):
+        ising.bits_to_spins(np.full((2, 16), 0.5))
