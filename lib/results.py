@@ -89,7 +89,7 @@ def load(notebook: str | None = None) -> dict[str, Any]:
 
 def _save(doc: dict[str, Any], path: Path) -> None:
     doc["scale"] = config.get_scale()
-    doc["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    doc["updated"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     doc["device"] = _device()
     doc["versions"] = _versions()
     write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
