@@ -10,7 +10,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-NOTEBOOKS := $(sorted $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BUILD  ?= build
 PYTEST_NB := $(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env
 
@@ -32,6 +32,7 @@ unit: env
 	$(BIN)/pytest -p no:cacheprovider tests
 
 notebooks: env
+	@test -n "$(NOTEBOOKS)" || { echo "no notebooks/NN_*.ipynb found"; exit 1; }
 	COURSE_SCALE=smoke COURSE_BUILD_DIR=$(BUILD)/smoke $(PYTEST_NB) $(NOTEBOOKS)
 
 lab: env
