@@ -38,6 +38,9 @@ notebooks: env
 lab: env
 	$(BIN)/jupyter lab notebooks/
 
+# ipykernel prints one warning per notebook that its kernel talks TCP on 127.0.0.1 without
+# encryption: harmless for a local, single-user run.
+run: export COURSE_BUILD_DIR = $(abspath $(BUILD))
 run: env
 	rm -rf $(BUILD)/results $(BUILD)/notebooks $(BUILD)/html
 	@mkdir -p $(BUILD)/notebooks $(BUILD)/html
@@ -45,8 +48,8 @@ run: env
 	  echo "== $$nb (COURSE_SCALE=$${COURSE_SCALE:-lecture})"; \
 	  start=$$(date +%s); \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
-	    --output-dir $(BUILD)/notebooks $$nb --log-level=WARN; \
-	  $(BIN)/jupyter nbconvert --to html --output-dir $(BUILD)/html $(BUILD)/notebooks/$$(basename $$nb) --log-level=WARN; \
+	    --output-dir $(BUILD)/notebooks $$nb --log-level=ERROR; \
+	  $(BIN)/jupyter nbconvert --to html --output-dir $(BUILD)/html $(BUILD)/notebooks/$$(basename $$nb) --log-level=ERROR; \
 	  echo "   done in $$(( $$(date +%s) - start )) s"; \
 	done
 	$(BIN)/python -m lib.results $(BUILD)/results.md
