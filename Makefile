@@ -18,7 +18,8 @@ PYTEST_NB := $(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env
 
 env: $(STAMP)
 
-# pip with exact pins: requirements.lock constrains every package (torch==2.13.0 CPU build).
+# pip with exact pins. setuptools prints a notice during the editable install ("folders in your
+# working directory with the same name as your package ..."): expected, lib/ IS the package.: requirements.lock constrains every package (torch==2.13.0 CPU build).
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +37,7 @@ notebooks: env
 	COURSE_SCALE=smoke COURSE_BUILD_DIR=$(BUILD)/smoke $(PYTEST_NB) $(NOTEBOOKS)
 
 lab: env
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/
 
 # ipykernel prints one warning per notebook that its kernel talks TCP on 127.0.0.1 without
 # encryption: harmless for a local, single-user run.

@@ -156,10 +156,10 @@ else:
 # %%
 train_bin = data.binarize(train_x, "stochastic", seed=0)  # (N, 28, 28) float32 0/1
 test_bin = data.binarize(test_x, "stochastic", seed=1)
-fig, axes = plt.subplots(1, 3, figsize=(12, 1.6))
-plotting.image_grid(data.to_float(test_x[:10]), ax=axes[0], title="grey levels")
-plotting.image_grid(data.binarize(test_x[:10]), ax=axes[1], title="threshold 1/2")
-plotting.image_grid(test_bin[:10], ax=axes[2], title="stochastic")
+fig, axes = plt.subplots(1, 3, figsize=(12, 2.8))
+plotting.image_grid(data.to_float(test_x[:10]), ncols=5, ax=axes[0], title="grey levels")
+plotting.image_grid(data.binarize(test_x[:10]), ncols=5, ax=axes[1], title="threshold 1/2")
+plotting.image_grid(test_bin[:10], ncols=5, ax=axes[2], title="stochastic")
 
 mu = np.clip(train_bin.reshape(len(train_bin), -1).mean(0), 1e-3, 1 - 1e-3)  # (784,)
 v = test_bin.reshape(len(test_bin), -1)                                      # (N, 784)
