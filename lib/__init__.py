@@ -15,7 +15,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"config", "data", "ising", "langevin", "metrics", "plotting", "rbm", "results", "vae"}
+_SUBMODULES = {"config", "data", "gan", "ising", "langevin", "metrics", "plotting", "rbm", "results", "vae"}
 
 __all__ = sorted(_SUBMODULES)
 

@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from lib import config, data, metrics, plotting, results
+from lib import config, data, metrics, plotting, rbm, results
 
 SCALE = config.setup("00_course_tour", seed=0)
 DEVICE = config.torch_device()
@@ -161,9 +161,9 @@ plotting.image_grid(data.to_float(test_x[:10]), ncols=5, ax=axes[0], title="grey
 plotting.image_grid(data.binarize(test_x[:10]), ncols=5, ax=axes[1], title="threshold 1/2")
 plotting.image_grid(test_bin[:10], ncols=5, ax=axes[2], title="stochastic")
 
-mu = np.clip(train_bin.reshape(len(train_bin), -1).mean(0), 1e-3, 1 - 1e-3)  # (784,)
-v = test_bin.reshape(len(test_bin), -1)                                      # (N, 784)
-base_rate_ll = float(np.mean(v @ np.log(mu) + (1 - v) @ np.log1p(-mu)))
+# log μ_i/(1-μ_i) for each pixel, smoothed so that a pixel never on in training stays finite
+logits = rbm.base_rate_bias(train_bin)                        # (784,)
+base_rate_ll = rbm.base_rate_log_likelihood(test_bin, logits)  # mean over test images
 print(f"independent-pixel (base-rate) model: test log-likelihood {base_rate_ll:.1f} nats per image")
 
 # %%
