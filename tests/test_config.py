@@ -78,3 +78,17 @@ def test_setup_returns_scale_and_remembers_notebook(monkeypatch):
     assert config.current_notebook() == "99_test"
     with pytest.raises(ValueError):
         config.setup("")
+
+
+def test_import_lib_is_lazy_and_exposes_submodules():
+    import subprocess
+
+    code = ("import sys, lib; print('torch' in sys.modules, 'tensorflow' in sys.modules, "
+            "lib.config.get_scale is not None, 'lib.data' in sys.modules); lib.data; "
+            "print('lib.data' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "True", "False", "True"]
+    import lib
+
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        lib.nonsense  # noqa: B018
