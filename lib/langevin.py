@@ -101,7 +101,12 @@ def _energy_and_grad(energy: EnergyFn, x: torch.Tensor) -> tuple[torch.Tensor, t
 def _check_positive(name: str, value: float | None, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
@@ -169,7 +174,9 @@ def langevin(
     if metropolis and sigma == 0:
         raise ValueError("metropolis=True needs noise_std > 0 (the proposal must have a density)")
     if metropolis and (clamp is not None or grad_clip is not None):
-        raise ValueError("metropolis=True cannot be combined with clamp or grad_clip (they break detailed balance)")
+        raise ValueError(
+            "metropolis=True cannot be combined with clamp or grad_clip (they break detailed balance)"
+        )
     if clamp is not None:
         if len(clamp) != 2 or not clamp[0] < clamp[1]:
             raise ValueError(f"clamp must be a pair (low, high) with low < high, got {clamp!r}")
@@ -253,7 +260,9 @@ def random_walk_metropolis(
         chain = [x.cpu()] if return_chain else None
         n_accepted = 0
         for t in range(int(n_steps)):
-            proposal = x + proposal_std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            proposal = x + proposal_std * torch.randn(
+                x.shape, generator=generator, device=x.device, dtype=x.dtype
+            )
             e_new = energy(proposal)
             u = torch.rand(x.shape[0], generator=generator, device=x.device, dtype=x.dtype)
             accept = torch.log(u) < (e - e_new)
@@ -453,7 +462,9 @@ class Ring2D:
         self.radius, self.width = float(radius), float(width)
         r, w = self.radius, self.width
         phi = 0.5 * (1 + math.erf(r / (w * math.sqrt(2))))
-        self.log_z = math.log(2 * math.pi * (w**2 * math.exp(-(r**2) / (2 * w**2)) + r * w * math.sqrt(2 * math.pi) * phi))
+        self.log_z = math.log(
+            2 * math.pi * (w**2 * math.exp(-(r**2) / (2 * w**2)) + r * w * math.sqrt(2 * math.pi) * phi)
+        )
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """Unnormalised energy, differentiable in ``x`` (a small ε keeps ``|x|`` smooth at 0)."""

@@ -28,7 +28,9 @@ def test_gaussian_target_mean_and_covariance(metropolis: bool) -> None:
     """From a wrong start (N(0, I)), small-step Langevin and MALA reach N(μ, Σ)."""
     gen = torch.Generator().manual_seed(0)
     x0 = torch.randn(1000, 2, dtype=torch.float64, generator=gen)
-    out = L.langevin(L.gaussian_energy(MEAN, COV), x0, n_steps=150, step_size=0.1, metropolis=metropolis, generator=gen)
+    out = L.langevin(
+        L.gaussian_energy(MEAN, COV), x0, n_steps=150, step_size=0.1, metropolis=metropolis, generator=gen
+    )
     s = out.samples.numpy()
     assert out.samples.shape == (1000, 2)
     # standard errors ≈ 0.03 (mean) and ≈ 0.045 (covariance); ULA's bias at ε = 0.1 is ≤ 0.03
@@ -75,7 +77,9 @@ def test_mala_acceptance_falls_with_step_size() -> None:
     energy = L.gaussian_energy(MEAN, COV)
     x0 = torch.as_tensor(exact_gaussian(400, seed=3))
     rates = [
-        L.langevin(energy, x0, n_steps=20, step_size=eps, metropolis=True, generator=torch.Generator().manual_seed(0)).acceptance_rate
+        L.langevin(
+            energy, x0, n_steps=20, step_size=eps, metropolis=True, generator=torch.Generator().manual_seed(0)
+        ).acceptance_rate
         for eps in (0.1, 1.0, 3.0)
     ]
     assert rates[0] > rates[1] > rates[2]
@@ -93,20 +97,33 @@ def test_one_step_matches_the_update_formula() -> None:
     """x' = x − λ∇E(x) + σξ with the same noise the generator produces."""
     energy = L.gaussian_energy(MEAN, COV)
     x0 = torch.tensor([[0.3, 0.7], [-1.0, 2.0]], dtype=torch.float64)
-    out = L.langevin(energy, x0, n_steps=1, grad_step=0.2, noise_std=0.1, generator=torch.Generator().manual_seed(5))
+    out = L.langevin(
+        energy, x0, n_steps=1, grad_step=0.2, noise_std=0.1, generator=torch.Generator().manual_seed(5)
+    )
     xi = torch.randn(x0.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     grad = (x0 - torch.as_tensor(MEAN)) @ torch.linalg.inv(torch.as_tensor(COV))
     torch.testing.assert_close(out.samples, x0 - 0.2 * grad + 0.1 * xi)
     # exact pairing: step_size=ε is grad_step=ε/2, noise_std=√ε
     a = L.langevin(energy, x0, n_steps=3, step_size=0.04, generator=torch.Generator().manual_seed(1)).samples
-    b = L.langevin(energy, x0, n_steps=3, grad_step=0.02, noise_std=0.2, generator=torch.Generator().manual_seed(1)).samples
+    b = L.langevin(
+        energy, x0, n_steps=3, grad_step=0.02, noise_std=0.2, generator=torch.Generator().manual_seed(1)
+    ).samples
     torch.testing.assert_close(a, b)
 
 
 def test_clamp_grad_clip_and_chain() -> None:
     energy = L.gaussian_energy([5.0, 5.0], np.eye(2))  # pulls far outside [-1, 1]
     x0 = torch.zeros(8, 2)
-    out = L.langevin(energy, x0, n_steps=25, grad_step=1.0, noise_std=0.01, clamp=(-1.0, 1.0), return_chain=True, chain_every=10)
+    out = L.langevin(
+        energy,
+        x0,
+        n_steps=25,
+        grad_step=1.0,
+        noise_std=0.01,
+        clamp=(-1.0, 1.0),
+        return_chain=True,
+        chain_every=10,
+    )
     assert out.samples.min() >= -1 and out.samples.max() <= 1
     assert out.chain.shape == (4, 8, 2)  # initial, step 10, step 20, final step 25
     torch.testing.assert_close(out.chain[-1], out.samples)
