@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.neural_network import BernoulliRBM
+from threadpoolctl import threadpool_limits
 
 from lib import data
 
@@ -64,9 +65,10 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, nargs="+", default=[25, 500])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (sklearn/BLAS follow the environment)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for torch and for NumPy's BLAS (scikit-learn)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)  # same thread budget for both contestants
 
     images, _ = data.load_mnist("train")
     v_train = data.binarize(images, "stochastic", seed=0).reshape(-1, 784)
