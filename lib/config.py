@@ -129,7 +129,8 @@ def setup(notebook: str, *, seed: int = 0, quiet: bool = False) -> str:
     """The common first cell of every notebook.
 
     Validates ``COURSE_SCALE``, seeds every random generator, remembers the notebook's name
-    for :func:`lib.results.record`, and prints a one-line summary. Returns the scale.
+    for :func:`lib.results.record` (and clears what an earlier run of it recorded), and prints a
+    one-line summary. Returns the scale.
     """
     global _notebook
     if not notebook or not isinstance(notebook, str):
@@ -137,6 +138,9 @@ def setup(notebook: str, *, seed: int = 0, quiet: bool = False) -> str:
     scale = get_scale()
     _notebook = notebook
     seed_everything(seed)
+    from . import results  # a fresh run records afresh: no stale numbers from an earlier run
+
+    results.reset(notebook)
     if not quiet:
         data_dir = os.environ.get("COURSE_DATA_DIR", str(DATA_DIR))
         print(f"notebook {notebook}: scale={scale}, seed={seed}, data={data_dir}")

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import config
 
-__all__ = ["collect", "describe", "load", "record", "results_dir", "write_atomic"]
+__all__ = ["collect", "describe", "load", "record", "reset", "results_dir", "write_atomic"]
 
 _TRACKED = ("numpy", "torch", "tensorflow-cpu", "tensorflow", "keras", "scikit-learn")
 
@@ -85,6 +85,13 @@ def load(notebook: str | None = None) -> dict[str, Any]:
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     return {"notebook": name, "info": {}, "results": {}}
+
+
+def reset(notebook: str | None = None) -> None:
+    """Forget a notebook's recorded results (``config.setup`` calls this at the start of a run,
+    so a file never mixes numbers from two runs or two scales)."""
+    _, path = _path(notebook)
+    path.unlink(missing_ok=True)
 
 
 def _save(doc: dict[str, Any], path: Path) -> None:

@@ -74,3 +74,10 @@ def test_collect_makes_one_markdown_table(build):
                for line in lines)
     assert results.main([str(build / "results.md")]) == 0
     assert (build / "results.md").read_text() == table
+
+
+def test_setup_starts_a_fresh_record(build):
+    results.record("old_key", 1.0)
+    config.setup("98_results_test", quiet=True)
+    results.record("new_key", 2.0)
+    assert set(results.load()["results"]) == {"new_key"}
