@@ -325,6 +325,8 @@ torch.manual_seed(0)
 x_2d = torch.tensor(square.sample(20_000, seed=0), dtype=torch.float32)  # (20000, 2)
 energy_2d = nn.Sequential(nn.Linear(2, 64), nn.SiLU(), nn.Linear(64, 64), nn.SiLU(), nn.Linear(64, 1))
 opt_2d = torch.optim.Adam(energy_2d.parameters(), lr=2e-3, betas=(0.0, 0.999))
+# constant learning rate for the first half, then linear decay to 0: the end point settles
+sched_2d = torch.optim.lr_scheduler.LambdaLR(opt_2d, lambda t: min(1.0, 2 * (1 - t / (ITERS_2D + 1))))
 buffer_2d = L.ReplayBuffer(10_000, (2,), init=lambda n: (2 * torch.rand(n, 2) - 1) * 4.5)
 ALPHA_2D, K_2D, EPS_2D = 1e-3, 20, 0.02
 
@@ -345,6 +347,7 @@ for step in tqdm(range(ITERS_2D + 1), desc="2-D EBM"):
     opt_2d.zero_grad()
     loss.backward()
     opt_2d.step()
+    sched_2d.step()
     if step % 50 == 0:
         kl_history["step"].append(step)
         kl_history["KL(p || p_θ)"].append(L.kl_divergence(p_true, L.grid_density(E2, EXTENT, N_GRID)[1]))
@@ -373,20 +376,22 @@ print("learned mass per quadrant (true: 0.25 each):", mode_mass.round(3))
 
 # %%
 assert np.isfinite(kl_learned)
-assert kl_learned < config.scaled(smoke=0.7, lecture=0.3, full=0.1), kl_learned
+assert kl_learned < config.scaled(smoke=0.7, lecture=0.2, full=0.1), kl_learned
 assert kl_learned < 0.5 * kl_uniform
-assert mode_mass.min() > config.scaled(smoke=0.02, lecture=0.08, full=0.15), mode_mass  # all four modes found
+# all four modes found, and at lecture scale with roughly the right weights (0.25 each)
+assert mode_mass.min() > config.scaled(smoke=0.05, lecture=0.15, full=0.2), mode_mass
 results.record("square_mixture_learned_grid_kl", kl_learned, unit="nats", iterations=ITERS_2D)
 results.record("square_mixture_min_mode_mass", float(mode_mass.min()), true_value=0.25)
 
 # %% [markdown]
-# The learned density has its four modes in the right places, but their *weights* are off.
-# That is no accident: a Langevin chain in one mode rarely crosses to another, so the negatives'
-# share of each mode is set by where the restarted chains happen to fall, not by the model's
-# probabilities, and the contrastive gradient can no longer correct the relative weights. (The
-# eight-mode ring of Part 1 is harder still: with this budget the MLP learns a ring and only
-# slowly carves it into modes — try it.) In two dimensions we can *see* such defects; on images
-# we will need a metric.
+# The learned density has its four modes in the right places. Their *weights* are the delicate
+# part: a Langevin chain in one mode rarely crosses to another, so the negatives' share of each
+# mode is set by where the chains (and the restarts from noise) happen to be rather than by the
+# model's probabilities, and the contrastive gradient corrects the relative weights only weakly.
+# During training (the KL curve) the weights slosh back and forth; they settle near 1/4 each as the
+# learning rate decays. The eight-mode ring of Part 1 is harder: with this budget the MLP learns
+# a ring and only slowly carves it into modes (exercise 3). In two dimensions we can *see* such
+# defects; on images we will need a metric.
 #
 # ## 4. Part 3 — an EBM on MNIST
 #
