@@ -586,6 +586,17 @@ def _mmd2_from_kernel(k: np.ndarray, assign: np.ndarray) -> np.ndarray:
     return xx + yy - 2 * xy
 
 
+def _pooled_rbf_kernel(x: Any, y: Any, bandwidth: float | None) -> tuple[np.ndarray, int]:
+    """RBF kernel matrix over the pooled samples ``[x; y]`` and the number of ``x`` rows."""
+    x, y = _as_matrix(x, "x"), _as_matrix(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
+    d2 = _sq_dists(np.concatenate([x, y]))
+    h = _median_bandwidth(d2) if bandwidth is None else bandwidth
+    _check_positive("bandwidth", h)
+    return np.exp(-d2 / (2 * h**2)), len(x)
+
+
 def mmd_rbf(x: Any, y: Any, bandwidth: float | None = None) -> float:
     """Unbiased estimate of the squared maximum mean discrepancy with an RBF kernel
     ``k(a, b) = exp(−|a − b|² / (2 h²))``.
@@ -594,16 +605,9 @@ def mmd_rbf(x: Any, y: Any, bandwidth: float | None = None) -> float:
     equal; the unbiased estimate can be slightly negative. ``bandwidth`` ``h`` defaults to the
     median heuristic on the pooled samples.
     """
-    x, y = _as_matrix(x, "x"), _as_matrix(y, "y")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
-    z = np.concatenate([x, y])
-    d2 = _sq_dists(z)
-    h = _median_bandwidth(d2) if bandwidth is None else bandwidth
-    _check_positive("bandwidth", h)
-    k = np.exp(-d2 / (2 * h**2))
-    assign = np.zeros((len(z), 1))
-    assign[: len(x)] = 1
+    k, n = _pooled_rbf_kernel(x, y, bandwidth)
+    assign = np.zeros((len(k), 1))
+    assign[:n] = 1
     return float(_mmd2_from_kernel(k, assign)[0])
 
 
@@ -617,20 +621,12 @@ def mmd_permutation_test(
     """
     if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
         raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
-    x, y = _as_matrix(x, "x"), _as_matrix(y, "y")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
-    z = np.concatenate([x, y])
-    d2 = _sq_dists(z)
-    h = _median_bandwidth(d2) if bandwidth is None else bandwidth
-    _check_positive("bandwidth", h)
-    k = np.exp(-d2 / (2 * h**2))
+    k, n = _pooled_rbf_kernel(x, y, bandwidth)
     rng = np.random.default_rng(seed)
-    n = len(x)
-    assign = np.zeros((len(z), n_permutations + 1))
+    assign = np.zeros((len(k), n_permutations + 1))
     assign[:n, 0] = 1
     for j in range(1, n_permutations + 1):
-        assign[rng.permutation(len(z))[:n], j] = 1
+        assign[rng.permutation(len(k))[:n], j] = 1
     stats = _mmd2_from_kernel(k, assign)
     p = (1 + np.sum(stats[1:] >= stats[0])) / (1 + n_permutations)
     return float(stats[0]), float(p)
