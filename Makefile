@@ -39,6 +39,7 @@ notebooks: env
 lab: env
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/
 
+# MPLBACKEND is dropped for the kernels so that figures render inline (CI sets it to Agg).
 # ipykernel prints one warning per notebook that its kernel talks TCP on 127.0.0.1 without
 # encryption: harmless for a local, single-user run.
 run: export COURSE_BUILD_DIR = $(abspath $(BUILD))
@@ -48,7 +49,7 @@ run: env
 	@set -e; for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb (COURSE_SCALE=$${COURSE_SCALE:-lecture})"; \
 	  start=$$(date +%s); \
-	  $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
+	  env -u MPLBACKEND $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
 	    --output-dir $(BUILD)/notebooks $$nb --log-level=ERROR; \
 	  $(BIN)/jupyter nbconvert --to html --output-dir $(BUILD)/html $(BUILD)/notebooks/$$(basename $$nb) --log-level=ERROR; \
 	  echo "   done in $$(( $$(date +%s) - start )) s"; \
