@@ -683,7 +683,7 @@ print(f"classifier test accuracy {clf.test_accuracy:.1%}")
 print(f"FCD: real test digits (floor) {ref['floor']:.2f} | VAE reconstructions {fcd_recon:.2f} | "
       f"VAE prior samples {fcd_vae:.2f} | uniform noise (ceiling) {ref['ceiling']:.2f}")
 print("predicted digit of the samples:", np.round(labels_frac, 2))
-assert ref["floor"] < fcd_vae < config.scaled(smoke=0.9, lecture=0.5, full=0.3) * ref["ceiling"]
+assert ref["floor"] < fcd_vae < config.scaled(smoke=0.9, lecture=0.2, full=0.1) * ref["ceiling"]  # lecture run: 92 vs 1400
 assert labels_frac.max() < config.scaled(smoke=0.9, lecture=0.4, full=0.3), "samples collapsed onto few digits"
 results.record("fcd_samples", fcd_vae, unit="", n=N_FCD, floor=ref["floor"], ceiling=ref["ceiling"])
 results.record("fcd_reconstructions", fcd_recon, unit="", n=N_FCD)

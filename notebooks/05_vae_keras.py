@@ -384,7 +384,7 @@ labels_frac = metrics.label_distribution(samples)
 print(f"FCD: real test digits (floor) {ref['floor']:.2f} | conv VAE samples {fcd_vae:.2f} | "
       f"uniform noise (ceiling) {ref['ceiling']:.2f}")
 print("predicted digit of the samples:", np.round(labels_frac, 2))
-assert ref["floor"] < fcd_vae < config.scaled(smoke=0.9, lecture=0.6, full=0.4) * ref["ceiling"]
+assert ref["floor"] < fcd_vae < config.scaled(smoke=0.9, lecture=0.35, full=0.2) * ref["ceiling"]  # lecture run: 300 vs 1400
 assert labels_frac.max() < config.scaled(smoke=0.9, lecture=0.4, full=0.3), "samples collapsed onto few digits"
 results.record("fcd_samples", fcd_vae, unit="", n=N_FCD, floor=ref["floor"], ceiling=ref["ceiling"])
 
