@@ -213,14 +213,20 @@ def mode_coverage(
     )
 
 
+def _density_pair(p: np.ndarray, q: np.ndarray, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Two non-negative arrays of one shape, as float64; a ``ValueError`` naming them otherwise."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if p.shape != q.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {p.shape} and {q.shape}")
+    if np.any(p < 0) or np.any(q < 0):
+        raise ValueError(f"{names[0]} and {names[1]} must be non-negative")
+    return p, q
+
+
 def optimal_discriminator(p_data: np.ndarray, p_model: np.ndarray) -> np.ndarray:
     """``d*(x) = p_data / (p_data + p_model)``, elementwise; ½ where both densities vanish."""
-    p = np.asarray(p_data, dtype=np.float64)
-    q = np.asarray(p_model, dtype=np.float64)
-    if p.shape != q.shape:
-        raise ValueError(f"p_data and p_model must have the same shape, got {p.shape} and {q.shape}")
-    if np.any(p < 0) or np.any(q < 0):
-        raise ValueError("densities must be non-negative")
+    p, q = _density_pair(p_data, p_model, ("p_data", "p_model"))
     total = p + q
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, p / np.where(total > 0, total, 1.0), 0.5)
@@ -241,12 +247,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray, *, dx: float = 1.0) -> float:
     ``p`` and ``q`` are probabilities (``dx=1``) or densities on a uniform grid with spacing
     ``dx`` (a Riemann sum). The value lies in ``[0, log 2]``.
     """
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    if p.shape != q.shape:
-        raise ValueError(f"p and q must have the same shape, got {p.shape} and {q.shape}")
-    if np.any(p < 0) or np.any(q < 0):
-        raise ValueError("p and q must be non-negative")
+    p, q = _density_pair(p, q, ("p", "q"))
     if not dx > 0:
         raise ValueError(f"dx must be positive, got {dx!r}")
     m = 0.5 * (p + q)
