@@ -1,8 +1,11 @@
 # One-command workflows for the course. Everything runs inside .venv, created on first use.
-#   make test   unit tests, then every notebook at COURSE_SCALE=smoke under nbval (what CI runs)
+#   make test   unit tests, every notebook at COURSE_SCALE=smoke under nbval, then the negative
+#               control: every lecture at COURSE_SCALE=untrained, where its learning checks must fail
 #   make lab    JupyterLab on notebooks/ (jupytext pairs .py and .ipynb)
 #   make run    every notebook at COURSE_SCALE (default: lecture) into build/, with HTML and results.md
 #   make sync   regenerate each .ipynb from its paired .py (jupytext --sync)
+#   make check-sync  fail when an .ipynb differs from what its .py regenerates (changes nothing)
+#   make readme rewrite the README's key-results table from the last `make run`
 #   make lint   ruff
 #   make bench  speed comparisons against reference implementations (prints ratios)
 
@@ -12,14 +15,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BUILD  ?= build
-PYTEST_NB := $(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env
+# nbval runs the cells of one notebook in order, so the notebooks are spread over two workers a
+# whole file each (--dist loadfile); xdist's default distribution would split a notebook.
+PYTEST_NB := $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile --nbval-lax --nbval-current-env
 
-.PHONY: env test unit notebooks lab run sync check-sync lint bench clean
+.PHONY: env test unit notebooks negative-control lab run readme sync check-sync lint bench clean
 
 env: $(STAMP)
 
-# pip with exact pins. setuptools prints a notice during the editable install ("folders in your
-# working directory with the same name as your package ..."): expected, lib/ IS the package.: requirements.lock constrains every package (torch==2.13.0 CPU build).
+# pip with exact pins: requirements.lock constrains every package (torch==2.13.0, a CPU build).
+# setuptools prints a notice during the editable install ("folders in your working directory with
+# the same name as your package ..."): expected, lib/ is the package.
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,14 +33,18 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
-test: unit notebooks
+test: unit notebooks negative-control
 
 unit: env
-	$(BIN)/pytest -p no:cacheprovider tests
+	$(BIN)/pytest -p no:cacheprovider -n 2 tests
 
 notebooks: env
 	@test -n "$(NOTEBOOKS)" || { echo "no notebooks/NN_*.ipynb found"; exit 1; }
-	COURSE_SCALE=smoke COURSE_BUILD_DIR=$(BUILD)/smoke $(PYTEST_NB) $(NOTEBOOKS)
+	COURSE_SCALE=smoke COURSE_BUILD_DIR=$(abspath $(BUILD))/smoke $(PYTEST_NB) $(NOTEBOOKS)
+
+# Each lecture at COURSE_SCALE=untrained: its learning-check cells must fail, all others pass.
+negative-control: env
+	$(BIN)/pytest -p no:cacheprovider -n 2 tests/negative_control.py
 
 lab: env
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/
@@ -56,17 +66,31 @@ run: env
 	done
 	$(BIN)/python -m lib.results $(BUILD)/results.md
 	@echo "Executed notebooks: $(BUILD)/notebooks/   HTML: $(BUILD)/html/   results table: $(BUILD)/results.md"
+	@echo "To put this run's key results into the README: make readme"
 
+# The README's key-results table, generated from the results that the last `make run` recorded.
+readme: env
+	COURSE_BUILD_DIR=$(abspath $(BUILD)) $(BIN)/python -m lib.results --readme README.md
+
+# The .py is the source: touching it first makes jupytext regenerate the .ipynb from it.
 sync: env
+	touch notebooks/[0-9][0-9]_*.py
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
 
-# Fails when regenerating the .ipynb from the .py (or the reverse) would change a tracked file.
+# Regenerates every .ipynb from its .py in a temporary copy and fails when a file differs.
+# A check does not change what it checks: the tree is left as it was.
 check-sync: env
-	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
-	@git diff --quiet -- notebooks || { git --no-pager diff --stat -- notebooks; echo "notebooks out of sync: run 'make sync' and commit"; exit 1; }
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	mkdir "$$tmp/notebooks" && cp pyproject.toml "$$tmp/" && cp notebooks/[0-9][0-9]_* "$$tmp/notebooks/" && \
+	touch "$$tmp"/notebooks/*.py && $(BIN)/jupytext --sync --quiet "$$tmp"/notebooks/[0-9][0-9]_*.py && \
+	status=0; for f in "$$tmp"/notebooks/*; do \
+	  cmp -s "$$f" "notebooks/$$(basename "$$f")" || { echo "out of sync: notebooks/$$(basename "$$f")"; status=1; }; \
+	done; \
+	[ $$status -eq 0 ] || echo "run 'make sync' and commit"; exit $$status
 
 lint: env
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: env
 	@set -e; for b in benchmarks/*.py; do [ -f "$$b" ] && $(BIN)/python $$b; done

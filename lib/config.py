@@ -9,54 +9,68 @@ and picks its sizes with one line per hyper-parameter::
 
     N_EPOCHS = config.scaled(smoke=1, lecture=10, full=100)
 
-The scale is read from the environment variable ``COURSE_SCALE``
-(``smoke`` for CI, ``lecture`` by default, ``full`` for paper-level runs).
+The scale is read from the environment variable ``COURSE_SCALE``: ``smoke`` for CI,
+``lecture`` by default, ``full`` for paper-level runs, and ``untrained``, the negative control.
+``untrained`` is ``smoke`` in every size, but every training loop stops after its first
+optimizer update and no trained model is loaded from disk: a cell that asserts what training
+achieved (tagged ``learning-check``) must then fail. Training loops say so with
+:func:`training`::
+
+    for epoch in tqdm(config.training(range(N_EPOCHS))):
+        for batch in config.training(loader):
+            ...  # one update
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import sys
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 __all__ = [
-    "BUILD_DIR",
     "DATA_DIR",
     "REPO_ROOT",
     "SCALES",
+    "build_dir",
     "current_notebook",
     "get_scale",
     "scaled",
+    "run_id",
     "seed_everything",
     "setup",
     "torch_device",
+    "training",
+    "training_steps",
+    "untrained",
 ]
 
 T = TypeVar("T")
 
 #: The valid values of ``COURSE_SCALE``, from cheapest to most expensive.
-SCALES: tuple[str, ...] = ("smoke", "lecture", "full")
+SCALES: tuple[str, ...] = ("smoke", "lecture", "full", "untrained")
 DEFAULT_SCALE = "lecture"
 
 #: The repository checkout that holds this package (``lib`` is installed editable).
 REPO_ROOT: Path = Path(__file__).resolve().parent.parent
 #: Where downloaded datasets and trained helper models are cached.
 DATA_DIR: Path = REPO_ROOT / "data"
-#: Where executed notebooks and recorded results go (``COURSE_BUILD_DIR`` overrides it).
-BUILD_DIR: Path = Path(os.environ.get("COURSE_BUILD_DIR", REPO_ROOT / "build"))
 
 _notebook: str | None = None
+_run_id: str | None = None
 
 
 def get_scale() -> str:
     """Return the run scale named by ``COURSE_SCALE`` (default ``"lecture"``).
 
     Raises:
-        ValueError: if the variable holds anything but ``smoke``, ``lecture`` or ``full``.
+        ValueError: if the variable holds anything but one of :data:`SCALES`.
     """
     value = os.environ.get("COURSE_SCALE", DEFAULT_SCALE).strip().lower() or DEFAULT_SCALE
     if value not in SCALES:
@@ -68,24 +82,61 @@ def get_scale() -> str:
 
 
 def scaled(*, smoke: T, lecture: T, full: T) -> T:
-    """Pick the value for the current scale, e.g. ``scaled(smoke=1, lecture=10, full=100)``."""
-    return {"smoke": smoke, "lecture": lecture, "full": full}[get_scale()]
+    """Pick the value for the current scale, e.g. ``scaled(smoke=1, lecture=10, full=100)``.
+
+    ``untrained`` takes the ``smoke`` value: the negative control differs from ``smoke`` only in
+    its training loops (see :func:`training`).
+    """
+    scale = get_scale()
+    return {"smoke": smoke, "lecture": lecture, "full": full, "untrained": smoke}[scale]
+
+
+def build_dir() -> Path:
+    """Where executed notebooks, recorded results and checkpoints go: ``$COURSE_BUILD_DIR``
+    (default ``build``). A relative value is taken against the repository root, not the working
+    directory, since nbval and Jupyter run notebooks from ``notebooks/``."""
+    return REPO_ROOT / os.environ.get("COURSE_BUILD_DIR", "build")
+
+
+def untrained() -> bool:
+    """True for the negative control ``COURSE_SCALE=untrained``: train one update, load nothing."""
+    return get_scale() == "untrained"
+
+
+def training(iterable: Iterable[T]) -> Iterable[T] | Iterator[T]:
+    """Wrap a training loop: every item, or only the first one when :func:`untrained`.
+
+    Wrap each level of a nested loop (epochs and batches), so that the negative control makes
+    exactly one optimizer update::
+
+        for epoch in config.training(range(EPOCHS)):
+            for batch in config.training(loader):
+                ...
+    """
+    return itertools.islice(iterable, 1) if untrained() else iterable
+
+
+def training_steps(n: int) -> int:
+    """``n``, or 1 when :func:`untrained`: for loop counts given to a framework
+    (``model.fit(epochs=...)``, scikit-learn's ``n_iter``)."""
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"a number of training steps must be a positive integer, got {n!r}")
+    return 1 if untrained() else int(n)
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy, and PyTorch / TensorFlow if they are already imported
-    or importable.
+    """Seed Python's ``random``, NumPy's global generator, and PyTorch / TensorFlow / Keras
+    when the notebook has already imported them.
 
-    A framework that the notebook has not imported is only seeded when it can be imported
-    cheaply *and* the notebook uses it: we never import TensorFlow into a PyTorch notebook
-    (or the reverse) just to seed it.  Call this after importing your framework.
+    A framework that is not imported yet is not seeded (nor imported: a PyTorch notebook never
+    pulls in TensorFlow to seed it), so call this after importing your framework. Python's
+    string hashing is not seeded: ``PYTHONHASHSEED`` only acts when the interpreter starts.
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - the legacy global RNG is what scikit-learn & co. use
-    os.environ["PYTHONHASHSEED"] = str(seed)
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         torch.manual_seed(seed)
@@ -125,22 +176,26 @@ def current_notebook() -> str | None:
     return _notebook
 
 
+def run_id() -> str | None:
+    """A token that :func:`setup` draws afresh for every run of a notebook. :mod:`lib.results`
+    keeps it with what it records, so that a new run never mixes with an earlier run's numbers."""
+    return _run_id
+
+
 def setup(notebook: str, *, seed: int = 0, quiet: bool = False) -> str:
     """The common first cell of every notebook.
 
     Validates ``COURSE_SCALE``, seeds every random generator, remembers the notebook's name
-    for :func:`lib.results.record` (and clears what an earlier run of it recorded), and prints a
-    one-line summary. Returns the scale.
+    for :func:`lib.results.record` and starts a new run (:func:`run_id`: what an earlier run
+    recorded is replaced, never mixed in), and prints a one-line summary. Returns the scale.
     """
-    global _notebook
+    global _notebook, _run_id
     if not notebook or not isinstance(notebook, str):
         raise ValueError("setup() needs the notebook's name, e.g. setup('01_rbm_pytorch')")
     scale = get_scale()
     _notebook = notebook
+    _run_id = uuid.uuid4().hex
     seed_everything(seed)
-    from . import results  # a fresh run records afresh: no stale numbers from an earlier run
-
-    results.reset(notebook)
     if not quiet:
         data_dir = os.environ.get("COURSE_DATA_DIR", str(DATA_DIR))
         print(f"notebook {notebook}: scale={scale}, seed={seed}, data={data_dir}")

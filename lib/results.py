@@ -3,11 +3,14 @@
 In a notebook (after ``config.setup("01_rbm_pytorch")``)::
 
     results.describe(dataset="binarized MNIST (offline subset)", n_train=8000, n_test=2000)
-    results.record("test_log_likelihood", -98.7, unit="nats")
+    results.record("test_log_likelihood", -98.7, unit="nats", key="exact test log-likelihood")
 
-writes ``build/results/01_rbm_pytorch.json`` with the scale, the dataset, the device and the
-library versions. ``python -m lib.results`` (run by ``make run``) collects every notebook's file
-into ``build/results.md``. Every write is atomic: a file is complete or absent.
+writes ``build/results/01_rbm_pytorch.json`` with the scale, the dataset, the device, the
+commit and the library versions. ``python -m lib.results`` (run by ``make run``) collects every
+notebook's file into ``build/results.md``; ``python -m lib.results --readme README.md``
+(``make readme``) rewrites the README's table of key results (those recorded with ``key=``)
+between its ``<!-- results:begin -->`` and ``<!-- results:end -->`` markers, with where the
+numbers come from. Every write is atomic: a file is complete or absent.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -26,14 +30,14 @@ from typing import Any
 
 from . import config
 
-__all__ = ["collect", "describe", "load", "record", "reset", "results_dir", "write_atomic"]
+__all__ = ["collect", "describe", "key_results_table", "load", "record", "reset", "results_dir", "write_atomic"]
 
 _TRACKED = ("numpy", "torch", "tensorflow-cpu", "tensorflow", "keras", "scikit-learn")
 
 
 def results_dir() -> Path:
     """``$COURSE_BUILD_DIR/results`` (default ``build/results`` in the repository)."""
-    return Path(os.environ.get("COURSE_BUILD_DIR", config.BUILD_DIR)) / "results"
+    return config.build_dir() / "results"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -58,6 +62,22 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def _commit() -> str:
+    """The checked-out commit (with ``+dirty`` for uncommitted changes), or ``unknown``."""
+    try:
+        run = lambda *a: subprocess.run(  # noqa: E731
+            ["git", "-C", str(config.REPO_ROOT), *a], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        commit = run("rev-parse", "--short=10", "HEAD")
+        return commit + ("+dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _machine() -> str:
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"
 
 
 def _device() -> str:
@@ -87,17 +107,28 @@ def load(notebook: str | None = None) -> dict[str, Any]:
     return {"notebook": name, "info": {}, "results": {}}
 
 
+def _current(name: str) -> dict[str, Any]:
+    """This run's record: what :func:`load` returns if the same run (``config.run_id``) wrote
+    it, else a fresh record. A new run of a notebook never mixes with an earlier run's numbers."""
+    doc = load(name)
+    if doc.get("run") != config.run_id():
+        doc = {"notebook": name, "info": {}, "results": {}}
+    return doc
+
+
 def reset(notebook: str | None = None) -> None:
-    """Forget a notebook's recorded results (``config.setup`` calls this at the start of a run,
-    so a file never mixes numbers from two runs or two scales)."""
+    """Delete a notebook's recorded results file."""
     _, path = _path(notebook)
     path.unlink(missing_ok=True)
 
 
 def _save(doc: dict[str, Any], path: Path) -> None:
+    doc["run"] = config.run_id()
     doc["scale"] = config.get_scale()
     doc["updated"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     doc["device"] = _device()
+    doc["machine"] = _machine()
+    doc.setdefault("commit", _commit())
     doc["versions"] = _versions()
     write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
@@ -105,15 +136,25 @@ def _save(doc: dict[str, Any], path: Path) -> None:
 def describe(*, notebook: str | None = None, **info: Any) -> None:
     """Record what a notebook's results are about (dataset, its size, model sizes …)."""
     name, path = _path(notebook)
-    doc = load(name)
+    doc = _current(name)
     doc.setdefault("info", {}).update({k: _jsonable(v) for k, v in info.items()})
     _save(doc, path)
 
 
-def record(name: str, value: float | int | str, *, unit: str = "", notebook: str | None = None, **meta: Any) -> None:
-    """Record one key result, e.g. ``record("test_log_likelihood", -98.7, unit="nats")``.
+def record(
+    name: str,
+    value: float | int | str,
+    *,
+    unit: str = "",
+    key: str | None = None,
+    notebook: str | None = None,
+    **meta: Any,
+) -> None:
+    """Record one result, e.g. ``record("test_log_likelihood", -98.7, unit="nats")``.
 
-    Numbers must be finite. Extra keyword arguments are stored beside the value.
+    Numbers must be finite. ``key="exact test log-likelihood"`` marks one of the notebook's key
+    results, with the words that describe it in the README's table. Extra keyword arguments are
+    stored beside the value.
     """
     if not name:
         raise ValueError("a result needs a name")
@@ -121,8 +162,10 @@ def record(name: str, value: float | int | str, *, unit: str = "", notebook: str
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"result {name!r} is not finite ({value}); refusing to record it")
     nb, path = _path(notebook)
-    doc = load(nb)
-    entry = {"value": value, "unit": unit}
+    doc = _current(nb)
+    entry: dict[str, Any] = {"value": value, "unit": unit}
+    if key:
+        entry["key"] = key
     entry.update({k: _jsonable(v) for k, v in meta.items()})
     doc.setdefault("results", {})[name] = entry
     _save(doc, path)
@@ -173,9 +216,64 @@ def collect(directory: Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+README_BEGIN = "<!-- results:begin -->"
+README_END = "<!-- results:end -->"
+
+
+def _docs(directory: Path | None) -> list[dict[str, Any]]:
+    directory = Path(directory) if directory is not None else results_dir()
+    files = sorted(directory.glob("*.json")) if directory.is_dir() else []
+    return [json.loads(p.read_text(encoding="utf-8")) for p in files]
+
+
+def key_results_table(directory: Path | None = None) -> str:
+    """The key results (recorded with ``key=``) of every notebook, one row a notebook, preceded
+    by where they come from: the scale, date, commit and machine of the run that recorded them.
+
+    Raises:
+        ValueError: if no notebook recorded a key result (run ``make run`` first).
+    """
+    docs = [d for d in _docs(directory) if any("key" in e for e in d.get("results", {}).values())]
+    if not docs:
+        raise ValueError("no key results recorded: run `make run` (it writes build/results/) first")
+    provenance = sorted(
+        {(d.get("scale", "?"), d.get("updated", "?")[:10], d.get("commit", "?"), d.get("machine", "?")) for d in docs}
+    )
+    lines = ["Generated by `make readme` from the results that `make run` recorded:", ""]
+    for scale, date, commit, machine in provenance:
+        lines.append(f"- `COURSE_SCALE={scale}`, run on {date} at commit `{commit}`, {machine}")
+    lines += ["", "| notebook | key results |", "| --- | --- |"]
+    for d in docs:
+        cells = [
+            f"{e['key']} {_fmt(e['value'])}{(' ' + e['unit']) if e.get('unit') else ''}"
+            for e in d["results"].values()
+            if "key" in e
+        ]
+        lines.append(f"| {d['notebook']} | {'; '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, directory: Path | None = None) -> None:
+    """Replace what stands between the README's results markers by :func:`key_results_table`."""
+    text = readme.read_text(encoding="utf-8")
+    if text.count(README_BEGIN) != 1 or text.count(README_END) != 1:
+        raise ValueError(f"{readme} needs exactly one {README_BEGIN} and one {README_END} line")
+    head, rest = text.split(README_BEGIN)
+    _, tail = rest.split(README_END)
+    write_atomic(readme, f"{head}{README_BEGIN}\n{key_results_table(directory)}{README_END}{tail}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m lib.results [OUT]``: write the collected table (default build/results.md)."""
+    """``python -m lib.results [OUT]``: write the collected table (default build/results.md);
+    ``python -m lib.results --readme README.md``: rewrite the README's key-results table."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--readme"]:
+        if len(argv) != 2:
+            print("usage: python -m lib.results --readme README.md", file=sys.stderr)
+            return 2
+        update_readme(Path(argv[1]))
+        print(f"key results written into {argv[1]}")
+        return 0
     out = Path(argv[0]) if argv else results_dir().parent / "results.md"
     write_atomic(out, collect())
     print(f"results table: {out}")

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: tags,slideshow,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -90,7 +90,7 @@ N_EVAL = config.scaled(smoke=200, lecture=1000, full=5000)  # samples per Fréch
 N_FIXED = 16                                                 # fixed-noise images watched per epoch
 RESUME = False  # True: continue from the latest checkpoint in CKPT_DIR instead of starting afresh
 CKPT_DIR = (tempfile.mkdtemp(prefix="06_dcgan_") if SCALE == "smoke"
-            else str(config.BUILD_DIR / "checkpoints" / "06_dcgan"))
+            else str(config.build_dir() / "checkpoints" / "06_dcgan"))
 
 # --- the toy GAN on a ring of Gaussians ---
 TOY_STEPS = config.scaled(smoke=500, lecture=2000, full=5000)

@@ -7,7 +7,7 @@ import pytest
 from lib import config
 
 
-@pytest.mark.parametrize("value", ["smoke", "lecture", "full", "SMOKE", " full "])
+@pytest.mark.parametrize("value", ["smoke", "lecture", "full", "untrained", "SMOKE", " full "])
 def test_valid_scales(monkeypatch, value):
     monkeypatch.setenv("COURSE_SCALE", value)
     assert config.get_scale() == value.strip().lower()
@@ -30,7 +30,7 @@ def test_invalid_scale_lists_valid_ones(monkeypatch, value):
 
 
 def test_scaled_picks_per_scale(monkeypatch):
-    for scale, expected in [("smoke", "a"), ("lecture", "b"), ("full", "c")]:
+    for scale, expected in [("smoke", "a"), ("lecture", "b"), ("full", "c"), ("untrained", "a")]:
         monkeypatch.setenv("COURSE_SCALE", scale)
         assert config.scaled(smoke="a", lecture="b", full="c") == expected
 
@@ -92,3 +92,40 @@ def test_import_lib_is_lazy_and_exposes_submodules():
 
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         lib.nonsense  # noqa: B018
+
+
+def test_training_cuts_every_loop_to_one_step_only_when_untrained(monkeypatch):
+    monkeypatch.setenv("COURSE_SCALE", "smoke")
+    assert not config.untrained()
+    assert [(e, b) for e in config.training(range(3)) for b in config.training("xy")] == [
+        (e, b) for e in range(3) for b in "xy"
+    ]
+    assert config.training_steps(7) == 7
+    monkeypatch.setenv("COURSE_SCALE", "untrained")
+    assert config.untrained()
+    # nested loops (epochs x batches) make exactly one update; generators are not exhausted
+    assert [(e, b) for e in config.training(range(3)) for b in config.training(iter("xy"))] == [(0, "x")]
+    assert config.training_steps(7) == 1
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "3"])
+def test_training_steps_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="positive integer"):
+        config.training_steps(bad)
+
+
+def test_build_dir_is_anchored_at_the_repository(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_BUILD_DIR", "build/smoke")
+    assert config.build_dir() == config.REPO_ROOT / "build" / "smoke"
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
+    assert config.build_dir() == tmp_path
+    monkeypatch.delenv("COURSE_BUILD_DIR")
+    assert config.build_dir() == config.REPO_ROOT / "build"
+
+
+def test_config_does_not_import_results():
+    import subprocess
+
+    code = "import sys; from lib import config; config.setup('99_x', quiet=True); print('lib.results' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]

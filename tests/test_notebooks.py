@@ -10,9 +10,9 @@ IPYNBS = sorted(NOTEBOOKS.glob("*.ipynb"))
 SCRIPTS = sorted(NOTEBOOKS.glob("*.py"))
 
 
-def _cells(path: Path) -> list[tuple[str, str]]:
+def _cells(path: Path) -> list[tuple[str, str, list[str]]]:
     nb = jupytext.read(path)
-    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+    return [(c.cell_type, c.source.strip(), c.metadata.get("tags", [])) for c in nb.cells]
 
 
 def test_there_are_notebooks():
@@ -47,8 +47,8 @@ def test_committed_without_outputs(path):
 def test_lecture_structure(path):
     """Set-up cell first, theory in Markdown, asserts on results, exercises at the end."""
     cells = _cells(path)
-    code = [src for kind, src in cells if kind == "code"]
-    markdown = [src for kind, src in cells if kind == "markdown"]
+    code = [src for kind, src, _ in cells if kind == "code"]
+    markdown = [src for kind, src, _ in cells if kind == "markdown"]
     assert cells[0][0] == "markdown" and cells[0][1].startswith("# "), "a lecture opens with its title"
     assert "config.setup(" in code[0], "the first code cell is the set-up cell (config.setup)"
     assert any("assert " in src for src in code), "a lecture asserts its key results"

@@ -81,3 +81,37 @@ def test_setup_starts_a_fresh_record(build):
     config.setup("98_results_test", quiet=True)
     results.record("new_key", 2.0)
     assert set(results.load()["results"]) == {"new_key"}
+
+
+def test_a_new_run_replaces_the_earlier_runs_record(build):
+    results.record("old_only", 1.0)
+    results.record("both", 2.0)
+    config.setup("98_results_test", quiet=True)  # a new run of the same notebook
+    results.record("both", 3.0)
+    doc = results.load()
+    assert doc["results"] == {"both": {"value": 3.0, "unit": ""}}
+    assert doc["run"] == config.run_id()
+
+
+def test_key_results_go_into_the_readme_with_their_provenance(build, tmp_path):
+    results.record("ll", -98.76543, unit="nats", key="exact test LL")
+    results.record("not_key", 5.0)
+    readme = tmp_path / "README.md"
+    readme.write_text("# Course\n\n<!-- results:begin -->\nold typed table\n<!-- results:end -->\n\nend\n")
+    results.update_readme(readme, build / "results")
+    text = readme.read_text()
+    assert "old typed table" not in text and text.endswith("<!-- results:end -->\n\nend\n")
+    doc = results.load()
+    assert "| 98_results_test | exact test LL -98.77 nats |" in text
+    assert "not_key" not in text
+    assert f"`COURSE_SCALE=smoke`, run on {doc['updated'][:10]} at commit `{doc['commit']}`" in text
+
+
+def test_readme_update_refuses_without_markers_or_results(build, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers\n")
+    results.record("ll", 1.0, key="x")
+    with pytest.raises(ValueError, match="results:begin"):
+        results.update_readme(readme, build / "results")
+    with pytest.raises(ValueError, match="make run"):
+        results.key_results_table(tmp_path / "empty")
