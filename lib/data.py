@@ -281,7 +281,8 @@ def download(
                     failures.append(f"  {url}: {exc}")
             else:
                 raise DatasetUnavailable(
-                    f"could not download {name} ({kind}) from any mirror:\n" + "\n".join(failures)
+                    f"could not download {name} ({kind}) from any mirror:\n"
+                    + "\n".join(failures)
                     + "\nCheck your internet connection, pass mirrors=[...] or set "
                     "COURSE_MNIST_MIRRORS / COURSE_FASHION_MIRRORS, or put the IDX files in "
                     f"{folder} by hand."
@@ -348,7 +349,9 @@ def load_mnist(
     try:
         folder = globals()["download"](kind, split, data_dir=data_dir, mirrors=mirrors)
     except DatasetUnavailable as exc:
-        raise DatasetUnavailable(f"{kind} ({split}) not found; searched:\n{searched}\n{exc}\n{hint}") from None
+        raise DatasetUnavailable(
+            f"{kind} ({split}) not found; searched:\n{searched}\n{exc}\n{hint}"
+        ) from None
     found = _read_split(folder, split)
     assert found is not None
     return found

@@ -267,7 +267,9 @@ def gan_value(p_data: np.ndarray, p_model: np.ndarray, d: np.ndarray, *, dx: flo
     q = np.asarray(p_model, dtype=np.float64)
     d = np.asarray(d, dtype=np.float64)
     if not (p.shape == q.shape == d.shape):
-        raise ValueError(f"p_data, p_model and d must have the same shape, got {p.shape}, {q.shape}, {d.shape}")
+        raise ValueError(
+            f"p_data, p_model and d must have the same shape, got {p.shape}, {q.shape}, {d.shape}"
+        )
     if np.any(d < 0) or np.any(d > 1):
         raise ValueError("d must lie in [0, 1]")
     return float(dx * (_xlogy(p, d).sum() + _xlogy(q, 1.0 - d).sum()))

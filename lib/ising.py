@@ -264,7 +264,9 @@ def onsager_magnetization(T: Any) -> np.ndarray | float:
 # --------------------------------------------------------------------------------------------
 
 
-def _metropolis_sweep(s: np.ndarray, beta: float, rng: np.random.Generator, masks: tuple[np.ndarray, ...]) -> None:
+def _metropolis_sweep(
+    s: np.ndarray, beta: float, rng: np.random.Generator, masks: tuple[np.ndarray, ...]
+) -> None:
     """One checkerboard Metropolis sweep of every chain in ``s`` (C, L, L) int8, in place.
 
     Sites of one colour have all four neighbours in the other colour (L even), so each half
@@ -287,7 +289,12 @@ def _neighbour_table(L: int) -> np.ndarray:
 
 
 def _wolff_update(
-    flat: np.ndarray, n_sites: int, nbr: np.ndarray, p_add: float, rng: np.random.Generator, scratch: np.ndarray
+    flat: np.ndarray,
+    n_sites: int,
+    nbr: np.ndarray,
+    p_add: float,
+    rng: np.random.Generator,
+    scratch: np.ndarray,
 ) -> np.ndarray:
     """One Wolff single-cluster update of every chain, in place on ``flat`` (C·N,) int8.
 
@@ -480,7 +487,9 @@ def observables(spins: Any, T: float, *, n_blocks: int = 20) -> dict[str, float]
     T = _check_temperature(T)
     n, L = s.shape[0], s.shape[1]
     if not isinstance(n_blocks, (int, np.integer)) or n_blocks < 2 or n < n_blocks:
-        raise ValueError(f"need n_blocks ≥ 2 and at least n_blocks configurations, got {n_blocks} blocks, {n} samples")
+        raise ValueError(
+            f"need n_blocks ≥ 2 and at least n_blocks configurations, got {n_blocks} blocks, {n} samples"
+        )
     n_sites = L * L
     e = energy(s).astype(np.float64)
     am = np.abs(magnetization(s)).astype(np.float64)
@@ -499,7 +508,12 @@ def observables(spins: Any, T: float, *, n_blocks: int = 20) -> dict[str, float]
     blocks = np.array_split(np.arange(n), n_blocks)
     jack = np.array([estimate(np.delete(e, b), np.delete(am, b)) for b in blocks])  # (B, 4)
     err = np.sqrt((n_blocks - 1) / n_blocks * ((jack - jack.mean(axis=0)) ** 2).sum(axis=0))
-    keys = ("energy_per_spin", "abs_magnetization_per_spin", "specific_heat_per_spin", "susceptibility_per_spin")
+    keys = (
+        "energy_per_spin",
+        "abs_magnetization_per_spin",
+        "specific_heat_per_spin",
+        "susceptibility_per_spin",
+    )
     out: dict[str, float] = {}
     for k, v, dv in zip(keys, full, err, strict=True):
         out[k] = float(v)

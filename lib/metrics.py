@@ -104,11 +104,16 @@ def _build_net() -> Any:
     from torch import nn
 
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (B, 32, 14, 14)
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 64, 7, 7)
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # (B, 32, 14, 14)
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # (B, 64, 7, 7)
         nn.Flatten(),
-        nn.Linear(64 * 7 * 7, FEATURE_DIM), nn.ReLU(),                # (B, 128): the features
-        nn.Linear(FEATURE_DIM, 10),                                   # (B, 10): logits
+        nn.Linear(64 * 7 * 7, FEATURE_DIM),
+        nn.ReLU(),  # (B, 128): the features
+        nn.Linear(FEATURE_DIM, 10),  # (B, 10): logits
     )
 
 
@@ -183,8 +188,9 @@ def load_classifier(*, epochs: int = 3, seed: int = 0, verbose: bool = True) -> 
     return clf
 
 
-def _train_classifier(net: Any, train_x: np.ndarray, train_y: np.ndarray, *, epochs: int, seed: int,
-                      verbose: bool, path: Path) -> Classifier:
+def _train_classifier(
+    net: Any, train_x: np.ndarray, train_y: np.ndarray, *, epochs: int, seed: int, verbose: bool, path: Path
+) -> Classifier:
     import torch
     from tqdm.auto import tqdm
 
@@ -211,11 +217,18 @@ def _train_classifier(net: Any, train_x: np.ndarray, train_y: np.ndarray, *, epo
     clf.test_accuracy = float(np.mean(clf.predict(test_x, "uint8") == test_y))
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_save(lambda f: torch.save(net.state_dict(), f), path)
-    meta = {"test_accuracy": clf.test_accuracy, "n_train": len(train_x), "n_test": len(test_x), "epochs": epochs}
+    meta = {
+        "test_accuracy": clf.test_accuracy,
+        "n_train": len(train_x),
+        "n_test": len(test_x),
+        "epochs": epochs,
+    }
     _atomic_save(lambda f: f.write(json.dumps(meta).encode()), path.with_suffix(".json"))
     if verbose:
-        print(f"MNIST classifier trained on {len(train_x)} images: test accuracy "
-              f"{clf.test_accuracy:.2%} on {len(test_x)} images; cached at {path}")
+        print(
+            f"MNIST classifier trained on {len(train_x)} images: test accuracy "
+            f"{clf.test_accuracy:.2%} on {len(test_x)} images; cached at {path}"
+        )
     return clf
 
 
@@ -254,15 +267,17 @@ def label_distribution(images: Any, pixel_range: PixelRange = "unit") -> np.ndar
     return np.bincount(labels, minlength=10).astype(np.float64) / len(labels)
 
 
-def fcd(images_a: Any, images_b: Any, pixel_range_a: PixelRange = "unit",
-        pixel_range_b: PixelRange = "unit") -> float:
+def fcd(
+    images_a: Any, images_b: Any, pixel_range_a: PixelRange = "unit", pixel_range_b: PixelRange = "unit"
+) -> float:
     """Fréchet classifier distance between two image sets (lower is closer).
 
     Computed like the FID but in the cached MNIST classifier's feature space: only comparable
     with other numbers from this course (same classifier), never with published FIDs.
     """
-    return frechet_distance(classifier_features(images_a, pixel_range_a),
-                            classifier_features(images_b, pixel_range_b))
+    return frechet_distance(
+        classifier_features(images_a, pixel_range_a), classifier_features(images_b, pixel_range_b)
+    )
 
 
 def reference_fcd(n: int = 1000, seed: int = 0) -> dict[str, float]:

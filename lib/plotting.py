@@ -54,7 +54,9 @@ def _tile(images: np.ndarray, ncols: int, pad: int = 1, pad_value: float = 0.0) 
     canvas = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), pad_value, np.float32)
     for i, img in enumerate(images):
         r, c = divmod(i, ncols)
-        canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = img
+        canvas[
+            pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w
+        ] = img
     return canvas
 
 

@@ -134,7 +134,9 @@ def gaussian_kl(mu_q: Any, logvar_q: Any, mu_p: Any = 0.0, logvar_p: Any = 0.0) 
         like = mu_q if (_is_torch(mu_q) or _is_tf(mu_q)) else logvar_q
         mu_q, logvar_q = _as_kind(mu_q, kind, like), _as_kind(logvar_q, kind, like)
         mu_p, logvar_p = _as_kind(mu_p, kind, like), _as_kind(logvar_p, kind, like)
-    per_dim = 0.5 * (logvar_p - logvar_q + (_exp(logvar_q, kind) + (mu_q - mu_p) ** 2) / _exp(logvar_p, kind) - 1.0)
+    per_dim = 0.5 * (
+        logvar_p - logvar_q + (_exp(logvar_q, kind) + (mu_q - mu_p) ** 2) / _exp(logvar_p, kind) - 1.0
+    )
     return _sum_last(per_dim, kind)
 
 
@@ -301,8 +303,14 @@ def slerp(z0: np.ndarray, z1: np.ndarray, n: int = 10) -> np.ndarray:
     return ((np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)).astype(np.float32)
 
 
-def latent_scatter(z: np.ndarray, labels: np.ndarray, *, ax: Any = None, title: str | None = None,
-                   class_names: list[str] | None = None) -> Any:
+def latent_scatter(
+    z: np.ndarray,
+    labels: np.ndarray,
+    *,
+    ax: Any = None,
+    title: str | None = None,
+    class_names: list[str] | None = None,
+) -> Any:
     """Scatter 2-D latent codes coloured by label (10 classes); returns the Figure."""
     import matplotlib.pyplot as plt
 
@@ -326,8 +334,9 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray, *, ax: Any = None, title: 
     return fig
 
 
-def manifold_figure(decode: Callable[[np.ndarray], Any], n: int = 15, *, title: str | None = None,
-                    ax: Any = None) -> Any:
+def manifold_figure(
+    decode: Callable[[np.ndarray], Any], n: int = 15, *, title: str | None = None, ax: Any = None
+) -> Any:
     """Decode :func:`latent_grid` ``(n)`` with ``decode`` (2-D latents → images) and tile them."""
     from . import plotting
 

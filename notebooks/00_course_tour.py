@@ -51,7 +51,7 @@ from lib import config, data, metrics, plotting, rbm, results
 SCALE = config.setup("00_course_tour", seed=0)
 DEVICE = config.torch_device()
 
-N_SHOW = 40                                                  # digits drawn per grid
+N_SHOW = 40  # digits drawn per grid
 N_REFERENCE = config.scaled(smoke=300, lecture=1000, full=5000)  # images per Fréchet reference
 
 # %% [markdown]
@@ -162,7 +162,7 @@ plotting.image_grid(data.binarize(test_x[:10]), ncols=5, ax=axes[1], title="thre
 plotting.image_grid(test_bin[:10], ncols=5, ax=axes[2], title="stochastic")
 
 # log μ_i/(1-μ_i) for each pixel, smoothed so that a pixel never on in training stays finite
-logits = rbm.base_rate_bias(train_bin)                        # (784,)
+logits = rbm.base_rate_bias(train_bin)  # (784,)
 base_rate_ll = rbm.base_rate_log_likelihood(test_bin, logits)  # mean over test images
 print(f"independent-pixel (base-rate) model: test log-likelihood {base_rate_ll:.1f} nats per image")
 
@@ -187,8 +187,13 @@ results.record("base_rate_test_log_likelihood", base_rate_ll, unit="nats")
 classifier = metrics.load_classifier()
 reference = metrics.reference_fcd(N_REFERENCE)
 print(f"classifier test accuracy {classifier.test_accuracy:.2%}")
-print(f"FCD of held-out real digits (floor): {reference['floor']:.1f}; of uniform noise (ceiling): {reference['ceiling']:.1f}")
-print("classifier's label distribution on test digits:", np.round(metrics.label_distribution(test_x, "uint8"), 3))
+print(
+    f"FCD of held-out real digits (floor): {reference['floor']:.1f}; of uniform noise (ceiling): {reference['ceiling']:.1f}"
+)
+print(
+    "classifier's label distribution on test digits:",
+    np.round(metrics.label_distribution(test_x, "uint8"), 3),
+)
 
 # %%
 assert classifier.test_accuracy > 0.9

@@ -67,7 +67,9 @@ EPOCHS = config.scaled(smoke=10, lecture=10, full=100)  # epochs for every model
 EPOCHS_LARGE = config.scaled(smoke=10, lecture=15, full=200)  # epochs of the showcase PCD model
 AIS_BETAS = config.scaled(smoke=500, lecture=4000, full=14500)  # intermediate distributions
 AIS_RUNS = 100
-SKLEARN_LRS = config.scaled(smoke=[0.05, 0.2], lecture=[0.02, 0.05, 0.1, 0.2, 0.5], full=[0.01, 0.02, 0.05, 0.1, 0.2, 0.5])
+SKLEARN_LRS = config.scaled(
+    smoke=[0.05, 0.2], lecture=[0.02, 0.05, 0.1, 0.2, 0.5], full=[0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
+)
 
 # %% [markdown]
 # ## 1. The model: energy, probabilities, free energy
@@ -133,12 +135,17 @@ results.record("base_rate_test_log_likelihood", LL_BASE, unit="nats")
 # the visible biases at the base-rate logits, a standard trick (Hinton's *practical guide*) that
 # saves the first epoch from learning the average digit.
 
+
 # %%
 class RBM(nn.Module):
     def __init__(self, n_visible: int, n_hidden: int, visible_bias: np.ndarray | None = None):
         super().__init__()
         self.W = nn.Parameter(0.01 * torch.randn(n_visible, n_hidden))  # (D, H)
-        b = torch.zeros(n_visible) if visible_bias is None else torch.as_tensor(visible_bias, dtype=torch.float32)
+        b = (
+            torch.zeros(n_visible)
+            if visible_bias is None
+            else torch.as_tensor(visible_bias, dtype=torch.float32)
+        )
         self.b = nn.Parameter(b.clone())  # (D,)
         self.c = nn.Parameter(torch.zeros(n_hidden))  # (H,)
 
@@ -204,6 +211,7 @@ class RBM(nn.Module):
 # oscillating). We log the **reconstruction error**
 # (one Gibbs step from the data) only as a health signal: it is not a likelihood (section 4).
 
+
 # %%
 def train_rbm(model, v_data, *, method="cd", k=1, epochs=EPOCHS, lr=LEARNING_RATE, desc=None):
     """Train by CD-k (method="cd") or PCD-k (method="pcd"); returns a history dict."""
@@ -266,6 +274,7 @@ def train_rbm(model, v_data, *, method="cd", k=1, epochs=EPOCHS, lr=LEARNING_RAT
 # $\hat r$ is unbiased, so $\log \hat r$ *underestimates* $\log Z$ on average (Jensen), i.e. AIS tends
 # to *overestimate* the log-likelihood when it has too few $\beta$s; we report
 # $\log(\hat r \pm 3\hat\sigma)$ as S&M do. We check AIS against the exact value below.
+
 
 # %%
 def test_log_likelihood(model, *, exact: bool, seed: int = 0):
@@ -366,7 +375,9 @@ results.record(
 )
 
 # %%
-assert np.isfinite(ll_large_high) and ll_large_high - ll_large_low < 5.0, "AIS interval too wide: use more betas"
+assert np.isfinite(ll_large_high) and ll_large_high - ll_large_low < 5.0, (
+    "AIS interval too wide: use more betas"
+)
 assert ll_large > LL_BASE + config.scaled(smoke=15.0, lecture=45.0, full=80.0), (
     f"training should beat the independent-pixel model by far: {ll_large:.1f} vs {LL_BASE:.1f}"
 )
@@ -389,9 +400,20 @@ for name, (method, k) in METHODS.items():
     small_models[name] = model = RBM(784, H_SMALL, base_bias)
     hist = train_rbm(model, v_train, method=method, k=k, desc=f"{name}, H={H_SMALL}")
     ll_small, _, _ = test_log_likelihood(model, exact=True)
-    table[name] = {"small_ll": ll_small, "small_seconds": hist["seconds"], "small_recon": hist["recon_error"][-1]}
-    results.record(f"exact_test_log_likelihood_{name}_h{H_SMALL}", ll_small, unit="nats",
-                   n_hidden=H_SMALL, epochs=EPOCHS, lr=LEARNING_RATE, batch_size=BATCH_SIZE)
+    table[name] = {
+        "small_ll": ll_small,
+        "small_seconds": hist["seconds"],
+        "small_recon": hist["recon_error"][-1],
+    }
+    results.record(
+        f"exact_test_log_likelihood_{name}_h{H_SMALL}",
+        ll_small,
+        unit="nats",
+        n_hidden=H_SMALL,
+        epochs=EPOCHS,
+        lr=LEARNING_RATE,
+        batch_size=BATCH_SIZE,
+    )
 
 # %% [markdown]
 # **AIS against the exact answer.** On the small PCD model both are available:
@@ -409,14 +431,24 @@ for name, (method, k) in METHODS.items():
     else:
         torch.manual_seed(0)
         model = RBM(784, H_LARGE, base_bias)
-        seconds = train_rbm(model, v_train, method=method, k=k, epochs=EPOCHS_LARGE, desc=f"{name}, H={H_LARGE}")["seconds"]
-    ll, _, _ = (ll_large, ll_large_low, ll_large_high) if name == "PCD-1" else test_log_likelihood(model, exact=False)
+        seconds = train_rbm(
+            model, v_train, method=method, k=k, epochs=EPOCHS_LARGE, desc=f"{name}, H={H_LARGE}"
+        )["seconds"]
+    ll, _, _ = (
+        (ll_large, ll_large_low, ll_large_high)
+        if name == "PCD-1"
+        else test_log_likelihood(model, exact=False)
+    )
     table[name].update(large_ll=ll, large_seconds=seconds)
-    results.record(f"ais_test_log_likelihood_{name}_h{H_LARGE}", ll, unit="nats", n_hidden=H_LARGE, epochs=EPOCHS_LARGE)
+    results.record(
+        f"ais_test_log_likelihood_{name}_h{H_LARGE}", ll, unit="nats", n_hidden=H_LARGE, epochs=EPOCHS_LARGE
+    )
 
 print(f"{'':8}| exact LL, H={H_SMALL:<3}| train s | AIS LL, H={H_LARGE:<4}| train s")
 for name, row in table.items():
-    print(f"{name:8}| {row['small_ll']:13.2f} | {row['small_seconds']:7.1f} | {row['large_ll']:14.2f} | {row['large_seconds']:7.1f}")
+    print(
+        f"{name:8}| {row['small_ll']:13.2f} | {row['small_seconds']:7.1f} | {row['large_ll']:14.2f} | {row['large_seconds']:7.1f}"
+    )
 print(f"base-rate model: {LL_BASE:.2f} nats")
 
 # %%
@@ -467,14 +499,24 @@ def sklearn_params(model):
 
 sk_runs = {}
 for lr in tqdm(SKLEARN_LRS, desc="scikit-learn grid"):
-    sk = BernoulliRBM(n_components=H_RACE, learning_rate=lr, batch_size=BATCH_SIZE, n_iter=EPOCHS, random_state=0)
+    sk = BernoulliRBM(
+        n_components=H_RACE, learning_rate=lr, batch_size=BATCH_SIZE, n_iter=EPOCHS, random_state=0
+    )
     t0 = time.perf_counter()
     sk.fit(v_train)
     seconds = time.perf_counter() - t0
     W, b, c = sklearn_params(sk)
-    ais = rbmlib.log_partition_ais(W, b, c, n_betas=1000, n_runs=AIS_RUNS, seed=0, base_visible_bias=base_bias)
-    sk_runs[lr] = {"model": sk, "seconds": seconds, "ais_ll": rbmlib.log_likelihood(v_test, W, b, c, ais.log_z)}
-    print(f"scikit-learn lr={lr}: AIS test LL {sk_runs[lr]['ais_ll']:.2f} nats, {seconds / EPOCHS:.2f} s/epoch")
+    ais = rbmlib.log_partition_ais(
+        W, b, c, n_betas=1000, n_runs=AIS_RUNS, seed=0, base_visible_bias=base_bias
+    )
+    sk_runs[lr] = {
+        "model": sk,
+        "seconds": seconds,
+        "ais_ll": rbmlib.log_likelihood(v_test, W, b, c, ais.log_z),
+    }
+    print(
+        f"scikit-learn lr={lr}: AIS test LL {sk_runs[lr]['ais_ll']:.2f} nats, {seconds / EPOCHS:.2f} s/epoch"
+    )
 best_lr = max(sk_runs, key=lambda lr: sk_runs[lr]["ais_ll"])
 sk_best = sk_runs[best_lr]
 sk_seconds_per_epoch = sk_best["seconds"] / EPOCHS
@@ -488,10 +530,28 @@ print(f"H={H_RACE}, {EPOCHS} epochs, exact test log-likelihood:")
 print(f"  ours (PyTorch PCD-1)     {ll_ours:8.2f} nats   {ours_seconds_per_epoch:.2f} s/epoch")
 print(f"  scikit-learn (lr={best_lr:<5}) {ll_sk:8.2f} nats   {sk_seconds_per_epoch:.2f} s/epoch")
 print(f"  time ratio ours/scikit-learn: {ratio:.2f}")
-results.record(f"exact_test_log_likelihood_h{H_RACE}", ll_ours, unit="nats", n_hidden=H_RACE, method="PCD-1", epochs=EPOCHS)
-results.record(f"sklearn_exact_test_log_likelihood_h{H_RACE}", ll_sk, unit="nats", learning_rate=best_lr, grid=SKLEARN_LRS)
-results.record("sklearn_time_ratio_ours_over_sklearn", ratio, unit="", ours_s_per_epoch=ours_seconds_per_epoch,
-               sklearn_s_per_epoch=sk_seconds_per_epoch)
+results.record(
+    f"exact_test_log_likelihood_h{H_RACE}",
+    ll_ours,
+    unit="nats",
+    n_hidden=H_RACE,
+    method="PCD-1",
+    epochs=EPOCHS,
+)
+results.record(
+    f"sklearn_exact_test_log_likelihood_h{H_RACE}",
+    ll_sk,
+    unit="nats",
+    learning_rate=best_lr,
+    grid=SKLEARN_LRS,
+)
+results.record(
+    "sklearn_time_ratio_ours_over_sklearn",
+    ratio,
+    unit="",
+    ours_s_per_epoch=ours_seconds_per_epoch,
+    sklearn_s_per_epoch=sk_seconds_per_epoch,
+)
 
 # %%
 assert ll_ours > LL_BASE + config.scaled(smoke=6.0, lecture=25.0, full=50.0)

@@ -107,14 +107,21 @@ results.describe(
 # $p(h_j{=}1\mid v) = \sigma(c_j + (v^\top W)_j)$, $p(v_i{=}1\mid h) = \sigma(b_i + (Wh)_i)$.
 # The layer owns $W$ (784 × H), $b$, $c$ as Keras weights; calling it returns $F(v)$.
 
+
 # %%
 class RBMLayer(keras.layers.Layer):
     def __init__(self, n_visible: int, n_hidden: int, visible_bias=None, **kwargs):
         super().__init__(**kwargs)
         self.W = self.add_weight(
-            shape=(n_visible, n_hidden), initializer=keras.initializers.RandomNormal(stddev=0.01, seed=0), name="W"
+            shape=(n_visible, n_hidden),
+            initializer=keras.initializers.RandomNormal(stddev=0.01, seed=0),
+            name="W",
         )
-        b_init = "zeros" if visible_bias is None else keras.initializers.Constant(np.asarray(visible_bias, np.float32))
+        b_init = (
+            "zeros"
+            if visible_bias is None
+            else keras.initializers.Constant(np.asarray(visible_bias, np.float32))
+        )
         self.b = self.add_weight(shape=(n_visible,), initializer=b_init, name="b")
         self.c = self.add_weight(shape=(n_hidden,), initializer="zeros", name="c")
 
@@ -134,7 +141,9 @@ class RBMLayer(keras.layers.Layer):
         return v
 
     def free_energy(self, v):  # (B, D) -> (B,)
-        return -tf.linalg.matvec(v, self.b) - tf.reduce_sum(tf.nn.softplus(tf.matmul(v, self.W) + self.c), axis=1)
+        return -tf.linalg.matvec(v, self.b) - tf.reduce_sum(
+            tf.nn.softplus(tf.matmul(v, self.W) + self.c), axis=1
+        )
 
     def call(self, v):
         return self.free_energy(v)
@@ -143,12 +152,16 @@ class RBMLayer(keras.layers.Layer):
 class KerasRBM(keras.Model):
     """A Keras model wrapping the RBM layer, with a compiled CD-k training step."""
 
-    def __init__(self, n_visible: int, n_hidden: int, visible_bias=None, k: int = 1, total_updates: int = 1000):
+    def __init__(
+        self, n_visible: int, n_hidden: int, visible_bias=None, k: int = 1, total_updates: int = 1000
+    ):
         super().__init__()
         self.rbm = RBMLayer(n_visible, n_hidden, visible_bias)
         self.k = k
         # the learning rate decays linearly to 0 over the whole run, as in notebook 01
-        schedule = keras.optimizers.schedules.PolynomialDecay(LEARNING_RATE, decay_steps=total_updates, end_learning_rate=0.0)
+        schedule = keras.optimizers.schedules.PolynomialDecay(
+            LEARNING_RATE, decay_steps=total_updates, end_learning_rate=0.0
+        )
         self.cd_optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=MOMENTUM)
 
     def call(self, v):
@@ -171,7 +184,10 @@ class KerasRBM(keras.Model):
 
     def numpy_params(self):
         """(W, b, c) as float64 NumPy arrays, for lib.rbm."""
-        return tuple(np.asarray(keras.ops.convert_to_numpy(x), np.float64) for x in (self.rbm.W, self.rbm.b, self.rbm.c))
+        return tuple(
+            np.asarray(keras.ops.convert_to_numpy(x), np.float64)
+            for x in (self.rbm.W, self.rbm.b, self.rbm.c)
+        )
 
 
 # %% [markdown]
@@ -201,7 +217,9 @@ for _epoch in tqdm(range(EPOCHS), desc=f"Keras CD-{CD_K}, H={N_HIDDEN}"):
     errors = [float(model.train_step_cd(v)) for v in dataset]
     history["recon_error"].append(float(np.mean(errors)))
 keras_seconds = time.perf_counter() - start
-print(f"trained {EPOCHS} epochs in {keras_seconds:.1f} s ({keras_seconds / EPOCHS:.2f} s/epoch, first includes tracing)")
+print(
+    f"trained {EPOCHS} epochs in {keras_seconds:.1f} s ({keras_seconds / EPOCHS:.2f} s/epoch, first includes tracing)"
+)
 plotting.plot_history(history, xlabel="epoch")
 plt.show()
 
@@ -221,8 +239,11 @@ v = tf.cast(tf.random.uniform((16, 784)) < 0.5, tf.float32)  # (16, 784) noise
 gibbs_step = tf.function(lambda v: model.rbm.gibbs(v, 1))
 for _ in tqdm(range(SAMPLE_STEPS), desc="Gibbs chains", leave=False):
     v = gibbs_step(v)
-plotting.image_grid(model.rbm.prob_v(model.rbm.bernoulli(model.rbm.prob_h(v))), ncols=8,
-                    title=f"mean p(v|h) after {SAMPLE_STEPS} Gibbs steps from noise")
+plotting.image_grid(
+    model.rbm.prob_v(model.rbm.bernoulli(model.rbm.prob_h(v))),
+    ncols=8,
+    title=f"mean p(v|h) after {SAMPLE_STEPS} Gibbs steps from noise",
+)
 plt.show()
 
 # %% [markdown]
@@ -235,9 +256,18 @@ plt.show()
 # %%
 log_z_keras = rbmlib.log_partition_exact(W_np, b_np, c_np)
 ll_keras = rbmlib.log_likelihood(v_test, W_np, b_np, c_np, log_z_keras)
-print(f"Keras CD-{CD_K}, H={N_HIDDEN}: exact test log-likelihood {ll_keras:.2f} nats (base rate {LL_BASE:.2f})")
-results.record(f"keras_exact_test_log_likelihood_h{N_HIDDEN}", ll_keras, unit="nats", seconds_per_epoch=keras_seconds / EPOCHS)
-assert ll_keras > LL_BASE + config.scaled(smoke=6.0, lecture=25.0, full=50.0), "training should beat the base-rate model"
+print(
+    f"Keras CD-{CD_K}, H={N_HIDDEN}: exact test log-likelihood {ll_keras:.2f} nats (base rate {LL_BASE:.2f})"
+)
+results.record(
+    f"keras_exact_test_log_likelihood_h{N_HIDDEN}",
+    ll_keras,
+    unit="nats",
+    seconds_per_epoch=keras_seconds / EPOCHS,
+)
+assert ll_keras > LL_BASE + config.scaled(smoke=6.0, lecture=25.0, full=50.0), (
+    "training should beat the base-rate model"
+)
 
 # %% [markdown]
 # ## 5. Same settings in PyTorch: do the two frameworks agree?
@@ -248,6 +278,7 @@ assert ll_keras > LL_BASE + config.scaled(smoke=6.0, lecture=25.0, full=50.0), "
 # streams make the two runs differ by run-to-run noise only (a nat or two); a bug in either framework's
 # model (a transposed $W$, a wrong sign) would cost tens of nats. If notebook 01 has been run at the
 # same scale, its recorded CD-1 number is shown too.
+
 
 # %%
 def train_torch_reference(seed: int = 0):
@@ -290,7 +321,9 @@ results.record("keras_minus_torch_log_likelihood", difference, unit="nats")
 from_01 = results.load("01_rbm_pytorch").get("results", {}).get(f"exact_test_log_likelihood_CD-1_h{N_HIDDEN}")
 same_scale = results.load("01_rbm_pytorch").get("scale") == SCALE
 if from_01 and same_scale:
-    print(f"  notebook 01 (recorded, same scale): {from_01['value']:.2f} nats → Keras - 01 = {ll_keras - from_01['value']:+.2f}")
+    print(
+        f"  notebook 01 (recorded, same scale): {from_01['value']:.2f} nats → Keras - 01 = {ll_keras - from_01['value']:+.2f}"
+    )
     results.record("keras_minus_01_log_likelihood", ll_keras - from_01["value"], unit="nats")
 else:
     print("  (notebook 01 has not recorded a result at this scale; the reference above stands in)")

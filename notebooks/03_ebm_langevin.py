@@ -184,9 +184,17 @@ def uniform_start(n: int) -> torch.Tensor:
 def run_samplers(target, n_chains: int, n_steps: int, eps: float) -> dict:
     x0 = uniform_start(n_chains)
     return {
-        "ULA": L.langevin(target.energy, x0, n_steps=n_steps, step_size=eps, return_chain=True, generator=gen),
+        "ULA": L.langevin(
+            target.energy, x0, n_steps=n_steps, step_size=eps, return_chain=True, generator=gen
+        ),
         "MALA": L.langevin(
-            target.energy, x0, n_steps=n_steps, step_size=eps, metropolis=True, return_chain=True, generator=gen
+            target.energy,
+            x0,
+            n_steps=n_steps,
+            step_size=eps,
+            metropolis=True,
+            return_chain=True,
+            generator=gen,
         ),
         "RWM": L.random_walk_metropolis(
             target.energy, x0, n_steps=n_steps, proposal_std=math.sqrt(eps), return_chain=True, generator=gen
@@ -252,6 +260,7 @@ results.record("ring_hist_kl_exact_floor", table[("ring", "exact")]["kl"], unit=
 # prediction and with exact samples. MALA should stay exact at every $\varepsilon$ — at the
 # cost of a falling acceptance rate (and, eventually, chains that stop moving).
 
+
 # %%
 def radial_width(x) -> float:
     return float(np.linalg.norm(np.asarray(x), axis=1).std())
@@ -279,8 +288,12 @@ ax2.plot(STEP_SIZES, bias["MALA acceptance"], "s-", color="C1")
 ax2.set(xscale="log", xlabel="step size ε", ylabel="MALA acceptance rate", ylim=(0, 1.05))
 plt.tight_layout()
 plt.show()
-for eps, u, t, m, a in zip(STEP_SIZES, bias["ULA"], theory, bias["MALA"], bias["MALA acceptance"], strict=True):
-    print(f"ε = {eps:5.3f}: width ULA {u:.3f} (theory {t:.3f}), MALA {m:.3f} (acceptance {a:.2f}); exact {width_exact:.3f}")
+for eps, u, t, m, a in zip(
+    STEP_SIZES, bias["ULA"], theory, bias["MALA"], bias["MALA acceptance"], strict=True
+):
+    print(
+        f"ε = {eps:5.3f}: width ULA {u:.3f} (theory {t:.3f}), MALA {m:.3f} (acceptance {a:.2f}); exact {width_exact:.3f}"
+    )
 
 # %%
 # ULA's ring is visibly too wide at the largest step, as predicted; MALA's is not
@@ -289,7 +302,9 @@ assert abs(bias["ULA"][-1] / theory[-1] - 1) < 0.15, (bias["ULA"][-1], theory[-1
 assert abs(bias["MALA"][-1] / width_exact - 1) < 0.12, (bias["MALA"][-1], width_exact)
 assert bias["MALA acceptance"][0] > bias["MALA acceptance"][-1]
 results.record("ring_width_exact", width_exact)
-results.record("ring_width_ula_largest_step", bias["ULA"][-1], step_size=STEP_SIZES[-1], theory=float(theory[-1]))
+results.record(
+    "ring_width_ula_largest_step", bias["ULA"][-1], step_size=STEP_SIZES[-1], theory=float(theory[-1])
+)
 results.record("ring_width_mala_largest_step", bias["MALA"][-1], step_size=STEP_SIZES[-1])
 
 # %% [markdown]
@@ -438,7 +453,9 @@ train_images, _ = data.load_mnist("train")
 test_images, test_labels = data.load_mnist("test")
 x_train = torch.from_numpy(data.to_float(train_images[:N_TRAIN], "symmetric"))[:, None]  # (N, 1, 28, 28)
 x_test = torch.from_numpy(data.to_float(test_images, "symmetric"))[:, None]  # (2000, 1, 28, 28)
-print(f"train {tuple(x_train.shape)}, test {tuple(x_test.shape)}, range [{x_train.min():.0f}, {x_train.max():.0f}]")
+print(
+    f"train {tuple(x_train.shape)}, test {tuple(x_test.shape)}, range [{x_train.min():.0f}, {x_train.max():.0f}]"
+)
 
 
 class Swish(nn.Module):
@@ -640,11 +657,16 @@ rng = np.random.default_rng(0)
 train_ref = train_images[rng.choice(len(train_images), N_EVAL, replace=False)]  # uint8 (N_EVAL, 28, 28)
 
 eval_samples = torch.cat(
-    [sample_langevin(buffer.data[i : min(i + 500, N_EVAL)], K_TRAIN).samples.cpu() for i in range(0, N_EVAL, 500)]
+    [
+        sample_langevin(buffer.data[i : min(i + 500, N_EVAL)], K_TRAIN).samples.cpu()
+        for i in range(0, N_EVAL, 500)
+    ]
 )  # (N_EVAL, 1, 28, 28)
 fcd = metrics.fcd(eval_samples, train_ref, pixel_range_a="symmetric", pixel_range_b="uint8")
 labels = metrics.label_distribution(eval_samples, pixel_range="symmetric")
-print(f"FCD: samples {fcd:.2f}   floor (held-out digits) {ref['floor']:.2f}   ceiling (noise) {ref['ceiling']:.2f}")
+print(
+    f"FCD: samples {fcd:.2f}   floor (held-out digits) {ref['floor']:.2f}   ceiling (noise) {ref['ceiling']:.2f}"
+)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [2, 1]})
 plotting.image_grid(eval_samples[:48], ncols=16, ax=ax1, vrange=(-1, 1), title="EBM samples (replay buffer)")
@@ -658,7 +680,10 @@ plt.show()
 assert eval_samples.shape == (N_EVAL, 1, 28, 28) and torch.isfinite(eval_samples).all()
 assert ref["floor"] < ref["ceiling"]
 assert np.isclose(labels.sum(), 1.0)
-assert fcd < config.scaled(smoke=1.0, lecture=0.15, full=0.05) * ref["ceiling"], (fcd, ref)  # lecture run: 39 vs 1400
+assert fcd < config.scaled(smoke=1.0, lecture=0.15, full=0.05) * ref["ceiling"], (
+    fcd,
+    ref,
+)  # lecture run: 39 vs 1400
 if SCALE != "smoke":
     assert (labels > 0.02).sum() >= 7, f"too few digit classes among the samples: {labels.round(3)}"
 results.record("fcd_samples", fcd, unit="FCD (course classifier)", n=N_EVAL)

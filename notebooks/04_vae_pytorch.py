@@ -74,16 +74,16 @@ DEVICE = config.torch_device()
 T_START = time.time()
 
 N_TRAIN = config.scaled(smoke=8000, lecture=8000, full=60000)  # training images (capped by what exists)
-HIDDEN = (200, 200)        # Burda et al. (2015): 784-200-200-50 with one stochastic layer
+HIDDEN = (200, 200)  # Burda et al. (2015): 784-200-200-50 with one stochastic layer
 LATENT_DIM = 50
 ACTIVATION = config.scaled(smoke=nn.ReLU, lecture=nn.ReLU, full=nn.Tanh)  # Burda et al. use tanh
 BATCH_SIZE = 100
 LEARNING_RATE = config.scaled(smoke=3e-3, lecture=2e-3, full=1e-3)
-EPOCHS = config.scaled(smoke=5, lecture=50, full=1000)         # main VAE
-EPOCHS_2D = config.scaled(smoke=3, lecture=30, full=200)       # the 2-D latent VAE and the autoencoder
-IW_K = config.scaled(smoke=50, lecture=500, full=5000)         # importance samples per test image
+EPOCHS = config.scaled(smoke=5, lecture=50, full=1000)  # main VAE
+EPOCHS_2D = config.scaled(smoke=3, lecture=30, full=200)  # the 2-D latent VAE and the autoencoder
+IW_K = config.scaled(smoke=50, lecture=500, full=5000)  # importance samples per test image
 IW_N_TEST = config.scaled(smoke=200, lecture=1000, full=10000)  # test images for the IW estimate
-N_FCD = config.scaled(smoke=300, lecture=1000, full=5000)      # samples for the Fréchet distance
+N_FCD = config.scaled(smoke=300, lecture=1000, full=5000)  # samples for the Fréchet distance
 
 # %% [markdown]
 # The data: `N_TRAIN` training images (all 8,000 of the offline subset at lecture scale) and the
@@ -94,10 +94,14 @@ train_u8, train_labels = data.load_mnist("train")
 test_u8, test_labels = data.load_mnist("test")
 train_u8, train_labels = train_u8[:N_TRAIN], train_labels[:N_TRAIN]
 x_train = data.binarize(train_u8, "stochastic", seed=0).reshape(-1, 784)  # (N, 784) in {0, 1}
-x_test = data.binarize(test_u8, "stochastic", seed=1).reshape(-1, 784)    # (M, 784)
+x_test = data.binarize(test_u8, "stochastic", seed=1).reshape(-1, 784)  # (M, 784)
 print(f"train {x_train.shape}, test {x_test.shape}, mean pixel {x_train.mean():.3f}")
-results.describe(dataset="binarized MNIST (offline subset; stochastic binarization, seeds 0/1)",
-                 n_train=len(x_train), n_test=len(x_test), architecture=f"784-200-200-50 ({ACTIVATION.__name__}), Bernoulli decoder")
+results.describe(
+    dataset="binarized MNIST (offline subset; stochastic binarization, seeds 0/1)",
+    n_train=len(x_train),
+    n_test=len(x_test),
+    architecture=f"784-200-200-50 ({ACTIVATION.__name__}), Bernoulli decoder",
+)
 X_TRAIN = torch.from_numpy(x_train).to(DEVICE)
 X_TEST = torch.from_numpy(x_test).to(DEVICE)
 fig = plotting.image_grid(x_train[:40], ncols=20, title="binarized training digits")
@@ -114,6 +118,7 @@ fig = plotting.image_grid(x_train[:40], ncols=20, title="binarized training digi
 #
 # With $d=2$ we can look at the whole code space. Let us train one briefly.
 
+
 # %%
 def mlp(sizes, activation=ACTIVATION):
     """Linear layers of the given sizes with `activation` between them (none after the last)."""
@@ -128,7 +133,7 @@ def mlp(sizes, activation=ACTIVATION):
 class Autoencoder(nn.Module):
     def __init__(self, latent_dim=2, hidden=HIDDEN):
         super().__init__()
-        self.encoder = mlp([784, *hidden, latent_dim])        # x (B, 784) -> z (B, d)
+        self.encoder = mlp([784, *hidden, latent_dim])  # x (B, 784) -> z (B, d)
         self.decoder = mlp([latent_dim, *hidden[::-1], 784])  # z (B, d) -> logits (B, 784)
 
     def loss(self, x):  # x: (B, 784)
@@ -150,7 +155,7 @@ def train(model, loss_fn, epochs, desc):
             opt.step()
             for k, v in terms.items():
                 history.setdefault(k, []).append(v.mean().item())
-        bar.set_postfix(loss=f"{np.mean(history['loss'][-len(loader):]):.1f}")
+        bar.set_postfix(loss=f"{np.mean(history['loss'][-len(loader) :]):.1f}")
     return history
 
 
@@ -247,13 +252,23 @@ fit = optimize.minimize(reverse_kl, x0=[0.5, 0.0], method="Nelder-Mead")
 mu_rev, sd_rev = fit.x[0], np.exp(fit.x[1])
 kl_rev_of_fwd = reverse_kl([mu_fwd, np.log(sd_fwd)])
 print(f"mass-covering (argmin KL(p||q)): mu={mu_fwd:+.2f}, sd={sd_fwd:.2f}")
-print(f"mode-seeking  (argmin KL(q||p)): mu={mu_rev:+.2f}, sd={sd_rev:.2f}, KL(q||p)={fit.fun:.3f} "
-      f"(the moment-matched q scores {kl_rev_of_fwd:.3f})")
+print(
+    f"mode-seeking  (argmin KL(q||p)): mu={mu_rev:+.2f}, sd={sd_rev:.2f}, KL(q||p)={fit.fun:.3f} "
+    f"(the moment-matched q scores {kl_rev_of_fwd:.3f})"
+)
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.fill_between(grid, target, color="0.85", label="target $p$ (bimodal)")
-ax.plot(grid, stats.norm.pdf(grid, mu_fwd, sd_fwd), lw=2, label=r"argmin $\mathrm{KL}(p\,\|\,q)$: mass-covering")
-ax.plot(grid, stats.norm.pdf(grid, mu_rev, sd_rev), lw=2, ls="--", label=r"argmin $\mathrm{KL}(q\,\|\,p)$: mode-seeking")
+ax.plot(
+    grid, stats.norm.pdf(grid, mu_fwd, sd_fwd), lw=2, label=r"argmin $\mathrm{KL}(p\,\|\,q)$: mass-covering"
+)
+ax.plot(
+    grid,
+    stats.norm.pdf(grid, mu_rev, sd_rev),
+    lw=2,
+    ls="--",
+    label=r"argmin $\mathrm{KL}(q\,\|\,p)$: mode-seeking",
+)
 ax.set_xlabel("$z$")
 ax.legend(fontsize=8)
 ax.set_title("The two directions of the KL divergence")
@@ -336,8 +351,8 @@ assert abs(kl_mc - kl_exact) < 4 * kl_se
 # %%
 eps = np.random.default_rng(2).standard_normal(100_000)
 mu0 = 0.0
-zs = mu0 + eps                           # reparameterised samples
-grad_path = 2 * (zs - 3)                 # d/dmu f(mu + eps)
+zs = mu0 + eps  # reparameterised samples
+grad_path = 2 * (zs - 3)  # d/dmu f(mu + eps)
 grad_score = (zs - 3) ** 2 * (zs - mu0)  # f(z) * d/dmu log N(z; mu, 1)
 for name, gr in [("pathwise", grad_path), ("score function", grad_score)]:
     print(f"{name:>15}: mean {gr.mean():+.3f}, std of a one-sample estimate {gr.std():.2f}")
@@ -358,6 +373,7 @@ assert grad_score.std() > 3 * grad_path.std()
 # so that numbers can be compared with their Table 1. They use tanh units; on our short CPU budget
 # ReLU units escape the initial plateau (where the decoder ignores $z$) much faster, so `ACTIVATION` is
 # ReLU at smoke and lecture scale and tanh at full scale, which is their exact configuration.
+
 
 # %%
 class Encoder(nn.Module):
@@ -396,17 +412,17 @@ class VAE(nn.Module):
 
     def elbo(self, x, beta=1.0):
         """Per-image ELBO terms for x (B, 784): reconstruction E_q log p(x|z) (one sample) and KL(q || prior)."""
-        qz = self.encoder(x)                                 # Normal, batch shape (B, d)
-        z = qz.rsample()                                     # (B, d), differentiable in phi
-        rec = self.decoder(z).log_prob(x).sum(-1)            # (B,)
-        kl = D.kl_divergence(qz, self.prior()).sum(-1)       # (B,) closed form
+        qz = self.encoder(x)  # Normal, batch shape (B, d)
+        z = qz.rsample()  # (B, d), differentiable in phi
+        rec = self.decoder(z).log_prob(x).sum(-1)  # (B,)
+        kl = D.kl_divergence(qz, self.prior()).sum(-1)  # (B,) closed form
         return {"elbo": rec - kl, "rec": rec, "kl": kl, "loss": -(rec - beta * kl).mean()}
 
     def log_weights(self, x, k):
         """log p(x, z_i) - log q(z_i | x) for k fresh samples z_i ~ q(z|x): shape (k, B)."""
         qz = self.encoder(x)
-        z = qz.sample((k,))                                  # (k, B, d)
-        log_px_z = self.decoder(z).log_prob(x).sum(-1)       # (k, B); x broadcasts over k
+        z = qz.sample((k,))  # (k, B, d)
+        log_px_z = self.decoder(z).log_prob(x).sum(-1)  # (k, B); x broadcasts over k
         return log_px_z + self.prior().log_prob(z).sum(-1) - qz.log_prob(z).sum(-1)
 
     @torch.no_grad()
@@ -425,8 +441,8 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 # %%
 with torch.no_grad():
     qz = model.encoder(X_TEST[:256])
-    kl_torch = D.kl_divergence(qz, model.prior()).sum(-1)            # (256,)
-    kl_ours = vae.gaussian_kl(qz.loc, 2 * torch.log(qz.scale))       # (256,)
+    kl_torch = D.kl_divergence(qz, model.prior()).sum(-1)  # (256,)
+    kl_ours = vae.gaussian_kl(qz.loc, 2 * torch.log(qz.scale))  # (256,)
 print(f"max |difference| = {(kl_torch - kl_ours).abs().max().item():.2e} nats")
 assert torch.allclose(kl_torch, kl_ours, atol=1e-4)
 
@@ -434,6 +450,7 @@ assert torch.allclose(kl_torch, kl_ours, atol=1e-4)
 # %% [markdown]
 # **Evaluating the ELBO.** On held-out data we average the per-image ELBO, using the closed-form KL and
 # a Monte-Carlo estimate of the reconstruction term with a few samples per image.
+
 
 # %%
 @torch.no_grad()
@@ -474,7 +491,7 @@ for _epoch in bar:
         history["kl"].append(terms["kl"].mean().item())
         history["-elbo"].append(-terms["elbo"].mean().item())
     test_terms = evaluate(model, X_TEST, n_samples=1)
-    epoch_log["train -elbo"].append(np.mean(history["-elbo"][-len(loader):]))
+    epoch_log["train -elbo"].append(np.mean(history["-elbo"][-len(loader) :]))
     epoch_log["test -elbo"].append(-test_terms["elbo"])
     bar.set_postfix(train=f"{epoch_log['train -elbo'][-1]:.1f}", test=f"{epoch_log['test -elbo'][-1]:.1f}")
 train_seconds = time.time() - t0
@@ -501,10 +518,14 @@ fig.tight_layout()
 
 # %%
 test_eval = evaluate(model, X_TEST, n_samples=10)
-print(f"test ELBO {test_eval['elbo']:.2f} nats = reconstruction {test_eval['rec']:.2f} − KL {test_eval['kl']:.2f}"
-      f"   (untrained: {untrained['elbo']:.1f})")
+print(
+    f"test ELBO {test_eval['elbo']:.2f} nats = reconstruction {test_eval['rec']:.2f} − KL {test_eval['kl']:.2f}"
+    f"   (untrained: {untrained['elbo']:.1f})"
+)
 assert np.isfinite(test_eval["elbo"])
-assert test_eval["elbo"] > untrained["elbo"] + config.scaled(smoke=200, lecture=400, full=400), "training did not improve the ELBO"
+assert test_eval["elbo"] > untrained["elbo"] + config.scaled(smoke=200, lecture=400, full=400), (
+    "training did not improve the ELBO"
+)
 assert test_eval["elbo"] > config.scaled(smoke=-200.0, lecture=-125.0, full=-100.0)
 results.record("test_elbo", test_eval["elbo"], unit="nats", epochs=EPOCHS)
 results.record("test_elbo_untrained", untrained["elbo"], unit="nats")
@@ -520,7 +541,9 @@ results.record("test_kl", test_eval["kl"], unit="nats")
 with torch.no_grad():
     x_show = X_TEST[:16]
     recon = model.decoder(model.encoder(x_show).loc).probs  # (16, 784)
-fig = plotting.image_grid(torch.cat([x_show, recon]), ncols=16, title="test digits (top) and their reconstructions (bottom)")
+fig = plotting.image_grid(
+    torch.cat([x_show, recon]), ncols=16, title="test digits (top) and their reconstructions (bottom)"
+)
 
 # %% [markdown]
 # **Samples from the prior**: $z\sim\mathcal N(0,I)$, decoded. VAE samples from a Bernoulli decoder are
@@ -540,8 +563,8 @@ fig = plotting.image_grid(samples[:60], ncols=20, title="samples from the prior 
 # %%
 with torch.no_grad():
     pair = X_TEST[[int(np.flatnonzero(test_labels == 3)[0]), int(np.flatnonzero(test_labels == 8)[1])]]
-    z_pair = model.encoder(pair).loc.cpu().numpy()                             # (2, d)
-    path = torch.from_numpy(vae.slerp(z_pair[0], z_pair[1], 12)).to(DEVICE)    # (12, d)
+    z_pair = model.encoder(pair).loc.cpu().numpy()  # (2, d)
+    path = torch.from_numpy(vae.slerp(z_pair[0], z_pair[1], 12)).to(DEVICE)  # (12, d)
     frames = model.decoder(path).probs
 fig = plotting.image_grid(frames, ncols=12, title="slerp from a 3 to an 8 in latent space")
 
@@ -591,6 +614,7 @@ assert elbo_2d > untrained["elbo"] + 100 and np.all(np.isfinite(z2))
 # `lib.vae.iw_log_likelihood_chunked`, which draws the samples in chunks and combines them with
 # a stable log-sum-exp (`log_mean_exp`), so that memory stays bounded.
 
+
 # %%
 @torch.no_grad()
 def iw_estimate(model, x, k, batch=100, chunk=100):
@@ -598,20 +622,24 @@ def iw_estimate(model, x, k, batch=100, chunk=100):
     out = []
     for i in tqdm(range(0, len(x), batch), desc=f"IW bound, k={k}"):
         xb = x[i : i + batch]
-        out.append(vae.iw_log_likelihood_chunked(lambda m, xb=xb: model.log_weights(xb, m), k, chunk_size=chunk))
+        out.append(
+            vae.iw_log_likelihood_chunked(lambda m, xb=xb: model.log_weights(xb, m), k, chunk_size=chunk)
+        )
     return np.concatenate(out)
 
 
 x_iw = X_TEST[:IW_N_TEST]
 torch.manual_seed(2)
 t0 = time.time()
-iw_ll = iw_estimate(model, x_iw, IW_K)                      # (N,)
-elbo_same = evaluate(model, x_iw, n_samples=10)["elbo"]     # independent samples, same images
-iw_1 = iw_estimate(model, x_iw[:200], 1).mean()             # L_1: a one-sample ELBO
+iw_ll = iw_estimate(model, x_iw, IW_K)  # (N,)
+elbo_same = evaluate(model, x_iw, n_samples=10)["elbo"]  # independent samples, same images
+iw_1 = iw_estimate(model, x_iw[:200], 1).mean()  # L_1: a one-sample ELBO
 iw_10 = iw_estimate(model, x_iw[:200], 10).mean()
 iw_k200 = iw_ll[:200].mean()
-print(f"on {len(x_iw)} test images: ELBO {elbo_same:.2f}, IW (k={IW_K}) {iw_ll.mean():.2f} ± "
-      f"{iw_ll.std() / np.sqrt(len(iw_ll)):.2f} nats  [{time.time() - t0:.0f} s]")
+print(
+    f"on {len(x_iw)} test images: ELBO {elbo_same:.2f}, IW (k={IW_K}) {iw_ll.mean():.2f} ± "
+    f"{iw_ll.std() / np.sqrt(len(iw_ll)):.2f} nats  [{time.time() - t0:.0f} s]"
+)
 print(f"first 200 images: L_1 {iw_1:.2f}, L_10 {iw_10:.2f}, L_{IW_K} {iw_k200:.2f}")
 
 # %%
@@ -644,7 +672,9 @@ if rbm_path.is_file():
         if "ll" in key.lower() or "likelihood" in key.lower():
             print(f"   {key}: {entry['value']} {entry.get('unit', '')}")
 else:
-    print("01_rbm_pytorch has not been run yet (no build/results/01_rbm_pytorch.json); run it for the comparison.")
+    print(
+        "01_rbm_pytorch has not been run yet (no build/results/01_rbm_pytorch.json); run it for the comparison."
+    )
 print(f"04_vae_pytorch (scale {SCALE}): ELBO {test_eval['elbo']:.2f}, IW(k={IW_K}) {iw_ll.mean():.2f} nats")
 
 # %% [markdown]
@@ -676,15 +706,24 @@ print(f"04_vae_pytorch (scale {SCALE}): ELBO {test_eval['elbo']:.2f}, IW(k={IW_K
 clf = metrics.load_classifier()
 ref = metrics.reference_fcd(n=N_FCD)
 fcd_vae = metrics.fcd(samples, train_u8[:N_FCD], pixel_range_a="unit", pixel_range_b="uint8")
-fcd_recon = metrics.fcd(model.decoder(model.encoder(X_TEST[:N_FCD]).loc).probs.detach().cpu().numpy(),
-                        train_u8[:N_FCD], pixel_range_b="uint8")
+fcd_recon = metrics.fcd(
+    model.decoder(model.encoder(X_TEST[:N_FCD]).loc).probs.detach().cpu().numpy(),
+    train_u8[:N_FCD],
+    pixel_range_b="uint8",
+)
 labels_frac = metrics.label_distribution(samples)
 print(f"classifier test accuracy {clf.test_accuracy:.1%}")
-print(f"FCD: real test digits (floor) {ref['floor']:.2f} | VAE reconstructions {fcd_recon:.2f} | "
-      f"VAE prior samples {fcd_vae:.2f} | uniform noise (ceiling) {ref['ceiling']:.2f}")
+print(
+    f"FCD: real test digits (floor) {ref['floor']:.2f} | VAE reconstructions {fcd_recon:.2f} | "
+    f"VAE prior samples {fcd_vae:.2f} | uniform noise (ceiling) {ref['ceiling']:.2f}"
+)
 print("predicted digit of the samples:", np.round(labels_frac, 2))
-assert ref["floor"] < fcd_vae < config.scaled(smoke=0.9, lecture=0.2, full=0.1) * ref["ceiling"]  # lecture run: 92 vs 1400
-assert labels_frac.max() < config.scaled(smoke=0.9, lecture=0.4, full=0.3), "samples collapsed onto few digits"
+assert (
+    ref["floor"] < fcd_vae < config.scaled(smoke=0.9, lecture=0.2, full=0.1) * ref["ceiling"]
+)  # lecture run: 92 vs 1400
+assert labels_frac.max() < config.scaled(smoke=0.9, lecture=0.4, full=0.3), (
+    "samples collapsed onto few digits"
+)
 results.record("fcd_samples", fcd_vae, unit="", n=N_FCD, floor=ref["floor"], ceiling=ref["ceiling"])
 results.record("fcd_reconstructions", fcd_recon, unit="", n=N_FCD)
 

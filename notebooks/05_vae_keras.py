@@ -73,15 +73,15 @@ SCALE = config.setup("05_vae_keras", seed=0)
 print(f"Keras {keras.__version__}, backend {keras.backend.backend()}, TensorFlow {tf.__version__}")
 T_START = time.time()
 
-LATENT_DIM = 2                                                    # 2-D: we can look at the whole latent space
-N_TRAIN = config.scaled(smoke=6400, lecture=8000, full=60000)      # capped by what exists
+LATENT_DIM = 2  # 2-D: we can look at the whole latent space
+N_TRAIN = config.scaled(smoke=6400, lecture=8000, full=60000)  # capped by what exists
 BATCH_SIZE = config.scaled(smoke=64, lecture=64, full=128)
 LEARNING_RATE = config.scaled(smoke=3e-3, lecture=2e-3, full=1e-3)
 EPOCHS = config.scaled(smoke=3, lecture=30, full=60)
-IW_K = config.scaled(smoke=50, lecture=500, full=5000)             # importance samples per test image
-IW_N_TEST = config.scaled(smoke=100, lecture=1000, full=10000)      # test images for the IW estimate
-N_FCD = config.scaled(smoke=300, lecture=1000, full=5000)          # samples for the Fréchet distance
-N_FASHION = config.scaled(smoke=2000, lecture=6000, full=60000)    # Fashion-MNIST training images
+IW_K = config.scaled(smoke=50, lecture=500, full=5000)  # importance samples per test image
+IW_N_TEST = config.scaled(smoke=100, lecture=1000, full=10000)  # test images for the IW estimate
+N_FCD = config.scaled(smoke=300, lecture=1000, full=5000)  # samples for the Fréchet distance
+N_FASHION = config.scaled(smoke=2000, lecture=6000, full=60000)  # Fashion-MNIST training images
 EPOCHS_FASHION = config.scaled(smoke=1, lecture=5, full=30)
 
 # %%
@@ -89,11 +89,15 @@ train_u8, train_labels = data.load_mnist("train")
 test_u8, test_labels = data.load_mnist("test")
 train_u8, train_labels = train_u8[:N_TRAIN], train_labels[:N_TRAIN]
 x_train = data.binarize(train_u8, "stochastic", seed=0)[..., None]  # (N, 28, 28, 1) in {0, 1}
-x_test = data.binarize(test_u8, "stochastic", seed=1)[..., None]    # (M, 28, 28, 1)
+x_test = data.binarize(test_u8, "stochastic", seed=1)[..., None]  # (M, 28, 28, 1)
 print(f"train {x_train.shape}, test {x_test.shape}")
-results.describe(dataset="binarized MNIST (offline subset; stochastic binarization, seeds 0/1)",
-                 n_train=len(x_train), n_test=len(x_test), latent_dim=LATENT_DIM,
-                 architecture="conv encoder 16-32 / deconv decoder 32-16, Bernoulli decoder")
+results.describe(
+    dataset="binarized MNIST (offline subset; stochastic binarization, seeds 0/1)",
+    n_train=len(x_train),
+    n_test=len(x_test),
+    latent_dim=LATENT_DIM,
+    architecture="conv encoder 16-32 / deconv decoder 32-16, Bernoulli decoder",
+)
 
 # %% [markdown]
 # ## 1. The reparameterisation trick as a layer
@@ -107,6 +111,7 @@ results.describe(dataset="binarized MNIST (offline subset; stochastic binarizati
 # (lecture 04, §3.1). Its noise comes from a `keras.random.SeedGenerator`, which makes runs reproducible
 # and works on every Keras backend.
 
+
 # %%
 class Sampling(layers.Layer):
     """z = mu + exp(logvar / 2) * eps with eps ~ N(0, I): the reparameterisation trick."""
@@ -116,9 +121,9 @@ class Sampling(layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, inputs):
-        z_mean, z_log_var = inputs                                   # (B, d) each
+        z_mean, z_log_var = inputs  # (B, d) each
         eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
-        return z_mean + ops.exp(0.5 * z_log_var) * eps               # (B, d)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps  # (B, d)
 
 
 # %% [markdown]
@@ -132,26 +137,27 @@ class Sampling(layers.Layer):
 # halve keras.io's channel counts (32/64) to keep the importance-weighted evaluation — hundreds of
 # decoder passes per test image — affordable on a CPU.
 
+
 # %%
 def build_encoder(latent_dim=LATENT_DIM):
-    x_in = keras.Input(shape=(28, 28, 1))                                               # (B, 28, 28, 1)
-    h = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x_in)        # (B, 14, 14, 16)
-    h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(h)           # (B, 7, 7, 32)
-    h = layers.Flatten()(h)                                                              # (B, 1568)
-    h = layers.Dense(64, activation="relu")(h)                                           # (B, 64)
-    z_mean = layers.Dense(latent_dim, name="z_mean")(h)                                  # (B, d)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)                            # (B, d)
-    z = Sampling(name="z")([z_mean, z_log_var])                                          # (B, d)
+    x_in = keras.Input(shape=(28, 28, 1))  # (B, 28, 28, 1)
+    h = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x_in)  # (B, 14, 14, 16)
+    h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(h)  # (B, 7, 7, 32)
+    h = layers.Flatten()(h)  # (B, 1568)
+    h = layers.Dense(64, activation="relu")(h)  # (B, 64)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(h)  # (B, d)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)  # (B, d)
+    z = Sampling(name="z")([z_mean, z_log_var])  # (B, d)
     return keras.Model(x_in, [z_mean, z_log_var, z], name="encoder")
 
 
 def build_decoder(latent_dim=LATENT_DIM):
-    z_in = keras.Input(shape=(latent_dim,))                                              # (B, d)
-    h = layers.Dense(7 * 7 * 32, activation="relu")(z_in)                                # (B, 1568)
-    h = layers.Reshape((7, 7, 32))(h)                                                    # (B, 7, 7, 32)
+    z_in = keras.Input(shape=(latent_dim,))  # (B, d)
+    h = layers.Dense(7 * 7 * 32, activation="relu")(z_in)  # (B, 1568)
+    h = layers.Reshape((7, 7, 32))(h)  # (B, 7, 7, 32)
     h = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(h)  # (B, 14, 14, 32)
     h = layers.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu")(h)  # (B, 28, 28, 16)
-    logits = layers.Conv2DTranspose(1, 3, padding="same", name="logits")(h)              # (B, 28, 28, 1)
+    logits = layers.Conv2DTranspose(1, 3, padding="same", name="logits")(h)  # (B, 28, 28, 1)
     return keras.Model(z_in, logits, name="decoder")
 
 
@@ -172,6 +178,7 @@ build_decoder().summary()
 # history. The KL is `lib.vae.gaussian_kl`, the same closed form as in lecture 04, which accepts
 # TensorFlow tensors. `test_step` computes the same terms without gradients, for validation data.
 
+
 # %%
 class VAE(keras.Model):
     def __init__(self, encoder, decoder, beta=1.0, **kwargs):
@@ -186,10 +193,10 @@ class VAE(keras.Model):
     def elbo_terms(self, x, training=False):
         """Per-image reconstruction log-likelihood and KL, each (B,), for x (B, 28, 28, 1)."""
         z_mean, z_log_var, z = self.encoder(x, training=training)
-        logits = self.decoder(z, training=training)                                  # (B, 28, 28, 1)
-        bce = ops.binary_crossentropy(x, logits, from_logits=True)                   # (B, 28, 28, 1)
-        rec = -ops.sum(bce, axis=(1, 2, 3))                                          # (B,) log p(x|z)
-        kl = vae.gaussian_kl(z_mean, z_log_var)                                      # (B,)
+        logits = self.decoder(z, training=training)  # (B, 28, 28, 1)
+        bce = ops.binary_crossentropy(x, logits, from_logits=True)  # (B, 28, 28, 1)
+        rec = -ops.sum(bce, axis=(1, 2, 3))  # (B,) log p(x|z)
+        kl = vae.gaussian_kl(z_mean, z_log_var)  # (B,)
         return rec, kl
 
     def _update(self, loss, rec, kl):
@@ -232,6 +239,7 @@ class TqdmEpochs(keras.callbacks.Callback):
 # How good is the untrained model? We evaluate the test ELBO — averaged over several samples of
 # $z$ per image — before and after training.
 
+
 # %%
 def evaluate(model, x, n_samples=5, batch=500):
     """Mean test ELBO, reconstruction and KL (nats per image) of a VAE on x (N, 28, 28, 1)."""
@@ -256,14 +264,22 @@ print("untrained:", {k: round(v, 1) for k, v in untrained.items()})
 train_ds = data.to_tf_dataset(x_train, batch_size=BATCH_SIZE, shuffle=True, seed=0)
 test_ds = data.to_tf_dataset(x_test, batch_size=500, shuffle=False)
 t0 = time.time()
-fit = model.fit(train_ds, validation_data=test_ds, epochs=EPOCHS, verbose=0, shuffle=False,  # ds is shuffled
-                callbacks=[TqdmEpochs(EPOCHS, "conv VAE on MNIST")])
+fit = model.fit(
+    train_ds,
+    validation_data=test_ds,
+    epochs=EPOCHS,
+    verbose=0,
+    shuffle=False,  # ds is shuffled
+    callbacks=[TqdmEpochs(EPOCHS, "conv VAE on MNIST")],
+)
 train_seconds = time.time() - t0
 print(f"{EPOCHS} epochs in {train_seconds:.0f} s")
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
 epochs_axis = np.arange(1, EPOCHS + 1)
-for ax, key, title in zip(axes, ["loss", "rec", "kl"], ["−ELBO", "reconstruction log p(x|z)", "KL(q‖p)"], strict=True):
+for ax, key, title in zip(
+    axes, ["loss", "rec", "kl"], ["−ELBO", "reconstruction log p(x|z)", "KL(q‖p)"], strict=True
+):
     ax.plot(epochs_axis, fit.history[key], marker="o", label="train")
     ax.plot(epochs_axis, fit.history["val_" + key], marker="o", label="test")
     ax.set_title(title + " (nats)")
@@ -274,8 +290,10 @@ fig.tight_layout()
 
 # %%
 test_eval = evaluate(model, x_test, n_samples=10)
-print(f"test ELBO {test_eval['elbo']:.2f} nats = reconstruction {test_eval['rec']:.2f} − KL {test_eval['kl']:.2f}"
-      f"   (untrained {untrained['elbo']:.1f})")
+print(
+    f"test ELBO {test_eval['elbo']:.2f} nats = reconstruction {test_eval['rec']:.2f} − KL {test_eval['kl']:.2f}"
+    f"   (untrained {untrained['elbo']:.1f})"
+)
 assert np.isfinite(test_eval["elbo"])
 assert test_eval["elbo"] > untrained["elbo"] + 200, "training did not improve the ELBO"
 assert test_eval["elbo"] > config.scaled(smoke=-215.0, lecture=-180.0, full=-150.0)
@@ -289,6 +307,7 @@ results.record("test_kl", test_eval["kl"], unit="nats")
 # Test digits and their reconstructions from the posterior mean code (pixel probabilities
 # $\sigma(a(\mu))$):
 
+
 # %%
 def decode(z):
     """Pixel probabilities (N, 28, 28, 1) for latent codes z (N, d)."""
@@ -296,8 +315,11 @@ def decode(z):
 
 
 z_test, _, _ = model.encoder.predict(x_test, batch_size=500, verbose=0)  # posterior means (M, d)
-fig = plotting.image_grid(np.concatenate([x_test[:16], decode(z_test[:16])]), ncols=16,
-                          title="test digits (top) and reconstructions (bottom)")
+fig = plotting.image_grid(
+    np.concatenate([x_test[:16], decode(z_test[:16])]),
+    ncols=16,
+    title="test digits (top) and reconstructions (bottom)",
+)
 
 # %% [markdown]
 # With a 2-D latent space, the posterior means of all test digits can be drawn at once, coloured
@@ -334,14 +356,14 @@ LOG_2PI = float(np.log(2 * np.pi))
 @tf.function(reduce_retracing=True)
 def log_weights(x, mu, logvar, m):
     """(m, B) log-weights for x (B, 28, 28, 1) with m fresh samples from N(mu, exp(logvar))."""
-    eps = tf.random.normal(tf.concat([[m], tf.shape(mu)], axis=0))               # (m, B, d)
-    z = mu + tf.exp(0.5 * logvar) * eps                                            # (m, B, d)
-    logits = model.decoder(tf.reshape(z, (-1, LATENT_DIM)), training=False)       # (m*B, 28, 28, 1)
-    x_rep = tf.tile(x, (m, 1, 1, 1))                                               # (m*B, 28, 28, 1)
+    eps = tf.random.normal(tf.concat([[m], tf.shape(mu)], axis=0))  # (m, B, d)
+    z = mu + tf.exp(0.5 * logvar) * eps  # (m, B, d)
+    logits = model.decoder(tf.reshape(z, (-1, LATENT_DIM)), training=False)  # (m*B, 28, 28, 1)
+    x_rep = tf.tile(x, (m, 1, 1, 1))  # (m*B, 28, 28, 1)
     bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=x_rep, logits=logits)
-    log_px_z = -tf.reshape(tf.reduce_sum(bce, axis=(1, 2, 3)), (m, -1))            # (m, B)
-    log_pz = -0.5 * tf.reduce_sum(z**2 + LOG_2PI, axis=-1)                         # (m, B)
-    log_qz = -0.5 * tf.reduce_sum(eps**2 + LOG_2PI + logvar, axis=-1)              # (m, B)
+    log_px_z = -tf.reshape(tf.reduce_sum(bce, axis=(1, 2, 3)), (m, -1))  # (m, B)
+    log_pz = -0.5 * tf.reduce_sum(z**2 + LOG_2PI, axis=-1)  # (m, B)
+    log_qz = -0.5 * tf.reduce_sum(eps**2 + LOG_2PI + logvar, axis=-1)  # (m, B)
     return log_px_z + log_pz - log_qz
 
 
@@ -351,8 +373,13 @@ def iw_estimate(x, k, batch=50, chunk=100):
     for i in tqdm(range(0, len(x), batch), desc=f"IW bound, k={k}"):
         xb = tf.constant(x[i : i + batch])
         mu, logvar, _ = model.encoder(xb, training=False)
-        out.append(vae.iw_log_likelihood_chunked(lambda m, xb=xb, mu=mu, lv=logvar: log_weights(xb, mu, lv, tf.constant(m)).numpy(),
-                                                 k, chunk_size=min(chunk, k)))
+        out.append(
+            vae.iw_log_likelihood_chunked(
+                lambda m, xb=xb, mu=mu, lv=logvar: log_weights(xb, mu, lv, tf.constant(m)).numpy(),
+                k,
+                chunk_size=min(chunk, k),
+            )
+        )
     return np.concatenate(out)
 
 
@@ -361,8 +388,10 @@ x_iw = x_test[:IW_N_TEST]
 t0 = time.time()
 iw_ll = iw_estimate(x_iw, IW_K)
 elbo_same = evaluate(model, x_iw, n_samples=10)["elbo"]
-print(f"on {len(x_iw)} test images: ELBO {elbo_same:.2f}, IW (k={IW_K}) {iw_ll.mean():.2f} ± "
-      f"{iw_ll.std() / np.sqrt(len(iw_ll)):.2f} nats  [{time.time() - t0:.0f} s]")
+print(
+    f"on {len(x_iw)} test images: ELBO {elbo_same:.2f}, IW (k={IW_K}) {iw_ll.mean():.2f} ± "
+    f"{iw_ll.std() / np.sqrt(len(iw_ll)):.2f} nats  [{time.time() - t0:.0f} s]"
+)
 
 # %%
 gap = iw_ll.mean() - elbo_same
@@ -381,11 +410,17 @@ results.record("iw_minus_elbo_gap", gap, unit="nats")
 ref = metrics.reference_fcd(n=N_FCD)
 fcd_vae = metrics.fcd(samples, train_u8[:N_FCD], pixel_range_a="unit", pixel_range_b="uint8")
 labels_frac = metrics.label_distribution(samples)
-print(f"FCD: real test digits (floor) {ref['floor']:.2f} | conv VAE samples {fcd_vae:.2f} | "
-      f"uniform noise (ceiling) {ref['ceiling']:.2f}")
+print(
+    f"FCD: real test digits (floor) {ref['floor']:.2f} | conv VAE samples {fcd_vae:.2f} | "
+    f"uniform noise (ceiling) {ref['ceiling']:.2f}"
+)
 print("predicted digit of the samples:", np.round(labels_frac, 2))
-assert ref["floor"] < fcd_vae < config.scaled(smoke=0.9, lecture=0.35, full=0.2) * ref["ceiling"]  # lecture run: 300 vs 1400
-assert labels_frac.max() < config.scaled(smoke=0.9, lecture=0.4, full=0.3), "samples collapsed onto few digits"
+assert (
+    ref["floor"] < fcd_vae < config.scaled(smoke=0.9, lecture=0.35, full=0.2) * ref["ceiling"]
+)  # lecture run: 300 vs 1400
+assert labels_frac.max() < config.scaled(smoke=0.9, lecture=0.4, full=0.3), (
+    "samples collapsed onto few digits"
+)
 results.record("fcd_samples", fcd_vae, unit="", n=N_FCD, floor=ref["floor"], ceiling=ref["ceiling"])
 
 # %% [markdown]
@@ -401,9 +436,15 @@ if path04.is_file():
     r04 = doc04.get("results", {})
     print(f"lecture 04 results recorded at scale {doc04.get('scale')!r}")
     get = lambda key, field="value": r04.get(key, {}).get(field, float("nan"))
-    rows += [("04 MLP VAE, d=2", get("test_elbo_2d_latent"), float("nan"), 0),
-             ("04 MLP VAE, d=50 (784-200-200-50)", get("test_elbo"), get("test_iw_log_likelihood"),
-              get("test_iw_log_likelihood", "n_images"))]
+    rows += [
+        ("04 MLP VAE, d=2", get("test_elbo_2d_latent"), float("nan"), 0),
+        (
+            "04 MLP VAE, d=50 (784-200-200-50)",
+            get("test_elbo"),
+            get("test_iw_log_likelihood"),
+            get("test_iw_log_likelihood", "n_images"),
+        ),
+    ]
 else:
     print("(run 04_vae_pytorch for the comparison rows)")
 print(f"{'model':<36}{'test ELBO (all)':>16}{'IW log p(x)':>14}  on the first n test images")
@@ -445,13 +486,25 @@ if f_train_u8 is not None:
     fashion = VAE(build_encoder(), build_decoder(), name="fashion_vae")
     fashion.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
     f_before = evaluate(fashion, fx_test, n_samples=1)["elbo"]
-    fashion.fit(data.to_tf_dataset(fx_train, batch_size=BATCH_SIZE, seed=0), epochs=EPOCHS_FASHION, verbose=0, shuffle=False,
-                callbacks=[TqdmEpochs(EPOCHS_FASHION, "conv VAE on Fashion-MNIST")])
+    fashion.fit(
+        data.to_tf_dataset(fx_train, batch_size=BATCH_SIZE, seed=0),
+        epochs=EPOCHS_FASHION,
+        verbose=0,
+        shuffle=False,
+        callbacks=[TqdmEpochs(EPOCHS_FASHION, "conv VAE on Fashion-MNIST")],
+    )
     f_after = evaluate(fashion, fx_test, n_samples=1)["elbo"]
-    print(f"Fashion-MNIST test objective (−BCE − KL per image): {f_before:.1f} before, {f_after:.1f} after training")
+    print(
+        f"Fashion-MNIST test objective (−BCE − KL per image): {f_before:.1f} before, {f_after:.1f} after training"
+    )
     assert np.isfinite(f_after) and f_after > f_before + 50
-    results.record("fashion_test_neg_bce_minus_kl", f_after, unit="nats-like (not a likelihood)",
-                   n_train=len(fx_train), epochs=EPOCHS_FASHION)
+    results.record(
+        "fashion_test_neg_bce_minus_kl",
+        f_after,
+        unit="nats-like (not a likelihood)",
+        n_train=len(fx_train),
+        epochs=EPOCHS_FASHION,
+    )
 
     def decode_fashion(z):
         return ops.convert_to_numpy(ops.sigmoid(fashion.decoder(z, training=False)))

@@ -73,8 +73,10 @@ from tqdm.auto import tqdm
 from lib import config, data, gan, metrics, plotting, results
 
 SCALE = config.setup("06_dcgan_tensorflow", seed=0)
-print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-      f"devices: {[d.device_type for d in tf.config.list_logical_devices()]}")
+print(
+    f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+    f"devices: {[d.device_type for d in tf.config.list_logical_devices()]}"
+)
 
 # --- the DCGAN (the tutorial's values at full scale) ---
 BUFFER_SIZE = config.scaled(smoke=512, lecture=8000, full=60000)  # shuffle buffer = images used
@@ -87,10 +89,13 @@ LR_FINAL_FRACTION = config.scaled(smoke=0.1, lecture=0.1, full=1.0)  # cosine de
 GEN_FILTERS = config.scaled(smoke=(32, 16, 8), lecture=(128, 64, 32), full=(256, 128, 64))
 DISC_FILTERS = config.scaled(smoke=(8, 16), lecture=(32, 64), full=(64, 128))
 N_EVAL = config.scaled(smoke=200, lecture=1000, full=5000)  # samples per Fréchet distance
-N_FIXED = 16                                                 # fixed-noise images watched per epoch
+N_FIXED = 16  # fixed-noise images watched per epoch
 RESUME = False  # True: continue from the latest checkpoint in CKPT_DIR instead of starting afresh
-CKPT_DIR = (tempfile.mkdtemp(prefix="06_dcgan_") if SCALE == "smoke"
-            else str(config.build_dir() / "checkpoints" / "06_dcgan"))
+CKPT_DIR = (
+    tempfile.mkdtemp(prefix="06_dcgan_")
+    if SCALE == "smoke"
+    else str(config.build_dir() / "checkpoints" / "06_dcgan")
+)
 
 # --- the toy GAN on a ring of Gaussians ---
 TOY_STEPS = config.scaled(smoke=500, lecture=2000, full=5000)
@@ -142,7 +147,7 @@ TOY_SNAPSHOTS = 10
 # tested in `tests/test_gan.py`): a two-mode data density, a one-mode model.
 
 # %%
-grid = np.linspace(-8.0, 8.0, 2001)                                      # (G,)
+grid = np.linspace(-8.0, 8.0, 2001)  # (G,)
 dx = grid[1] - grid[0]
 p_data = gan.mixture_density(grid, gan.line_means(2, spacing=4.0), std=0.7)  # modes at ±2
 
@@ -207,12 +212,12 @@ fig.tight_layout()
 # We plot the analytic gradients and check them against TensorFlow's automatic differentiation.
 
 # %%
-D_axis = np.linspace(0.001, 0.999, 500)                         # d(g(z))
+D_axis = np.linspace(0.001, 0.999, 500)  # d(g(z))
 logits = tf.constant(np.log(D_axis / (1 - D_axis)), tf.float64)  # a = σ⁻¹(D)
 with tf.GradientTape(persistent=True) as tape:
     tape.watch(logits)
-    minimax_loss = tf.math.log(1.0 - tf.sigmoid(logits))       # generator minimises log(1 − D)
-    non_saturating_loss = -tf.math.log(tf.sigmoid(logits))     # generator minimises −log D
+    minimax_loss = tf.math.log(1.0 - tf.sigmoid(logits))  # generator minimises log(1 − D)
+    non_saturating_loss = -tf.math.log(tf.sigmoid(logits))  # generator minimises −log D
 grad_minimax = tape.gradient(minimax_loss, logits).numpy()
 grad_non_saturating = tape.gradient(non_saturating_loss, logits).numpy()
 assert np.allclose(grad_minimax, -D_axis) and np.allclose(grad_non_saturating, -(1 - D_axis))
@@ -259,12 +264,14 @@ TOY_STD = 0.05
 
 
 def toy_mlp(in_dim, out_dim):
-    return keras.Sequential([
-        keras.Input((in_dim,)),
-        layers.Dense(TOY_HIDDEN, activation="relu"),
-        layers.Dense(TOY_HIDDEN, activation="relu"),
-        layers.Dense(out_dim),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((in_dim,)),
+            layers.Dense(TOY_HIDDEN, activation="relu"),
+            layers.Dense(TOY_HIDDEN, activation="relu"),
+            layers.Dense(out_dim),
+        ]
+    )
 
 
 def train_toy_gan(g_steps, n_steps=TOY_STEPS, seed=0, n_eval=2000):
@@ -279,24 +286,28 @@ def train_toy_gan(g_steps, n_steps=TOY_STEPS, seed=0, n_eval=2000):
     def train_step():
         k = tf.random.uniform([TOY_BATCH], 0, len(TOY_MEANS), dtype=tf.int32)
         x = tf.gather(means, k) + TOY_STD * tf.random.normal([TOY_BATCH, 2])  # (B, 2) real
-        z = tf.random.normal([TOY_BATCH, TOY_NOISE_DIM])                      # (B, 2) noise
+        z = tf.random.normal([TOY_BATCH, TOY_NOISE_DIM])  # (B, 2) noise
         with tf.GradientTape() as tape:
-            d_loss = (tf.reduce_mean(tf.nn.softplus(-discriminator(x)))
-                      + tf.reduce_mean(tf.nn.softplus(discriminator(generator(z)))))
-        d_opt.apply_gradients(zip(tape.gradient(d_loss, discriminator.trainable_variables),
-                                  discriminator.trainable_variables))
+            d_loss = tf.reduce_mean(tf.nn.softplus(-discriminator(x))) + tf.reduce_mean(
+                tf.nn.softplus(discriminator(generator(z)))
+            )
+        d_opt.apply_gradients(
+            zip(tape.gradient(d_loss, discriminator.trainable_variables), discriminator.trainable_variables)
+        )
         for _ in range(g_steps):  # a Python loop: unrolled when the function is traced
             z = tf.random.normal([TOY_BATCH, TOY_NOISE_DIM])
             with tf.GradientTape() as tape:
                 g_loss = tf.reduce_mean(tf.nn.softplus(-discriminator(generator(z))))
-            g_opt.apply_gradients(zip(tape.gradient(g_loss, generator.trainable_variables),
-                                      generator.trainable_variables))
+            g_opt.apply_gradients(
+                zip(tape.gradient(g_loss, generator.trainable_variables), generator.trainable_variables)
+            )
         return d_loss, g_loss
 
     every = n_steps // TOY_SNAPSHOTS
     snaps = {"step": [], "coverage": [], "samples": [], "d_loss": [], "g_loss": []}
-    for step in tqdm(range(1, n_steps + 1), desc=f"toy GAN, {g_steps} generator step(s) per d step",
-                     leave=False):
+    for step in tqdm(
+        range(1, n_steps + 1), desc=f"toy GAN, {g_steps} generator step(s) per d step", leave=False
+    ):
         d_loss, g_loss = train_step()
         if step % every == 0:
             xs = generator(tf.random.normal([n_eval, TOY_NOISE_DIM])).numpy()  # (n_eval, 2)
@@ -309,8 +320,10 @@ def train_toy_gan(g_steps, n_steps=TOY_STEPS, seed=0, n_eval=2000):
 
 
 t0 = time.time()
-toy_runs = {"balanced (1 g step per d step)": train_toy_gan(g_steps=1),
-            "generator-heavy (5 g steps per d step)": train_toy_gan(g_steps=5)}
+toy_runs = {
+    "balanced (1 g step per d step)": train_toy_gan(g_steps=1),
+    "generator-heavy (5 g steps per d step)": train_toy_gan(g_steps=5),
+}
 print(f"both toy GANs trained in {time.time() - t0:.0f} s")
 for name, run in toy_runs.items():
     print(f"{name:40s} final: {run['coverage'][-1]}")
@@ -338,8 +351,9 @@ fig.tight_layout()
 fig, axes = plt.subplots(1, 2, figsize=(11, 3))
 for ax, (name, run) in zip(axes, toy_runs.items()):
     shares = np.stack([c.counts / c.counts.sum() for c in run["coverage"]], axis=1)  # (8, snapshots)
-    im = ax.imshow(shares, aspect="auto", cmap="viridis", vmin=0, vmax=1,
-                   extent=(0.5, len(run["step"]) + 0.5, 7.5, -0.5))
+    im = ax.imshow(
+        shares, aspect="auto", cmap="viridis", vmin=0, vmax=1, extent=(0.5, len(run["step"]) + 0.5, 7.5, -0.5)
+    )
     ax.set_xticks(range(1, len(run["step"]) + 1), [str(s) for s in run["step"]], rotation=60, fontsize=7)
     ax.set_xlabel("training step")
     ax.set_ylabel("mode")
@@ -387,11 +401,12 @@ results.record("toy_peak_single_mode_share_generator_heavy", peak_share, unit="f
 train_images, train_labels = data.load_mnist("train")
 test_images, test_labels = data.load_mnist("test")
 train_x = data.to_float(train_images[:BUFFER_SIZE], range="symmetric")[..., None]  # (N, 28, 28, 1)
-train_dataset = (tf.data.Dataset.from_tensor_slices(train_x)
-                 .shuffle(BUFFER_SIZE, seed=0).batch(BATCH_SIZE))
+train_dataset = tf.data.Dataset.from_tensor_slices(train_x).shuffle(BUFFER_SIZE, seed=0).batch(BATCH_SIZE)
 steps_per_epoch = int(np.ceil(len(train_x) / BATCH_SIZE))
-print(f"{len(train_x)} training images in [{train_x.min():.0f}, {train_x.max():.0f}], "
-      f"{steps_per_epoch} batches of {BATCH_SIZE} per epoch")
+print(
+    f"{len(train_x)} training images in [{train_x.min():.0f}, {train_x.max():.0f}], "
+    f"{steps_per_epoch} batches of {BATCH_SIZE} per epoch"
+)
 
 # %% [markdown]
 # ### Generator and discriminator
@@ -407,45 +422,55 @@ print(f"{len(train_x)} training images in [{train_x.min():.0f}, {train_x.max():.
 # logs a harmless `remapper failed` error. Without the bias (about a hundred parameters) there is
 # nothing to fuse and nothing to log; the model is otherwise unchanged.
 
+
 # %%
 def make_generator(filters=GEN_FILTERS, noise_dim=NOISE_DIM):
     f0, f1, f2 = filters
-    return keras.Sequential([
-        keras.Input((noise_dim,)),                                        # (B, 100)
-        layers.Dense(7 * 7 * f0, use_bias=False),
-        layers.BatchNormalization(),
-        layers.LeakyReLU(),
-        layers.Reshape((7, 7, f0)),                                       # (B, 7, 7, f0)
-        layers.Conv2DTranspose(f1, 5, strides=1, padding="same", use_bias=False),  # (B, 7, 7, f1)
-        layers.BatchNormalization(),
-        layers.LeakyReLU(),
-        layers.Conv2DTranspose(f2, 5, strides=2, padding="same", use_bias=False),  # (B, 14, 14, f2)
-        layers.BatchNormalization(),
-        layers.LeakyReLU(),
-        layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False,
-                               activation="tanh"),                       # (B, 28, 28, 1)
-    ], name="generator")
+    return keras.Sequential(
+        [
+            keras.Input((noise_dim,)),  # (B, 100)
+            layers.Dense(7 * 7 * f0, use_bias=False),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Reshape((7, 7, f0)),  # (B, 7, 7, f0)
+            layers.Conv2DTranspose(f1, 5, strides=1, padding="same", use_bias=False),  # (B, 7, 7, f1)
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Conv2DTranspose(f2, 5, strides=2, padding="same", use_bias=False),  # (B, 14, 14, f2)
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Conv2DTranspose(
+                1, 5, strides=2, padding="same", use_bias=False, activation="tanh"
+            ),  # (B, 28, 28, 1)
+        ],
+        name="generator",
+    )
 
 
 def make_discriminator(filters=DISC_FILTERS):
     f0, f1 = filters
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),                                         # (B, 28, 28, 1)
-        layers.Conv2D(f0, 5, strides=2, padding="same", use_bias=False),  # (B, 14, 14, f0)
-        layers.LeakyReLU(),
-        layers.Dropout(0.3),
-        layers.Conv2D(f1, 5, strides=2, padding="same", use_bias=False),  # (B, 7, 7, f1)
-        layers.LeakyReLU(),
-        layers.Dropout(0.3),
-        layers.Flatten(),
-        layers.Dense(1),                                                  # (B, 1) logit
-    ], name="discriminator")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),  # (B, 28, 28, 1)
+            layers.Conv2D(f0, 5, strides=2, padding="same", use_bias=False),  # (B, 14, 14, f0)
+            layers.LeakyReLU(),
+            layers.Dropout(0.3),
+            layers.Conv2D(f1, 5, strides=2, padding="same", use_bias=False),  # (B, 7, 7, f1)
+            layers.LeakyReLU(),
+            layers.Dropout(0.3),
+            layers.Flatten(),
+            layers.Dense(1),  # (B, 1) logit
+        ],
+        name="discriminator",
+    )
 
 
 generator = make_generator()
 discriminator = make_discriminator()
-print(f"generator: {generator.count_params():,} parameters; "
-      f"discriminator: {discriminator.count_params():,} parameters")
+print(
+    f"generator: {generator.count_params():,} parameters; "
+    f"discriminator: {discriminator.count_params():,} parameters"
+)
 
 # Shapes and ranges before any training.
 z = tf.random.normal([8, NOISE_DIM])
@@ -480,8 +505,9 @@ cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
 
 
 def discriminator_loss(real_output, fake_output):
-    return (cross_entropy(tf.ones_like(real_output), real_output)
-            + cross_entropy(tf.zeros_like(fake_output), fake_output))
+    return cross_entropy(tf.ones_like(real_output), real_output) + cross_entropy(
+        tf.zeros_like(fake_output), fake_output
+    )
 
 
 def generator_loss(fake_output):
@@ -489,8 +515,9 @@ def generator_loss(fake_output):
 
 
 def learning_rate():
-    return keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=EPOCHS * steps_per_epoch,
-                                                  alpha=LR_FINAL_FRACTION)
+    return keras.optimizers.schedules.CosineDecay(
+        LEARNING_RATE, decay_steps=EPOCHS * steps_per_epoch, alpha=LR_FINAL_FRACTION
+    )
 
 
 generator_optimizer = keras.optimizers.Adam(learning_rate(), beta_1=BETA_1)
@@ -499,10 +526,10 @@ discriminator_optimizer = keras.optimizers.Adam(learning_rate(), beta_1=BETA_1)
 
 @tf.function
 def train_step(images):
-    noise = tf.random.normal([tf.shape(images)[0], NOISE_DIM])         # (B, 100)
+    noise = tf.random.normal([tf.shape(images)[0], NOISE_DIM])  # (B, 100)
     with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-        generated_images = generator(noise, training=True)            # (B, 28, 28, 1)
-        real_output = discriminator(images, training=True)            # (B, 1)
+        generated_images = generator(noise, training=True)  # (B, 28, 28, 1)
+        real_output = discriminator(images, training=True)  # (B, 1)
         fake_output = discriminator(generated_images, training=True)  # (B, 1)
         gen_loss = generator_loss(fake_output)
         disc_loss = discriminator_loss(real_output, fake_output)
@@ -510,8 +537,12 @@ def train_step(images):
     disc_grads = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
     generator_optimizer.apply_gradients(zip(gen_grads, generator.trainable_variables))
     discriminator_optimizer.apply_gradients(zip(disc_grads, discriminator.trainable_variables))
-    return (gen_loss, disc_loss,
-            tf.reduce_mean(tf.sigmoid(real_output)), tf.reduce_mean(tf.sigmoid(fake_output)))
+    return (
+        gen_loss,
+        disc_loss,
+        tf.reduce_mean(tf.sigmoid(real_output)),
+        tf.reduce_mean(tf.sigmoid(fake_output)),
+    )
 
 
 # %% [markdown]
@@ -525,10 +556,13 @@ def train_step(images):
 
 # %%
 epoch_counter = tf.Variable(0, dtype=tf.int64, name="epoch")
-checkpoint = tf.train.Checkpoint(generator=generator, discriminator=discriminator,
-                                 generator_optimizer=generator_optimizer,
-                                 discriminator_optimizer=discriminator_optimizer,
-                                 epoch=epoch_counter)
+checkpoint = tf.train.Checkpoint(
+    generator=generator,
+    discriminator=discriminator,
+    generator_optimizer=generator_optimizer,
+    discriminator_optimizer=discriminator_optimizer,
+    epoch=epoch_counter,
+)
 if not RESUME and os.path.isdir(CKPT_DIR):
     shutil.rmtree(CKPT_DIR)  # start afresh: only this notebook's own checkpoint folder
 manager = tf.train.CheckpointManager(checkpoint, CKPT_DIR, max_to_keep=2)
@@ -561,25 +595,32 @@ else:
 clf = metrics.load_classifier()
 rng = np.random.default_rng(0)
 reference_features = metrics.classifier_features(
-    train_images[rng.choice(len(train_images), N_EVAL, replace=False)], pixel_range="uint8")
+    train_images[rng.choice(len(train_images), N_EVAL, replace=False)], pixel_range="uint8"
+)
 reference = metrics.reference_fcd(n=N_EVAL)
-print(f"FCD with {N_EVAL} images against training images: held-out real digits (floor) "
-      f"{reference['floor']:.2f}, uniform noise (ceiling) {reference['ceiling']:.2f}")
+print(
+    f"FCD with {N_EVAL} images against training images: held-out real digits (floor) "
+    f"{reference['floor']:.2f}, uniform noise (ceiling) {reference['ceiling']:.2f}"
+)
 
 
 def sample_generator(n, batch=500):
     """n generator samples as a NumPy array (n, 28, 28, 1) in [-1, 1], in inference mode."""
-    out = [generator(tf.random.normal([min(batch, n - i), NOISE_DIM]), training=False).numpy()
-           for i in range(0, n, batch)]
+    out = [
+        generator(tf.random.normal([min(batch, n - i), NOISE_DIM]), training=False).numpy()
+        for i in range(0, n, batch)
+    ]
     return np.concatenate(out)
 
 
 def measure_generator(n=N_EVAL):
     """FCD of n fresh samples against the reference, and their predicted-label distribution."""
-    samples = sample_generator(n)                                            # (n, 28, 28, 1)
+    samples = sample_generator(n)  # (n, 28, 28, 1)
     feats = metrics.classifier_features(samples, pixel_range="symmetric")  # (n, 128)
-    return (metrics.frechet_distance(feats, reference_features),
-            metrics.label_distribution(samples, pixel_range="symmetric"))  # (10,)
+    return (
+        metrics.frechet_distance(feats, reference_features),
+        metrics.label_distribution(samples, pixel_range="symmetric"),
+    )  # (10,)
 
 
 # %% [markdown]
@@ -591,8 +632,10 @@ def measure_generator(n=N_EVAL):
 first_batch = next(iter(train_dataset))
 weights_before = [w.numpy().copy() for w in generator.trainable_variables]
 gen_loss, disc_loss, d_real, d_fake = train_step(first_batch)
-print(f"one step: generator loss {float(gen_loss):.3f}, discriminator loss {float(disc_loss):.3f}, "
-      f"d(x) = {float(d_real):.3f}, d(g(z)) = {float(d_fake):.3f}")
+print(
+    f"one step: generator loss {float(gen_loss):.3f}, discriminator loss {float(disc_loss):.3f}, "
+    f"d(x) = {float(d_real):.3f}, d(g(z)) = {float(d_fake):.3f}"
+)
 assert np.isfinite([float(gen_loss), float(disc_loss)]).all()
 assert 0.0 < float(d_real) < 1.0 and 0.0 < float(d_fake) < 1.0
 changed = [not np.allclose(a, b.numpy()) for a, b in zip(weights_before, generator.trainable_variables)]
@@ -606,7 +649,9 @@ assert all(changed), "a training step must change every generator weight"
 # evolve) and a checkpoint.
 
 # %%
-fixed_noise = np.random.default_rng(1).standard_normal((N_FIXED, NOISE_DIM)).astype(np.float32)  # (16, 100), every epoch
+fixed_noise = (
+    np.random.default_rng(1).standard_normal((N_FIXED, NOISE_DIM)).astype(np.float32)
+)  # (16, 100), every epoch
 t_train = time.time()
 for epoch in range(int(epoch_counter), EPOCHS):
     sums = np.zeros(4)
@@ -625,9 +670,11 @@ for epoch in range(int(epoch_counter), EPOCHS):
     manager.save()
     with open(HISTORY_FILE, "w") as f:
         json.dump({"history": history, "grids": [g.tolist() for g in fixed_grids]}, f)
-    print(f"epoch {epoch + 1:3d}: g_loss {history['gen_loss'][-1]:.3f}  d_loss {history['disc_loss'][-1]:.3f}  "
-          f"d(x) {history['d_real'][-1]:.3f}  d(g(z)) {history['d_fake'][-1]:.3f}  FCD {history['fcd'][-1]:7.2f}  "
-          f"[{time.time() - t_train:.0f} s]")
+    print(
+        f"epoch {epoch + 1:3d}: g_loss {history['gen_loss'][-1]:.3f}  d_loss {history['disc_loss'][-1]:.3f}  "
+        f"d(x) {history['d_real'][-1]:.3f}  d(g(z)) {history['d_fake'][-1]:.3f}  FCD {history['fcd'][-1]:7.2f}  "
+        f"[{time.time() - t_train:.0f} s]"
+    )
 
 # %% [markdown]
 # ### The curves
@@ -666,8 +713,14 @@ for ax in axes[:3]:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
 label_history = np.array(history["labels"]).T  # (10, epochs)
-im = axes[3].imshow(label_history, aspect="auto", cmap="viridis", vmin=0, vmax=max(0.3, label_history.max()),
-                    extent=(0.5, label_history.shape[1] + 0.5, 9.5, -0.5))
+im = axes[3].imshow(
+    label_history,
+    aspect="auto",
+    cmap="viridis",
+    vmin=0,
+    vmax=max(0.3, label_history.max()),
+    extent=(0.5, label_history.shape[1] + 0.5, 9.5, -0.5),
+)
 axes[3].set_yticks(range(10))
 axes[3].set_xlabel("epoch")
 axes[3].set_ylabel("predicted digit")
@@ -680,13 +733,19 @@ fig.tight_layout()
 # the end.
 
 # %%
-plotting.animate_chain(fixed_grids[-40:], ncols=8, interval=300, vrange=(-1, 1),
-                       titles=[f"epoch {e}" for e in range(max(1, len(fixed_grids) - 39), len(fixed_grids) + 1)])
+plotting.animate_chain(
+    fixed_grids[-40:],
+    ncols=8,
+    interval=300,
+    vrange=(-1, 1),
+    titles=[f"epoch {e}" for e in range(max(1, len(fixed_grids) - 39), len(fixed_grids) + 1)],
+)
 
 # %%
 final_samples = sample_generator(N_EVAL)  # (N_EVAL, 28, 28, 1) in [-1, 1]
-plotting.image_grid(final_samples[:64], ncols=16, vrange=(-1, 1),
-                    title=f"DCGAN samples after {len(history['fcd'])} epochs")
+plotting.image_grid(
+    final_samples[:64], ncols=16, vrange=(-1, 1), title=f"DCGAN samples after {len(history['fcd'])} epochs"
+)
 
 # %% [markdown]
 # ### Restoring a checkpoint
@@ -699,8 +758,11 @@ restored_generator = make_generator()
 status = tf.train.Checkpoint(generator=restored_generator).restore(manager.latest_checkpoint)
 status.expect_partial()
 print(f"restored {manager.latest_checkpoint}")
-same = np.allclose(restored_generator(fixed_noise, training=False).numpy(),
-                   generator(fixed_noise, training=False).numpy(), atol=1e-5)
+same = np.allclose(
+    restored_generator(fixed_noise, training=False).numpy(),
+    generator(fixed_noise, training=False).numpy(),
+    atol=1e-5,
+)
 assert same, "the restored generator must reproduce the trained one"
 
 # %% [markdown]
@@ -733,32 +795,46 @@ print(f"classifier test accuracy {clf.test_accuracy:.2%}; generated label shares
 first_fcd, final_fcd = history["fcd"][0], history["fcd"][-1]
 late_fcd = float(np.median(history["fcd"][-3:]))  # robust to one unlucky epoch of the oscillation
 final_fcd_fresh = metrics.frechet_distance(
-    metrics.classifier_features(final_samples, pixel_range="symmetric"), reference_features)
-results.describe(dataset="MNIST (offline subset)" if len(train_images) < 60000 else "MNIST",
-                 n_train=len(train_x), n_test=len(test_images), epochs=len(history["fcd"]),
-                 batch_size=BATCH_SIZE, generator_filters=list(GEN_FILTERS),
-                 discriminator_filters=list(DISC_FILTERS),
-                 metric_note="Fréchet distance in the course's MNIST-classifier feature space, "
-                             "not comparable with Inception FIDs")
+    metrics.classifier_features(final_samples, pixel_range="symmetric"), reference_features
+)
+results.describe(
+    dataset="MNIST (offline subset)" if len(train_images) < 60000 else "MNIST",
+    n_train=len(train_x),
+    n_test=len(test_images),
+    epochs=len(history["fcd"]),
+    batch_size=BATCH_SIZE,
+    generator_filters=list(GEN_FILTERS),
+    discriminator_filters=list(DISC_FILTERS),
+    metric_note="Fréchet distance in the course's MNIST-classifier feature space, "
+    "not comparable with Inception FIDs",
+)
 results.record("fcd_first_epoch", first_fcd, unit="FCD")
 results.record("fcd_final", final_fcd, unit="FCD", per_epoch=history["fcd"])
 results.record("fcd_median_last_3_epochs", late_fcd, unit="FCD")
 results.record("fcd_floor_heldout_real", reference["floor"], unit="FCD")
 results.record("fcd_ceiling_uniform_noise", reference["ceiling"], unit="FCD")
-results.record("label_jsd_vs_real", label_jsd, unit="nats", generated=label_fake.tolist(), real=label_real.tolist())
+results.record(
+    "label_jsd_vs_real", label_jsd, unit="nats", generated=label_fake.tolist(), real=label_real.tolist()
+)
 results.record("digits_with_2pct_of_samples", digits_covered, unit="of 10")
 results.record("final_mean_d_real", history["d_real"][-1], unit="probability")
 results.record("final_mean_d_fake", history["d_fake"][-1], unit="probability")
-print(f"FCD: first epoch {first_fcd:.2f} -> final {final_fcd:.2f} (again, fresh samples: {final_fcd_fresh:.2f}; "
-      f"median of the last 3 epochs {late_fcd:.2f}); floor {reference['floor']:.2f}, ceiling {reference['ceiling']:.2f}")
+print(
+    f"FCD: first epoch {first_fcd:.2f} -> final {final_fcd:.2f} (again, fresh samples: {final_fcd_fresh:.2f}; "
+    f"median of the last 3 epochs {late_fcd:.2f}); floor {reference['floor']:.2f}, ceiling {reference['ceiling']:.2f}"
+)
 
 assert np.all(np.isfinite(history["gen_loss"] + history["disc_loss"] + history["fcd"]))
 assert final_samples.shape == (N_EVAL, 28, 28, 1)
 assert final_samples.min() >= -1.0 and final_samples.max() <= 1.0
 assert final_fcd < reference["ceiling"], "generated digits must be closer to MNIST than noise is"
 if SCALE != "smoke":  # smoke runs a handful of steps: no claim on quality
-    assert late_fcd < 0.4 * first_fcd, f"FCD must fall well below its first-epoch value ({first_fcd:.2f} -> {late_fcd:.2f})"
-    assert final_fcd_fresh < 0.5 * first_fcd, f"final samples: FCD {final_fcd_fresh:.2f} vs first epoch {first_fcd:.2f}"
+    assert late_fcd < 0.4 * first_fcd, (
+        f"FCD must fall well below its first-epoch value ({first_fcd:.2f} -> {late_fcd:.2f})"
+    )
+    assert final_fcd_fresh < 0.5 * first_fcd, (
+        f"final samples: FCD {final_fcd_fresh:.2f} vs first epoch {first_fcd:.2f}"
+    )
     # No collapse: at least 6 digits get ≥ 2% of the samples, and the label distribution is far from
     # a collapse onto one or two digits (JSD ≈ 0.45 / 0.3 nats against the real one).
     assert digits_covered >= 6, f"only {digits_covered} digits among the samples: mode collapse?"

@@ -75,7 +75,7 @@ TC = ising.ONSAGER_TC
 
 # Part A: the 4×4 lattice, where everything is exact
 L_SMALL = 4
-T_SMALL = TC                                                       # hardest place: the critical point
+T_SMALL = TC  # hardest place: the critical point
 N_TRAIN_SMALL = config.scaled(smoke=2000, lecture=20000, full=100000)
 HIDDEN_SIZES = config.scaled(smoke=[4, 16], lecture=[2, 4, 8, 16, 32], full=[2, 4, 8, 16, 32, 64])
 EPOCHS_SMALL = config.scaled(smoke=20, lecture=20, full=100)
@@ -83,13 +83,15 @@ TEMPS_SMALL_AWAY = config.scaled(smoke=[3.0], lecture=[1.8, 3.0], full=[1.5, 1.8
 
 # Part B: a larger lattice, temperatures across T_c, Monte Carlo as the reference
 L_BIG = config.scaled(smoke=6, lecture=8, full=16)
-TEMPS = config.scaled(smoke=[1.8, 2.3, 3.0],
-                      lecture=[1.5, 1.9, 2.1, 2.27, 2.45, 2.8, 3.5],
-                      full=[1.5, 1.7, 1.9, 2.0, 2.1, 2.2, 2.27, 2.35, 2.45, 2.6, 2.8, 3.1, 3.5])
+TEMPS = config.scaled(
+    smoke=[1.8, 2.3, 3.0],
+    lecture=[1.5, 1.9, 2.1, 2.27, 2.45, 2.8, 3.5],
+    full=[1.5, 1.7, 1.9, 2.0, 2.1, 2.2, 2.27, 2.35, 2.45, 2.6, 2.8, 3.1, 3.5],
+)
 N_TRAIN_BIG = config.scaled(smoke=2000, lecture=10000, full=50000)
 EPOCHS_BIG = config.scaled(smoke=10, lecture=15, full=100)
-N_GEN = config.scaled(smoke=500, lecture=2000, full=10000)         # samples drawn from each model
-GIBBS_STEPS = config.scaled(smoke=200, lecture=2000, full=20000)   # RBM Gibbs sweeps per sample
+N_GEN = config.scaled(smoke=500, lecture=2000, full=10000)  # samples drawn from each model
+GIBBS_STEPS = config.scaled(smoke=200, lecture=2000, full=20000)  # RBM Gibbs sweeps per sample
 
 # Training hyper-parameters shared by all RBMs (CD-k with SGD + momentum) and VAEs (Adam)
 CD_K = 10
@@ -141,9 +143,11 @@ temps_fine = np.linspace(1.2, 4.0, 57)
 exact_small = [ising.exact(L_SMALL, T) for T in temps_fine]
 
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
-for ax, key, label in zip(axes, ["energy_per_spin", "abs_magnetization_per_spin",
-                                 "specific_heat_per_spin", "susceptibility_per_spin"],
-                          ["energy $e$", "magnetization $m$", "specific heat $c$", r"susceptibility $\chi$"]):
+for ax, key, label in zip(
+    axes,
+    ["energy_per_spin", "abs_magnetization_per_spin", "specific_heat_per_spin", "susceptibility_per_spin"],
+    ["energy $e$", "magnetization $m$", "specific heat $c$", r"susceptibility $\chi$"],
+):
     ax.plot(temps_fine, [d[key] for d in exact_small], "k-", label=f"exact, L={L_SMALL}")
     ax.axvline(TC, color="grey", ls=":", lw=1)
     ax.set_xlabel("T")
@@ -152,7 +156,9 @@ axes[0].plot(temps_fine, ising.onsager_energy_per_spin(temps_fine), "C3--", labe
 axes[1].plot(temps_fine, ising.onsager_magnetization(temps_fine), "C3--", label="Onsager, L=∞")
 axes[0].legend()
 axes[1].legend()
-fig.suptitle("The 2D Ising model: exact enumeration of all 65,536 states of a 4×4 lattice vs the infinite lattice")
+fig.suptitle(
+    "The 2D Ising model: exact enumeration of all 65,536 states of a 4×4 lattice vs the infinite lattice"
+)
 fig.tight_layout()
 
 # %% [markdown]
@@ -191,8 +197,16 @@ L_TAU, N_CHAINS_TAU = 16, 16
 TAU_STEPS = config.scaled(smoke=150, lecture=600, full=3000)
 tau, m_series = {}, {}
 for algorithm in ["metropolis", "wolff"]:
-    spins = ising.sample(L_TAU, TC, N_CHAINS_TAU * TAU_STEPS, algorithm=algorithm, n_chains=N_CHAINS_TAU,
-                         n_burn=300, n_between=1, seed=1)
+    spins = ising.sample(
+        L_TAU,
+        TC,
+        N_CHAINS_TAU * TAU_STEPS,
+        algorithm=algorithm,
+        n_chains=N_CHAINS_TAU,
+        n_burn=300,
+        n_between=1,
+        seed=1,
+    )
     # |M| per spin as a time series, (time, chain); undo the random output sign with abs
     m_series[algorithm] = np.abs(ising.magnetization(spins) / L_TAU**2).reshape(TAU_STEPS, N_CHAINS_TAU)
     tau[algorithm] = ising.integrated_autocorrelation_time(m_series[algorithm])
@@ -208,7 +222,7 @@ ax.set_title(f"one chain at $T_c$, L = {L_TAU}")
 
 N_DEMO = config.scaled(smoke=500, lecture=2000, full=10000)
 t0 = time.time()
-demo = ising.sample(16, TC, N_DEMO, seed=2)   # Wolff, independent chains: decorrelated configurations
+demo = ising.sample(16, TC, N_DEMO, seed=2)  # Wolff, independent chains: decorrelated configurations
 print(f"{N_DEMO} decorrelated 16×16 configurations at T_c in {time.time() - t0:.1f} s")
 assert tau["wolff"] < 0.5 * tau["metropolis"], tau
 
@@ -223,15 +237,19 @@ mc = {}
 for T in tqdm(TEMPS, desc="Monte Carlo"):
     algorithm = "wolff" if abs(T - TC) < 0.5 else "metropolis"
     kw = {} if algorithm == "wolff" else {"n_burn": 500, "n_between": 20}
-    mc[T] = ising.sample(L_BIG, T, N_TRAIN_BIG, algorithm=algorithm, seed=int(100 * T), **kw)   # (n, L, L) int8
+    mc[T] = ising.sample(
+        L_BIG, T, N_TRAIN_BIG, algorithm=algorithm, seed=int(100 * T), **kw
+    )  # (n, L, L) int8
 mc_obs = {T: ising.observables(mc[T], T) for T in TEMPS}
 for T in TEMPS:
     o = mc_obs[T]
-    print(f"T={T:4.2f}  e={o['energy_per_spin']:+.4f}±{o['energy_per_spin_err']:.4f}  "
-          f"m={o['abs_magnetization_per_spin']:.4f}±{o['abs_magnetization_per_spin_err']:.4f}  "
-          f"(Onsager L=∞: e={ising.onsager_energy_per_spin(T):+.4f})")
+    print(
+        f"T={T:4.2f}  e={o['energy_per_spin']:+.4f}±{o['energy_per_spin_err']:.4f}  "
+        f"m={o['abs_magnetization_per_spin']:.4f}±{o['abs_magnetization_per_spin_err']:.4f}  "
+        f"(Onsager L=∞: e={ising.onsager_energy_per_spin(T):+.4f})"
+    )
 
-SPIN_VRANGE = (-1.8, 1.0)   # spins −1 drawn grey, so the black padding separates the lattices
+SPIN_VRANGE = (-1.8, 1.0)  # spins −1 drawn grey, so the black padding separates the lattices
 show = [TEMPS[0], min(TEMPS, key=lambda t: abs(t - TC)), TEMPS[-1]]
 fig, axes = plt.subplots(1, 3, figsize=(12, 2.6))
 for ax, T in zip(axes, show):
@@ -242,9 +260,17 @@ fig.suptitle(f"Monte Carlo configurations, L = {L_BIG} (white = +1, grey = −1)
 # Sanity: far below T_c finite-size effects are tiny, so Monte Carlo must agree with Onsager.
 T_low = TEMPS[0]
 assert abs(mc_obs[T_low]["energy_per_spin"] - ising.onsager_energy_per_spin(T_low)) < 0.01, mc_obs[T_low]
-assert all(-2 <= mc_obs[T]["energy_per_spin"] <= 0 and 0 <= mc_obs[T]["abs_magnetization_per_spin"] <= 1 for T in TEMPS)
-results.describe(dataset="2D Ising configurations from Monte Carlo (Wolff / checkerboard Metropolis)",
-                 n_train=N_TRAIN_BIG, L_small=L_SMALL, L_big=L_BIG, temperatures=TEMPS)
+assert all(
+    -2 <= mc_obs[T]["energy_per_spin"] <= 0 and 0 <= mc_obs[T]["abs_magnetization_per_spin"] <= 1
+    for T in TEMPS
+)
+results.describe(
+    dataset="2D Ising configurations from Monte Carlo (Wolff / checkerboard Metropolis)",
+    n_train=N_TRAIN_BIG,
+    L_small=L_SMALL,
+    L_big=L_BIG,
+    temperatures=TEMPS,
+)
 
 # %% [markdown]
 # ## 3. An RBM that learns the Boltzmann distribution from samples
@@ -275,6 +301,7 @@ results.describe(dataset="2D Ising configurations from Monte Carlo (Wolff / chec
 # The surrogate loss $\overline{F_\theta(v_{\text{data}})} - \overline{F_\theta(v_{\text{model}})}$,
 # with the model samples treated as constants, has exactly this gradient.
 
+
 # %%
 class RBM(nn.Module):
     """Bernoulli–Bernoulli RBM; W is (n_visible, n_hidden) as in lib.rbm."""
@@ -282,17 +309,17 @@ class RBM(nn.Module):
     def __init__(self, n_visible, n_hidden):
         super().__init__()
         self.W = nn.Parameter(0.05 * torch.randn(n_visible, n_hidden))
-        self.b = nn.Parameter(torch.zeros(n_visible))    # visible bias (0: spins are ± symmetric)
-        self.c = nn.Parameter(torch.zeros(n_hidden))     # hidden bias
+        self.b = nn.Parameter(torch.zeros(n_visible))  # visible bias (0: spins are ± symmetric)
+        self.c = nn.Parameter(torch.zeros(n_hidden))  # hidden bias
 
-    def free_energy(self, v):                            # v: (B, n_visible) -> (B,)
+    def free_energy(self, v):  # v: (B, n_visible) -> (B,)
         return -v @ self.b - F.softplus(v @ self.W + self.c).sum(-1)
 
     @torch.no_grad()
-    def gibbs(self, v, k):                               # k block-Gibbs steps v -> h -> v
+    def gibbs(self, v, k):  # k block-Gibbs steps v -> h -> v
         for _ in range(k):
-            h = torch.bernoulli(torch.sigmoid(v @ self.W + self.c))      # (B, n_hidden)
-            v = torch.bernoulli(torch.sigmoid(h @ self.W.T + self.b))    # (B, n_visible)
+            h = torch.bernoulli(torch.sigmoid(v @ self.W + self.c))  # (B, n_hidden)
+            v = torch.bernoulli(torch.sigmoid(h @ self.W.T + self.b))  # (B, n_visible)
         return v
 
     def numpy_params(self):
@@ -301,7 +328,7 @@ class RBM(nn.Module):
 
 def train_rbm(v_train, n_hidden, epochs, *, callback=None, desc="RBM"):
     """CD-k with SGD + momentum and a cosine learning-rate decay; `callback(model)` after each epoch."""
-    v_train = torch.as_tensor(v_train, device=DEVICE)                   # (N, n_visible) in {0, 1}
+    v_train = torch.as_tensor(v_train, device=DEVICE)  # (N, n_visible) in {0, 1}
     model = RBM(v_train.shape[1], n_hidden).to(DEVICE)
     opt = torch.optim.SGD(model.parameters(), lr=RBM_LR, momentum=0.9)
     n_steps = epochs * (len(v_train) // BATCH_SIZE)
@@ -310,8 +337,8 @@ def train_rbm(v_train, n_hidden, epochs, *, callback=None, desc="RBM"):
     for _ in tqdm(range(epochs), desc=desc, leave=False):
         perm = torch.randperm(len(v_train), generator=gen)
         for i in range(len(v_train) // BATCH_SIZE):
-            v_data = v_train[perm[i * BATCH_SIZE:(i + 1) * BATCH_SIZE]]  # (B, n_visible)
-            v_model = model.gibbs(v_data, CD_K)                          # (B, n_visible), no gradient
+            v_data = v_train[perm[i * BATCH_SIZE : (i + 1) * BATCH_SIZE]]  # (B, n_visible)
+            v_model = model.gibbs(v_data, CD_K)  # (B, n_visible), no gradient
             loss = model.free_energy(v_data).mean() - model.free_energy(v_model).mean()
             opt.zero_grad()
             loss.backward()
@@ -320,6 +347,7 @@ def train_rbm(v_train, n_hidden, epochs, *, callback=None, desc="RBM"):
         if callback is not None:
             callback(model)
     return model
+
 
 # %% [markdown]
 # ## 4. Exactness where it is possible: the 4×4 lattice at $T_c$
@@ -338,16 +366,16 @@ def train_rbm(v_train, n_hidden, epochs, *, callback=None, desc="RBM"):
 
 # %%
 exact_T = ising.exact(L_SMALL, T_SMALL)
-P_TRUE = exact_T["probabilities"]                                 # (65536,)
-STATES = ising.all_states(L_SMALL)                                # (65536, 4, 4) int8
-V_ALL = ising.spins_to_bits(STATES).astype(np.float64)           # (65536, 16) in {0, 1}
-E_ALL = exact_T["energies"] / L_SMALL**2                          # (65536,) energy per spin
+P_TRUE = exact_T["probabilities"]  # (65536,)
+STATES = ising.all_states(L_SMALL)  # (65536, 4, 4) int8
+V_ALL = ising.spins_to_bits(STATES).astype(np.float64)  # (65536, 16) in {0, 1}
+E_ALL = exact_T["energies"] / L_SMALL**2  # (65536,) energy per spin
 
 
 def rbm_log_probs(model):
     """log p_θ(v) of all 2^16 states, exactly: −F(v) − log Z with Z summed over the visible states."""
     W, b, c = model.numpy_params()
-    neg_f = -rbm.free_energy(V_ALL, W, b, c)                      # (65536,)
+    neg_f = -rbm.free_energy(V_ALL, W, b, c)  # (65536,)
     return neg_f - logsumexp(neg_f)
 
 
@@ -355,19 +383,26 @@ def kl_to_boltzmann(log_q):
     return float(np.sum(P_TRUE * (np.log(P_TRUE) - log_q)))
 
 
-small_train = ising.spins_to_bits(ising.sample(L_SMALL, T_SMALL, N_TRAIN_SMALL, seed=4))   # (N, 16)
-print(f"{len(small_train)} Monte Carlo samples of the 4×4 lattice at T_c; "
-      f"{len(np.unique(small_train @ 2 ** np.arange(16)))} distinct states among 65,536")
+small_train = ising.spins_to_bits(ising.sample(L_SMALL, T_SMALL, N_TRAIN_SMALL, seed=4))  # (N, 16)
+print(
+    f"{len(small_train)} Monte Carlo samples of the 4×4 lattice at T_c; "
+    f"{len(np.unique(small_train @ 2 ** np.arange(16)))} distinct states among 65,536"
+)
 
 kl_curves, small_models = {}, {}
 for n_hidden in HIDDEN_SIZES:
     torch.manual_seed(n_hidden)
     curve = []
     init = RBM(16, n_hidden)
-    curve.append(kl_to_boltzmann(rbm_log_probs(init)))             # KL before training (epoch 0)
+    curve.append(kl_to_boltzmann(rbm_log_probs(init)))  # KL before training (epoch 0)
     torch.manual_seed(n_hidden)
-    small_models[n_hidden] = train_rbm(small_train, n_hidden, EPOCHS_SMALL, desc=f"RBM n_h={n_hidden}",
-                                       callback=lambda m, curve=curve: curve.append(kl_to_boltzmann(rbm_log_probs(m))))
+    small_models[n_hidden] = train_rbm(
+        small_train,
+        n_hidden,
+        EPOCHS_SMALL,
+        desc=f"RBM n_h={n_hidden}",
+        callback=lambda m, curve=curve: curve.append(kl_to_boltzmann(rbm_log_probs(m))),
+    )
     kl_curves[n_hidden] = curve
     print(f"n_hidden={n_hidden:3d}: KL(Boltzmann || RBM) = {curve[0]:.3f} -> {curve[-1]:.4f} nats")
 
@@ -412,8 +447,16 @@ axes[2].set_title("all 65,536 states")
 axes[2].legend()
 fig.tight_layout()
 
-results.record("kl_exact_L4", kl_final[best_h], unit="nats", n_hidden=best_h, T=T_SMALL, n_train=N_TRAIN_SMALL,
-               per_hidden_size={str(h): kl_final[h] for h in HIDDEN_SIZES}, uniform_baseline=kl_uniform)
+results.record(
+    "kl_exact_L4",
+    kl_final[best_h],
+    unit="nats",
+    n_hidden=best_h,
+    T=T_SMALL,
+    n_train=N_TRAIN_SMALL,
+    per_hidden_size={str(h): kl_final[h] for h in HIDDEN_SIZES},
+    uniform_baseline=kl_uniform,
+)
 print(f"uniform baseline KL = {kl_uniform:.3f} nats; best RBM (n_h={best_h}): {kl_final[best_h]:.4f} nats")
 
 # %% [markdown]
@@ -433,7 +476,9 @@ small_rbm_obs = {
     "abs_magnetization_per_spin": float(p_q @ np.abs(exact_T["magnetizations"]) / 16),
 }
 for key, value in small_rbm_obs.items():
-    print(f"{key:28s} RBM {value:.4f}   exact {exact_T[key]:.4f}   ({100 * (value / exact_T[key] - 1):+.2f} %)")
+    print(
+        f"{key:28s} RBM {value:.4f}   exact {exact_T[key]:.4f}   ({100 * (value / exact_T[key] - 1):+.2f} %)"
+    )
 
 # %%
 # Training must have lowered the exact KL, for every hidden size; a bigger hidden layer must help.
@@ -449,8 +494,13 @@ assert kl_final[best_h] < kl_final[HIDDEN_SIZES[0]], kl_final
 # 4×4 Monte Carlo data below and above $T_c$ and evaluate it exactly again.
 
 # %%
-small_by_T = {T_SMALL: {"kl": kl_final[best_h], "energy_per_spin": small_rbm_obs["energy_per_spin"],
-                        "exact_energy": exact_T["energy_per_spin"]}}
+small_by_T = {
+    T_SMALL: {
+        "kl": kl_final[best_h],
+        "energy_per_spin": small_rbm_obs["energy_per_spin"],
+        "exact_energy": exact_T["energy_per_spin"],
+    }
+}
 for T in TEMPS_SMALL_AWAY:
     ex = ising.exact(L_SMALL, T)
     v_train = ising.spins_to_bits(ising.sample(L_SMALL, T, N_TRAIN_SMALL, seed=5))
@@ -459,17 +509,25 @@ for T in TEMPS_SMALL_AWAY:
     W, b, c = model.numpy_params()
     neg_f = -rbm.free_energy(V_ALL, W, b, c)
     log_q_T = neg_f - logsumexp(neg_f)
-    small_by_T[T] = {"kl": float(np.sum(ex["probabilities"] * (np.log(ex["probabilities"]) - log_q_T))),
-                     "energy_per_spin": float(np.exp(log_q_T) @ ex["energies"] / 16),
-                     "exact_energy": ex["energy_per_spin"]}
+    small_by_T[T] = {
+        "kl": float(np.sum(ex["probabilities"] * (np.log(ex["probabilities"]) - log_q_T))),
+        "energy_per_spin": float(np.exp(log_q_T) @ ex["energies"] / 16),
+        "exact_energy": ex["energy_per_spin"],
+    }
 for T in sorted(small_by_T):
     d = small_by_T[T]
     d["energy_rel_dev"] = d["energy_per_spin"] / d["exact_energy"] - 1
-    print(f"T={T:.3f}: exact KL = {d['kl']:.4f} nats, energy per spin RBM {d['energy_per_spin']:+.4f} "
-          f"vs exact {d['exact_energy']:+.4f} ({100 * d['energy_rel_dev']:+.2f} %)")
-results.record("rbm_L4_energy_max_abs_rel_dev_away_from_tc",
-               max(abs(small_by_T[T]["energy_rel_dev"]) for T in TEMPS_SMALL_AWAY), unit="fraction", n_hidden=best_h,
-               per_temperature={f"{T:.3f}": small_by_T[T] for T in sorted(small_by_T)})
+    print(
+        f"T={T:.3f}: exact KL = {d['kl']:.4f} nats, energy per spin RBM {d['energy_per_spin']:+.4f} "
+        f"vs exact {d['exact_energy']:+.4f} ({100 * d['energy_rel_dev']:+.2f} %)"
+    )
+results.record(
+    "rbm_L4_energy_max_abs_rel_dev_away_from_tc",
+    max(abs(small_by_T[T]["energy_rel_dev"]) for T in TEMPS_SMALL_AWAY),
+    unit="fraction",
+    n_hidden=best_h,
+    per_temperature={f"{T:.3f}": small_by_T[T] for T in sorted(small_by_T)},
+)
 
 # %% [markdown]
 # Two different difficulties show up. Below $T_c$ the KL is *large* although the energy is good:
@@ -483,7 +541,9 @@ results.record("rbm_L4_energy_max_abs_rel_dev_away_from_tc",
 # %%
 # Away from T_c the exact energy of the RBM must be within a few per cent of the exact value.
 for T in TEMPS_SMALL_AWAY:
-    assert abs(small_by_T[T]["energy_rel_dev"]) < config.scaled(smoke=0.3, lecture=0.06, full=0.02), small_by_T
+    assert abs(small_by_T[T]["energy_rel_dev"]) < config.scaled(smoke=0.3, lecture=0.06, full=0.02), (
+        small_by_T
+    )
     assert small_by_T[T]["kl"] < config.scaled(smoke=3.0, lecture=1.5, full=0.5), small_by_T
 
 # %% [markdown]
@@ -508,6 +568,7 @@ for T in TEMPS_SMALL_AWAY:
 # carried by the few
 # latent dimensions.
 
+
 # %%
 class VAE(nn.Module):
     def __init__(self, n_visible, latent=VAE_LATENT, hidden=VAE_HIDDEN):
@@ -516,20 +577,21 @@ class VAE(nn.Module):
         self.encoder = nn.Sequential(nn.Linear(n_visible, hidden), nn.Tanh(), nn.Linear(hidden, 2 * latent))
         self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.Tanh(), nn.Linear(hidden, n_visible))
 
-    def encode(self, v):                                     # v: (B, n_visible) -> mu, logvar (B, d)
-        return self.encoder(2 * v - 1).chunk(2, dim=-1)     # (the network sees spins ±1)
+    def encode(self, v):  # v: (B, n_visible) -> mu, logvar (B, d)
+        return self.encoder(2 * v - 1).chunk(2, dim=-1)  # (the network sees spins ±1)
 
-    def log_px_given_z(self, v, z):                         # (..., n_visible), (..., d) -> (...)
-        return -F.binary_cross_entropy_with_logits(self.decoder(z), v.expand(*z.shape[:-1], -1),
-                                                   reduction="none").sum(-1)
+    def log_px_given_z(self, v, z):  # (..., n_visible), (..., d) -> (...)
+        return -F.binary_cross_entropy_with_logits(
+            self.decoder(z), v.expand(*z.shape[:-1], -1), reduction="none"
+        ).sum(-1)
 
-    def elbo(self, v):                                      # (B,) single-sample ELBO
+    def elbo(self, v):  # (B,) single-sample ELBO
         mu, logvar = self.encode(v)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)   # reparameterisation
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)  # reparameterisation
         return self.log_px_given_z(v, z) - vae.gaussian_kl(mu, logvar)
 
     @torch.no_grad()
-    def sample(self, n):                                     # (n, n_visible) in {0, 1}
+    def sample(self, n):  # (n, n_visible) in {0, 1}
         return torch.bernoulli(torch.sigmoid(self.decoder(torch.randn(n, self.latent))))
 
 
@@ -541,7 +603,7 @@ def train_vae(v_train, epochs, desc="VAE"):
     for _ in tqdm(range(epochs), desc=desc, leave=False):
         perm = torch.randperm(len(v_train), generator=gen)
         for i in range(len(v_train) // BATCH_SIZE):
-            loss = -model.elbo(v_train[perm[i * BATCH_SIZE:(i + 1) * BATCH_SIZE]]).mean()
+            loss = -model.elbo(v_train[perm[i * BATCH_SIZE : (i + 1) * BATCH_SIZE]]).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -552,13 +614,13 @@ def train_vae(v_train, epochs, desc="VAE"):
 def vae_log_probs(model, v_all, n_grid):
     """log p_θ(v) of all states by quadrature on an n_grid × n_grid grid over [-5, 5]² (2-D latent)."""
     g = torch.linspace(-5, 5, n_grid)
-    z = torch.cartesian_prod(g, g)                                        # (G, 2)
-    log_w = torch.log_softmax(-0.5 * (z**2).sum(-1), dim=0)               # (G,) normalised prior weights
-    logits = model.decoder(z)                                             # (G, n_visible)
-    log_on, log_off = F.logsigmoid(logits), F.logsigmoid(-logits)         # log p(v_i = 1 | z), log p(v_i = 0 | z)
+    z = torch.cartesian_prod(g, g)  # (G, 2)
+    log_w = torch.log_softmax(-0.5 * (z**2).sum(-1), dim=0)  # (G,) normalised prior weights
+    logits = model.decoder(z)  # (G, n_visible)
+    log_on, log_off = F.logsigmoid(logits), F.logsigmoid(-logits)  # log p(v_i = 1 | z), log p(v_i = 0 | z)
     out = []
-    for v in torch.as_tensor(v_all, dtype=torch.float32).split(2048):    # (b, n_visible)
-        log_pvz = v @ log_on.T + (1 - v) @ log_off.T                      # (b, G) log p(v | z_g)
+    for v in torch.as_tensor(v_all, dtype=torch.float32).split(2048):  # (b, n_visible)
+        log_pvz = v @ log_on.T + (1 - v) @ log_off.T  # (b, G) log p(v | z_g)
         out.append(torch.logsumexp(log_pvz + log_w, dim=1))
     return torch.cat(out).double().numpy()
 
@@ -566,17 +628,27 @@ def vae_log_probs(model, v_all, n_grid):
 assert VAE_LATENT == 2, "the quadrature below assumes a 2-D latent space"
 torch.manual_seed(0)
 vae_small = train_vae(small_train, 2 * EPOCHS_SMALL, desc="VAE 4×4")
-log_q_vae = vae_log_probs(vae_small, V_ALL, 100)                          # (65536,)
+log_q_vae = vae_log_probs(vae_small, V_ALL, 100)  # (65536,)
 kl_vae = kl_to_boltzmann(log_q_vae)
 kl_vae_coarse = kl_to_boltzmann(vae_log_probs(vae_small, V_ALL, 50))
 mass_vae = float(np.exp(log_q_vae).sum())
-print(f"VAE (latent {VAE_LATENT}): KL(Boltzmann || VAE) = {kl_vae:.4f} nats (grid 100², {kl_vae_coarse:.4f} "
-      f"on 50²); Σ_s p(s) = {mass_vae:.6f};  RBM n_h={best_h}: {kl_final[best_h]:.4f} nats")
+print(
+    f"VAE (latent {VAE_LATENT}): KL(Boltzmann || VAE) = {kl_vae:.4f} nats (grid 100², {kl_vae_coarse:.4f} "
+    f"on 50²); Σ_s p(s) = {mass_vae:.6f};  RBM n_h={best_h}: {kl_final[best_h]:.4f} nats"
+)
 p_vae = np.exp(log_q_vae)
-print(f"VAE energy per spin {p_vae @ E_ALL:.4f} (exact {exact_T['energy_per_spin']:.4f}), "
-      f"|m| {p_vae @ np.abs(exact_T['magnetizations']) / 16:.4f} (exact {exact_T['abs_magnetization_per_spin']:.4f})")
-results.record("kl_vae_L4", kl_vae, unit="nats", latent=VAE_LATENT, method="quadrature on a 100x100 latent grid")
-assert abs(mass_vae - 1) < 1e-4 and abs(kl_vae - kl_vae_coarse) < 0.05 * kl_vae + 1e-3, (mass_vae, kl_vae, kl_vae_coarse)
+print(
+    f"VAE energy per spin {p_vae @ E_ALL:.4f} (exact {exact_T['energy_per_spin']:.4f}), "
+    f"|m| {p_vae @ np.abs(exact_T['magnetizations']) / 16:.4f} (exact {exact_T['abs_magnetization_per_spin']:.4f})"
+)
+results.record(
+    "kl_vae_L4", kl_vae, unit="nats", latent=VAE_LATENT, method="quadrature on a 100x100 latent grid"
+)
+assert abs(mass_vae - 1) < 1e-4 and abs(kl_vae - kl_vae_coarse) < 0.05 * kl_vae + 1e-3, (
+    mass_vae,
+    kl_vae,
+    kl_vae_coarse,
+)
 assert 0 < kl_vae < kl_uniform, kl_vae
 
 # %% [markdown]
@@ -594,12 +666,12 @@ assert 0 < kl_vae < kl_uniform, kl_vae
 gen_obs = {"RBM": {}, "VAE": {}}
 gen_samples = {"RBM": {}, "VAE": {}}
 for T in tqdm(TEMPS, desc="temperatures"):
-    v_train = ising.spins_to_bits(mc[T])                                     # (N, L²)
+    v_train = ising.spins_to_bits(mc[T])  # (N, L²)
     torch.manual_seed(1)
     model = train_rbm(v_train, L_BIG**2, EPOCHS_BIG, desc=f"RBM T={T:.2f}")
     with torch.no_grad():
         v0 = torch.bernoulli(torch.full((N_GEN, L_BIG**2), 0.5, device=DEVICE))
-        v_gen = model.gibbs(v0, GIBBS_STEPS)                                 # (N_GEN, L²)
+        v_gen = model.gibbs(v0, GIBBS_STEPS)  # (N_GEN, L²)
     gen_samples["RBM"][T] = ising.bits_to_spins(v_gen.cpu().numpy())
     torch.manual_seed(2)
     model = train_vae(v_train, 2 * EPOCHS_BIG, desc=f"VAE T={T:.2f}")
@@ -614,14 +686,21 @@ fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
 for ax, key, label in zip(axes, KEYS, LABELS):
     for name, style in [("Monte Carlo", "ko-"), ("RBM", "C1s--"), ("VAE", "C0^:")]:
         obs = mc_obs if name == "Monte Carlo" else gen_obs[name]
-        ax.errorbar(TEMPS, [obs[T][key] for T in TEMPS], yerr=[obs[T][key + "_err"] for T in TEMPS],
-                    fmt=style, ms=4, capsize=2, label=name)
+        ax.errorbar(
+            TEMPS,
+            [obs[T][key] for T in TEMPS],
+            yerr=[obs[T][key + "_err"] for T in TEMPS],
+            fmt=style,
+            ms=4,
+            capsize=2,
+            label=name,
+        )
     ax.axvline(TC, color="grey", ls=":", lw=1)
     ax.set_xlabel("T")
     ax.set_title(label)
 axes[0].plot(temps_fine, ising.onsager_energy_per_spin(temps_fine), color="C3", lw=0.8, label="Onsager L=∞")
 axes[0].legend(fontsize=8)
-axes[2].set_yscale("log")   # the VAE's fluctuations can be orders of magnitude too large
+axes[2].set_yscale("log")  # the VAE's fluctuations can be orders of magnitude too large
 axes[3].set_yscale("log")
 fig.suptitle(f"Observables of generated {L_BIG}×{L_BIG} configurations vs Monte Carlo")
 fig.tight_layout()
@@ -629,22 +708,30 @@ fig.tight_layout()
 # %%
 T_near = min(TEMPS, key=lambda t: abs(t - TC))
 fig, axes = plt.subplots(3, 1, figsize=(8, 3.6))
-for ax, (name, spins) in zip(axes, [("Monte Carlo", mc[T_near]), ("RBM", gen_samples["RBM"][T_near]),
-                                    ("VAE", gen_samples["VAE"][T_near])]):
-    plotting.image_grid(spins[:12], ncols=12, side=L_BIG, vrange=SPIN_VRANGE, ax=ax, title=f"{name}, T = {T_near:.2f}")
+for ax, (name, spins) in zip(
+    axes,
+    [("Monte Carlo", mc[T_near]), ("RBM", gen_samples["RBM"][T_near]), ("VAE", gen_samples["VAE"][T_near])],
+):
+    plotting.image_grid(
+        spins[:12], ncols=12, side=L_BIG, vrange=SPIN_VRANGE, ax=ax, title=f"{name}, T = {T_near:.2f}"
+    )
 fig.tight_layout()
 
 # %% [markdown]
 # Per observable, the deviation from Monte Carlo in units of the combined error bar, and the
 # relative deviation:
 
+
 # %%
 def deviations(name):
     rel, z = {}, {}
     for key in KEYS:
         r = [gen_obs[name][T][key] / mc_obs[T][key] - 1 for T in TEMPS]
-        s = [(gen_obs[name][T][key] - mc_obs[T][key])
-             / np.hypot(gen_obs[name][T][key + "_err"], mc_obs[T][key + "_err"]) for T in TEMPS]
+        s = [
+            (gen_obs[name][T][key] - mc_obs[T][key])
+            / np.hypot(gen_obs[name][T][key + "_err"], mc_obs[T][key + "_err"])
+            for T in TEMPS
+        ]
         rel[key], z[key] = np.array(r), np.array(s)
     return rel, z
 
@@ -657,12 +744,21 @@ for name in gen_obs:
 for name in gen_obs:
     for key in KEYS:
         rel = dev[name][0][key]
-        results.record(f"{name.lower()}_large_lattice_{key}_mean_abs_rel_dev", float(np.mean(np.abs(rel))),
-                       unit="fraction", L=L_BIG, vs="Monte Carlo",
-                       per_temperature=dict(zip([f"{T:.2f}" for T in TEMPS], rel.tolist())))
-results.record("rbm_large_lattice_energy_rel_dev_far_from_tc",
-               float(max(abs(dev["RBM"][0]["energy_per_spin"][0]), abs(dev["RBM"][0]["energy_per_spin"][-1]))),
-               unit="fraction", L=L_BIG, temperatures=[TEMPS[0], TEMPS[-1]])
+        results.record(
+            f"{name.lower()}_large_lattice_{key}_mean_abs_rel_dev",
+            float(np.mean(np.abs(rel))),
+            unit="fraction",
+            L=L_BIG,
+            vs="Monte Carlo",
+            per_temperature=dict(zip([f"{T:.2f}" for T in TEMPS], rel.tolist())),
+        )
+results.record(
+    "rbm_large_lattice_energy_rel_dev_far_from_tc",
+    float(max(abs(dev["RBM"][0]["energy_per_spin"][0]), abs(dev["RBM"][0]["energy_per_spin"][-1]))),
+    unit="fraction",
+    L=L_BIG,
+    temperatures=[TEMPS[0], TEMPS[-1]],
+)
 
 # %%
 for name in gen_obs:
@@ -713,8 +809,10 @@ if SCALE != "smoke":
 
 # %%
 elapsed = time.time() - T_START
-print(f"KL(Boltzmann||RBM, n_h={best_h}) = {kl_final[best_h]:.4f} nats (exact);  "
-      f"KL(Boltzmann||VAE) = {kl_vae:.4f} nats (latent quadrature)")
+print(
+    f"KL(Boltzmann||RBM, n_h={best_h}) = {kl_final[best_h]:.4f} nats (exact);  "
+    f"KL(Boltzmann||VAE) = {kl_vae:.4f} nats (latent quadrature)"
+)
 print(f"notebook wall time: {elapsed:.0f} s at scale {SCALE}")
 results.record("wall_time", round(elapsed, 1), unit="s")
 

@@ -22,8 +22,10 @@ def idx_bytes(array: np.ndarray) -> bytes:
 def write_split(folder: Path, split: str, images: np.ndarray, labels: np.ndarray, gz: bool = True) -> None:
     """Write one split's two IDX files into ``folder`` (gzipped unless ``gz`` is false)."""
     folder.mkdir(parents=True, exist_ok=True)
-    stems = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}[split]
+    stems = {
+        "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    }[split]
     for stem, arr in zip(stems, (images, labels)):
         raw = idx_bytes(arr)
         if gz:

@@ -41,7 +41,9 @@ def test_learning_checks_are_real_asserts(path):
     checks = _checks(nb)
     assert checks, f"{path.name} has no cell tagged {TAG!r}: every trained model needs one"
     for i in checks:
-        assert "assert " in nb.cells[i].source, f"{path.name}: {_describe(nb, i)} is tagged {TAG} but asserts nothing"
+        assert "assert " in nb.cells[i].source, (
+            f"{path.name}: {_describe(nb, i)} is tagged {TAG} but asserts nothing"
+        )
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
@@ -70,5 +72,7 @@ def test_learning_checks_fail_when_untrained(path, tmp_path, monkeypatch):
                 problems.append(f"{_describe(nb, i)} failed with {errors[0]['ename']}, not an AssertionError: "
                                 f"{errors[0]['evalue'][:200]}")  # fmt: skip
         elif errors:
-            problems.append(f"{_describe(nb, i)} is not a {TAG} but raised {errors[0]['ename']}: {errors[0]['evalue'][:200]}")
+            problems.append(
+                f"{_describe(nb, i)} is not a {TAG} but raised {errors[0]['ename']}: {errors[0]['evalue'][:200]}"
+            )
     assert not problems, f"{path.name} at COURSE_SCALE=untrained:\n  " + "\n  ".join(problems)

@@ -51,8 +51,10 @@ def test_seed_everything_reproduces_python_numpy_and_torch():
 def test_seed_everything_does_not_import_frameworks():
     import subprocess
 
-    code = ("import sys; from lib import config; config.seed_everything(1); "
-            "print('torch' in sys.modules, 'tensorflow' in sys.modules)")
+    code = (
+        "import sys; from lib import config; config.seed_everything(1); "
+        "print('torch' in sys.modules, 'tensorflow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -83,9 +85,11 @@ def test_setup_returns_scale_and_remembers_notebook(monkeypatch):
 def test_import_lib_is_lazy_and_exposes_submodules():
     import subprocess
 
-    code = ("import sys, lib; print('torch' in sys.modules, 'tensorflow' in sys.modules, "
-            "lib.config.get_scale is not None, 'lib.data' in sys.modules); lib.data; "
-            "print('lib.data' in sys.modules)")
+    code = (
+        "import sys, lib; print('torch' in sys.modules, 'tensorflow' in sys.modules, "
+        "lib.config.get_scale is not None, 'lib.data' in sys.modules); lib.data; "
+        "print('lib.data' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "True", "False", "True"]
     import lib

@@ -63,7 +63,9 @@ def _write_images_raw(folder: Path, raw: bytes, labels_n: int = 3, gz: bool = Tr
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ("train-images-idx3-ubyte.gz" if gz else "train-images-idx3-ubyte")
     path.write_bytes(gzip.compress(raw) if gz else raw)
-    (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(labels_n, np.uint8))))
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress(idx_bytes(np.zeros(labels_n, np.uint8)))
+    )
     return path
 
 

@@ -43,7 +43,9 @@ def test_mixture_density_matches_scipy_and_integrates_to_one():
     means = gan.ring_means(3, radius=1.0)
     w = np.array([0.5, 0.3, 0.2])
     pts = np.random.default_rng(0).normal(size=(50, 2))
-    brute = sum(wj * stats.multivariate_normal(means[j], 0.4**2 * np.eye(2)).pdf(pts) for j, wj in enumerate(w))
+    brute = sum(
+        wj * stats.multivariate_normal(means[j], 0.4**2 * np.eye(2)).pdf(pts) for j, wj in enumerate(w)
+    )
     np.testing.assert_allclose(gan.mixture_density(pts, means, 0.4, weights=w), brute, rtol=1e-10)
     grid = np.linspace(-5, 5, 401)
     xx, yy = np.meshgrid(grid, grid)

@@ -117,7 +117,9 @@ def test_onsager_solution() -> None:
     series = -2 * t - (4 * t**3 + 12 * t**5) * (1 - t**2)
     assert ising.onsager_energy_per_spin(20.0) == pytest.approx(series, rel=2e-6)
     # far below T_c the 4×4 lattice is already at its thermodynamic limit
-    assert ising.exact(4, 1.2)["energy_per_spin"] == pytest.approx(ising.onsager_energy_per_spin(1.2), abs=2e-4)
+    assert ising.exact(4, 1.2)["energy_per_spin"] == pytest.approx(
+        ising.onsager_energy_per_spin(1.2), abs=2e-4
+    )
     m = ising.onsager_magnetization(np.array([1.0, 2.0, TC, 3.0]))
     np.testing.assert_allclose(m, [0.99927575, 0.91131938, 0.0, 0.0], atol=1e-7)
 
@@ -144,7 +146,9 @@ def test_autocorrelation_time_of_ar1() -> None:
 @pytest.mark.parametrize("T", [1.8, TC, 3.2])
 def test_samplers_match_exact_enumeration(algorithm: str, T: float) -> None:
     L, chains, steps = 4, 16, 1500
-    spins = ising.sample(L, T, chains * steps, algorithm=algorithm, n_chains=chains, n_between=1, n_burn=200, seed=7)
+    spins = ising.sample(
+        L, T, chains * steps, algorithm=algorithm, n_chains=chains, n_between=1, n_burn=200, seed=7
+    )
     assert spins.shape == (chains * steps, L, L) and spins.dtype == np.int8
     ex = ising.exact(L, T)
     n = L * L
@@ -157,7 +161,9 @@ def test_samplers_match_exact_enumeration(algorithm: str, T: float) -> None:
         tau = ising.integrated_autocorrelation_time(x)
         err = x.std() * math.sqrt(2 * tau / x.size)
         z = (x.mean() - ex[key]) / err
-        assert abs(z) < 4, f"{algorithm} T={T:.3f} {key}: {x.mean():.4f} vs exact {ex[key]:.4f} ± {err:.4f} (τ={tau:.2f})"
+        assert abs(z) < 4, (
+            f"{algorithm} T={T:.3f} {key}: {x.mean():.4f} vs exact {ex[key]:.4f} ± {err:.4f} (τ={tau:.2f})"
+        )
 
 
 def test_observables_on_exact_samples() -> None:
@@ -166,7 +172,12 @@ def test_observables_on_exact_samples() -> None:
     rng = np.random.default_rng(3)
     spins = ising.all_states(4)[rng.choice(65536, size=20000, p=ex["probabilities"])]
     obs = ising.observables(spins, T)
-    for key in ("energy_per_spin", "abs_magnetization_per_spin", "specific_heat_per_spin", "susceptibility_per_spin"):
+    for key in (
+        "energy_per_spin",
+        "abs_magnetization_per_spin",
+        "specific_heat_per_spin",
+        "susceptibility_per_spin",
+    ):
         assert obs[key + "_err"] > 0
         assert abs(obs[key] - ex[key]) < 4 * obs[key + "_err"], key
 

@@ -23,6 +23,7 @@ def test_frechet_matches_closed_form_for_gaussians():
     s1, s2 = a @ a.T + np.eye(d), b @ b.T + 0.5 * np.eye(d)
     mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
     exact = _closed_form(mu1, s1, mu2, s2)
+
     # Samples whose empirical mean and covariance are exactly the targets:
     def exact_samples(mu, s, n=400):
         z = rng.normal(size=(n, d))
@@ -39,15 +40,22 @@ def test_frechet_is_symmetric_and_grows_with_shift():
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(300, 8)), rng.normal(size=(300, 8))
     assert metrics.frechet_distance(x, y) == pytest.approx(metrics.frechet_distance(y, x), rel=1e-9)
-    assert metrics.frechet_distance(x, y + 3) > metrics.frechet_distance(x, y + 1) > metrics.frechet_distance(x, y)
+    assert (
+        metrics.frechet_distance(x, y + 3)
+        > metrics.frechet_distance(x, y + 1)
+        > metrics.frechet_distance(x, y)
+    )
 
 
-@pytest.mark.parametrize("a,b,match", [
-    (np.zeros((10, 3)), np.zeros((10, 4)), "dimensions differ"),
-    (np.zeros(10), np.zeros((10, 1)), "2-D"),
-    (np.zeros((1, 3)), np.zeros((10, 3)), "at least 2"),
-    (np.full((5, 3), np.nan), np.zeros((5, 3)), "NaN"),
-])
+@pytest.mark.parametrize(
+    "a,b,match",
+    [
+        (np.zeros((10, 3)), np.zeros((10, 4)), "dimensions differ"),
+        (np.zeros(10), np.zeros((10, 1)), "2-D"),
+        (np.zeros((1, 3)), np.zeros((10, 3)), "at least 2"),
+        (np.full((5, 3), np.nan), np.zeros((5, 3)), "NaN"),
+    ],
+)
 def test_frechet_rejects_bad_input(a, b, match):
     with pytest.raises(ValueError, match=match):
         metrics.frechet_distance(a, b)

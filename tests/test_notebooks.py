@@ -39,7 +39,9 @@ def test_pair_is_in_sync(path):
 @pytest.mark.parametrize("path", IPYNBS, ids=lambda p: p.name)
 def test_committed_without_outputs(path):
     nb = jupytext.read(path)
-    executed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    executed = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
     assert not executed, f"{path.name}: cells {executed} carry outputs; `make sync` from the .py clears them"
 
 

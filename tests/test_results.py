@@ -70,8 +70,10 @@ def test_collect_makes_one_markdown_table(build):
     lines = table.splitlines()
     assert lines[2].startswith("| notebook |")
     assert any(line.startswith("| 97_other | smoke |") and "| ll | -100 | nats |" in line for line in lines)
-    assert any("98_results_test" in line and "MNIST (100 train, 20 test)" in line and "12.35" in line
-               for line in lines)
+    assert any(
+        "98_results_test" in line and "MNIST (100 train, 20 test)" in line and "12.35" in line
+        for line in lines
+    )
     assert results.main([str(build / "results.md")]) == 0
     assert (build / "results.md").read_text() == table
 

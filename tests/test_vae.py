@@ -53,11 +53,15 @@ def test_kl_torch_matches_numpy_and_torch_distributions_and_has_gradients():
     g = torch.Generator().manual_seed(0)
     mu_q = torch.randn(4, 6, generator=g, dtype=torch.float64, requires_grad=True)
     lv_q = torch.randn(4, 6, generator=g, dtype=torch.float64)
-    mu_p, lv_p = torch.randn(6, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64)
+    mu_p, lv_p = (
+        torch.randn(6, generator=g, dtype=torch.float64),
+        torch.randn(6, generator=g, dtype=torch.float64),
+    )
     kl = vae.gaussian_kl(mu_q, lv_q, mu_p, lv_p)
     assert isinstance(kl, torch.Tensor) and kl.shape == (4,)
     ref = torch.distributions.kl_divergence(
-        torch.distributions.Normal(mu_q, (0.5 * lv_q).exp()), torch.distributions.Normal(mu_p, (0.5 * lv_p).exp())
+        torch.distributions.Normal(mu_q, (0.5 * lv_q).exp()),
+        torch.distributions.Normal(mu_p, (0.5 * lv_p).exp()),
     ).sum(-1)
     torch.testing.assert_close(kl, ref)
     np.testing.assert_allclose(
@@ -163,7 +167,9 @@ def test_iw_estimate_tightens_with_k_and_converges_to_exact_marginal():
     reps = 200
     means = {}
     for k in (1, 10, 100, 1000):
-        est = np.stack([vae.iw_log_likelihood(model.log_weights(x, k, rng)) for _ in range(reps)])  # (reps, N)
+        est = np.stack(
+            [vae.iw_log_likelihood(model.log_weights(x, k, rng)) for _ in range(reps)]
+        )  # (reps, N)
         gap = exact - est  # should be >= 0 in expectation
         means[k] = gap.mean()
         se = gap.mean(axis=1).std() / math.sqrt(reps)
