@@ -188,11 +188,19 @@ def setup(notebook: str, *, seed: int = 0, quiet: bool = False) -> str:
     Validates ``COURSE_SCALE``, seeds every random generator, remembers the notebook's name
     for :func:`lib.results.record` and starts a new run (:func:`run_id`: what an earlier run
     recorded is replaced, never mixed in), and prints a one-line summary. Returns the scale.
+
+    ``COURSE_SEED``, when set, replaces ``seed``: rerun a notebook with several seeds to see how
+    far its results move before choosing an assert's margin.
     """
     global _notebook, _run_id
     if not notebook or not isinstance(notebook, str):
         raise ValueError("setup() needs the notebook's name, e.g. setup('01_rbm_pytorch')")
     scale = get_scale()
+    if os.environ.get("COURSE_SEED", "").strip():  # to check that a result holds across seeds
+        try:
+            seed = int(os.environ["COURSE_SEED"])
+        except ValueError:
+            raise ValueError(f"COURSE_SEED={os.environ['COURSE_SEED']!r} is not an integer seed") from None
     _notebook = notebook
     _run_id = uuid.uuid4().hex
     seed_everything(seed)

@@ -133,3 +133,15 @@ def test_config_does_not_import_results():
     code = "import sys; from lib import config; config.setup('99_x', quiet=True); print('lib.results' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False"]
+
+
+def test_course_seed_overrides_the_notebooks_seed(monkeypatch):
+    monkeypatch.setenv("COURSE_SCALE", "smoke")
+    monkeypatch.setenv("COURSE_SEED", "5")
+    config.setup("99_test", seed=0, quiet=True)
+    a = np.random.rand()  # noqa: NPY002
+    config.seed_everything(5)
+    assert a == np.random.rand()  # noqa: NPY002
+    monkeypatch.setenv("COURSE_SEED", "five")
+    with pytest.raises(ValueError, match="COURSE_SEED"):
+        config.setup("99_test", quiet=True)
