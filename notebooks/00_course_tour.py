@@ -87,6 +87,10 @@ N_REFERENCE = config.scaled(smoke=300, lecture=1000, full=5000)  # images per Fr
 # | `lecture` (default) | results good enough to discuss | a few minutes on a laptop CPU |
 # | `full` | paper-level numbers | long; a GPU recommended |
 #
+# A fourth value, `untrained`, is the course's *negative control*: the `smoke` sizes, but every
+# training loop stops after its first update. Each lecture's `learning-check` cells (asserts on
+# what training achieved) must then fail; a check that an untrained model passes checks nothing.
+#
 # From the repository root: `make test` (unit tests, then every notebook at `smoke` under nbval),
 # `make lab` (JupyterLab), `make run` (every notebook at `lecture` into `build/`, with HTML and a
 # results table), or `COURSE_SCALE=full make run`.
@@ -126,8 +130,12 @@ plotting.image_grid(train_x[order], ncols=10, title="MNIST training digits, sort
 
 # %% [markdown]
 # Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) has the same format with ten kinds of clothing; a
-# few lectures offer it as a harder second dataset. It is found if installed
-# (`apt-get install dataset-fashion-mnist`) or downloadable.
+# few lectures offer it as a harder second dataset. The cell below only *looks* for it
+# (`download=False`), so it shows nothing on a machine that lacks it. To get it, either install
+# Debian's package (`sudo apt-get install dataset-fashion-mnist`, which puts the files in
+# `/usr/share/datasets/fashion-mnist/`), or, with internet access, call
+# `data.load_mnist("test", kind="fashion", download=True)` once: it downloads the official files,
+# checks their SHA-256 and caches them in `data/fashion-mnist/`.
 
 # %%
 try:
@@ -164,12 +172,37 @@ plotting.image_grid(test_bin[:10], ncols=5, ax=axes[2], title="stochastic")
 # log μ_i/(1-μ_i) for each pixel, smoothed so that a pixel never on in training stays finite
 logits = rbm.base_rate_bias(train_bin)  # (784,)
 base_rate_ll = rbm.base_rate_log_likelihood(test_bin, logits)  # mean over test images
+base_rate_train_ll = rbm.base_rate_log_likelihood(train_bin, logits)
+mu = train_bin.reshape(len(train_bin), -1).mean(0).astype(np.float64)  # (784,) pixel frequencies
+pixel_entropy = -np.sum(mu * np.log(np.where(mu > 0, mu, 1)) + (1 - mu) * np.log(np.where(mu < 1, 1 - mu, 1)))
 print(f"independent-pixel (base-rate) model: test log-likelihood {base_rate_ll:.1f} nats per image")
+print(
+    f"  on its own training images {base_rate_train_ll:.1f} nats; minus the pixel entropies {-pixel_entropy:.1f}"
+)
+print(f"  784 fair coins: 784·log ½ = {784 * np.log(0.5):.1f} nats")
+results.record(
+    "base_rate_test_log_likelihood", base_rate_ll, unit="nats", key="base-rate (independent-pixel) test LL"
+)
+results.record("base_rate_train_log_likelihood", base_rate_train_ll, unit="nats")
+
+# %% [markdown]
+# Two exact facts check these numbers. The maximum-likelihood independent-pixel model scores its
+# own training images at exactly minus the sum of the 784 binary entropies
+# $H(\mu_i) = -\mu_i\log\mu_i - (1-\mu_i)\log(1-\mu_i)$ (the pseudocount smoothing moves that
+# by far less than 0.1 nat). And a model of 784 parameters fitted to thousands of images barely
+# overfits, so its test log-likelihood stays within 20 nats of the training one (asserted below),
+# unless the test images are binarized differently or come from another distribution. Some gap
+# remains on the offline subset: its 2,000 test digits are the last ones of MNIST's official test
+# set, which LeCun, Cortes & Burges describe as harder than the first 5,000 (taken from NIST's
+# test rather than training set), while its training digits are the first 8,000.
 
 # %%
-# 784 fair coins would give 784·log ½ ≈ -543 nats; the pixel marginals alone do much better.
-assert 784 * np.log(0.5) < base_rate_ll < -150
-results.record("base_rate_test_log_likelihood", base_rate_ll, unit="nats")
+# Exact, up to the pseudocount (measured difference 0.02 nats on the 8,000 offline training digits).
+assert abs(base_rate_train_ll + pixel_entropy) < 0.1, (base_rate_train_ll, pixel_entropy)
+# The data and their binarization are fixed (no seed enters): on the offline 8,000/2,000 subset the
+# test value is 11.5 nats below the training value; a threshold-binarized test set, or the wrong
+# images, would move it by tens of nats.
+assert abs(base_rate_ll - base_rate_train_ll) < 20.0, (base_rate_ll, base_rate_train_ll)
 
 # %% [markdown]
 # ## The yardstick for samples: a Fréchet distance
@@ -196,11 +229,18 @@ print(
 )
 
 # %%
-assert classifier.test_accuracy > 0.9
-assert reference["floor"] < 0.1 * reference["ceiling"]
+# The cached CNN scores 97.05 % on the 2,000 offline test digits (a loading or preprocessing bug
+# drops it towards chance, 10 %). Floor/ceiling ratio with reference_fcd's seeds 0, 1, 2: 0.019–0.022
+# for 300 images (smoke), 0.013–0.017 for 1,000 (lecture); 0.05 leaves room for other subsets.
+assert classifier.test_accuracy > 0.95, classifier.test_accuracy
+assert reference["floor"] < 0.05 * reference["ceiling"], reference
 results.record("classifier_test_accuracy", classifier.test_accuracy)
-results.record("fcd_floor_real_test_images", reference["floor"], n=N_REFERENCE)
-results.record("fcd_ceiling_uniform_noise", reference["ceiling"], n=N_REFERENCE)
+results.record(
+    "fcd_floor_real_test_images", reference["floor"], n=N_REFERENCE, key="FCD floor (held-out digits)"
+)
+results.record(
+    "fcd_ceiling_uniform_noise", reference["ceiling"], n=N_REFERENCE, key="FCD ceiling (uniform noise)"
+)
 
 # %% [markdown]
 # ## The device
@@ -213,7 +253,6 @@ t0 = time.perf_counter()
 for _ in range(20):
     x = torch.tanh(x @ x.T / 16)
 print(f"20 matrix products of 256×256 on {DEVICE}: {1e3 * (time.perf_counter() - t0):.1f} ms")
-assert torch.isfinite(x).all()
 
 # %% [markdown]
 # ## Conclusion
