@@ -4,8 +4,12 @@ The Fréchet distance between two sets of samples is computed in the feature spa
 convolutional MNIST classifier that the course trains once and caches under ``data/classifier/``
 (:func:`load_classifier`). This is the idea of the FID (Heusel et al. 2017) with our own
 network in place of Inception-v3, so the numbers are **not** comparable with published FIDs; we
-call it the Fréchet classifier distance (FCD). :func:`reference_fcd` gives the two numbers that
-make it readable: held-out real digits (the floor) and uniform noise (the ceiling).
+call it the Fréchet classifier distance (FCD).
+
+Every lecture scores its generated digits with :func:`score_samples`: the same number of samples
+at a given scale (:func:`sample_count`; the FCD's bias depends on it), against the same fixed set
+of real training images, beside the two numbers that make an FCD readable: held-out real digits
+(the floor) and uniform noise (the ceiling). Two models scored at one scale are comparable.
 
 Everything takes NumPy arrays, PyTorch tensors or TensorFlow tensors in any layout accepted by
 :func:`lib.plotting.as_images`; ``pixel_range`` says how the pixels are scaled.
@@ -23,16 +27,19 @@ from typing import Any, Literal
 import numpy as np
 
 from . import config, data, plotting
+from .divergences import frechet_distance, js_divergence
 
 __all__ = [
+    "SAMPLE_COUNTS",
     "Classifier",
     "classifier_features",
     "fcd",
-    "frechet_distance",
     "label_distribution",
     "load_classifier",
     "predict_labels",
     "reference_fcd",
+    "sample_count",
+    "score_samples",
     "to_unit_pixels",
 ]
 
@@ -40,45 +47,11 @@ PixelRange = Literal["unit", "symmetric", "uint8"]
 FEATURE_DIM = 128
 _CLASSIFIER_VERSION = 1
 
-
-def frechet_distance(features_a: Any, features_b: Any) -> float:
-    r"""Fréchet (2-Wasserstein) distance between Gaussians fitted to two feature sets.
-
-    .. math:: d^2 = \lVert\mu_a-\mu_b\rVert^2 + \operatorname{tr}\bigl(\Sigma_a+\Sigma_b
-              -2(\Sigma_a^{1/2}\Sigma_b\Sigma_a^{1/2})^{1/2}\bigr)
-
-    Args:
-        features_a, features_b: arrays shaped ``(N_a, D)`` and ``(N_b, D)``, ``N ≥ 2``.
-
-    Returns:
-        The squared distance ``d²`` (the quantity called FID), a float ≥ 0.
-    """
-    a = _features_2d(features_a, "features_a")
-    b = _features_2d(features_b, "features_b")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
-    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
-    # tr sqrt(Σa Σb) = tr sqrt(Σa^½ Σb Σa^½): a symmetric PSD matrix, so eigvalsh is stable.
-    w, v = np.linalg.eigh(cov_a)
-    sqrt_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
-    middle = sqrt_a @ cov_b @ sqrt_a
-    eig = np.linalg.eigvalsh((middle + middle.T) / 2.0)
-    tr_sqrt = float(np.sum(np.sqrt(np.clip(eig, 0.0, None))))
-    d2 = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * tr_sqrt)
-    return max(d2, 0.0)
-
-
-def _features_2d(x: Any, name: str) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N, D), got shape {arr.shape}")
-    if arr.shape[0] < 2:
-        raise ValueError(f"{name} needs at least 2 samples to estimate a covariance, got {arr.shape[0]}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
+#: How many generated images :func:`score_samples` scores at each scale. The FCD of n samples is
+#: biased upwards by roughly a constant over n, so scores are comparable only at the same n.
+SAMPLE_COUNTS: dict[str, int] = {"smoke": 500, "lecture": 1000, "full": 10000}
+#: A digit counts as covered when at least this fraction of the samples is classified as it.
+DIGIT_COVERED_FRACTION = 0.02
 
 
 def to_unit_pixels(images: Any, pixel_range: PixelRange = "unit") -> np.ndarray:
@@ -278,6 +251,88 @@ def fcd(
     return frechet_distance(
         classifier_features(images_a, pixel_range_a), classifier_features(images_b, pixel_range_b)
     )
+
+
+def sample_count() -> int:
+    """The number of generated images that :func:`score_samples` scores at the current scale."""
+    return config.scaled(**SAMPLE_COUNTS)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    features: np.ndarray  # (n, 128) of n fixed real training images
+    labels: np.ndarray  # (10,) the label frequencies of the training split
+    floor: float
+    ceiling: float
+
+
+def _reference(n: int) -> _Reference:
+    """The fixed reference of :func:`score_samples` for ``n`` samples (computed once per process)."""
+    key = f"score_ref_{n}"
+    if key not in _cache:
+        rng = np.random.default_rng(0)
+        train_x, train_y = data.load_mnist("train")
+        test_x, _ = data.load_mnist("test")
+        if len(test_x) < n or len(train_x) < n:
+            raise ValueError(
+                f"scoring {n} samples needs {n} held-out test images and {n} training images, but "
+                f"the MNIST found has {len(train_x)}/{len(test_x)}: COURSE_SCALE={config.get_scale()} "
+                "needs the full MNIST (see lib.data.load_mnist), or use a smaller scale"
+            )
+        ref = classifier_features(train_x[rng.choice(len(train_x), n, replace=False)], "uint8")
+        held_out = test_x[rng.choice(len(test_x), n, replace=False)]
+        noise = rng.random((n, 28, 28), dtype=np.float32)
+        _cache[key] = _Reference(
+            features=ref,
+            labels=np.bincount(train_y, minlength=10) / len(train_y),
+            floor=frechet_distance(classifier_features(held_out, "uint8"), ref),
+            ceiling=frechet_distance(classifier_features(noise, "unit"), ref),
+        )
+    return _cache[key]
+
+
+def score_samples(images: Any, pixel_range: PixelRange = "unit") -> dict[str, Any]:
+    """Score generated MNIST digits: the one way every lecture measures its samples.
+
+    Args:
+        images: at least :func:`sample_count` images in any layout of
+            :func:`lib.plotting.as_images`; given more, exactly that many are drawn (with a fixed
+            seed), so that every score at one scale uses the same n.
+        pixel_range: ``"unit"`` ([0, 1]), ``"symmetric"`` ([−1, 1]) or ``"uint8"`` ([0, 255]).
+
+    Returns:
+        ``fcd``: the FCD against a fixed set of n real training images; ``floor``: n held-out
+        real test images against the same set (what a perfect generator scores, up to the noise
+        of n samples); ``ceiling``: n images of uniform noise against it; ``label_distribution``:
+        the fraction of samples the classifier assigns to each digit; ``label_jsd``: its
+        Jensen–Shannon divergence (nats) from the training labels' distribution;
+        ``digits_covered``: digits receiving at least 2 % of the samples; ``n``.
+
+    Raises:
+        ValueError: with fewer than :func:`sample_count` images (generate more), or images that
+            are not finite.
+    """
+    n = sample_count()
+    x = to_unit_pixels(images, pixel_range)  # (N, 28, 28) in [0, 1]
+    if len(x) < n:
+        raise ValueError(
+            f"score_samples needs {n} images at COURSE_SCALE={config.get_scale()} (metrics.sample_count()), "
+            f"got {len(x)}: generate at least that many, so that every lecture's FCD uses the same n"
+        )
+    if len(x) > n:
+        x = x[np.random.default_rng(0).choice(len(x), n, replace=False)]
+    ref = _reference(n)
+    clf = load_classifier(verbose=False)
+    labels = np.bincount(clf.predict(x), minlength=10) / n
+    return {
+        "fcd": frechet_distance(clf.features(x), ref.features),
+        "floor": ref.floor,
+        "ceiling": ref.ceiling,
+        "label_distribution": [float(v) for v in labels],
+        "label_jsd": js_divergence(labels, ref.labels),
+        "digits_covered": int((labels >= DIGIT_COVERED_FRACTION).sum()),
+        "n": n,
+    }
 
 
 def reference_fcd(n: int = 1000, seed: int = 0) -> dict[str, float]:
