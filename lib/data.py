@@ -26,17 +26,17 @@ import hashlib
 import http.client
 import os
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
 from . import config
+from .atomic import write_atomic
 
 __all__ = [
     "MIRRORS",
@@ -103,7 +103,8 @@ _IDX_DTYPES = {0x08: np.uint8}
 
 
 class DataError(Exception):
-    """Base class of the dataset errors."""
+    """Base class of the dataset errors: ``except data.DataError`` handles a missing dataset
+    (:class:`DatasetUnavailable`) and a corrupt file (:class:`CorruptDataError`) alike."""
 
 
 class DatasetUnavailable(DataError, FileNotFoundError):
@@ -226,12 +227,10 @@ def _download_file(url: str, target: Path, sha256: str, timeout: float) -> None:
     Writes to a temporary file in the target's folder and renames it into place only when
     the download is complete and its checksum matches; on any failure nothing is left.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
+
+    def fetch(out: BinaryIO) -> None:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             expected_length = response.headers.get("Content-Length")
             received = 0
             while chunk := response.read(1 << 16):
@@ -242,10 +241,8 @@ def _download_file(url: str, target: Path, sha256: str, timeout: float) -> None:
             raise OSError(f"incomplete download: {received} of {expected_length} bytes")
         if digest.hexdigest() != sha256:
             raise OSError(f"SHA-256 mismatch: got {digest.hexdigest()}, expected {sha256}")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    write_atomic(target, fetch)
 
 
 def download(
@@ -382,10 +379,11 @@ def binarize(
 ) -> np.ndarray:
     """Binarize images to ``float32`` 0/1.
 
-    ``"threshold"``: pixel intensity (in [0, 1]) above ``threshold``. ``"stochastic"`` (also
-    called dynamic binarization): each pixel is 1 with probability equal to its intensity,
-    as in Salakhutdinov & Murray (2008) and Burda et al. (2015).
-    ``uint8`` input is scaled by 1/255 first.
+    ``"threshold"``: pixel intensity (in [0, 1]) above ``threshold``. ``"stochastic"``: each
+    pixel is 1 with probability equal to its intensity, drawn once with ``seed``, as in
+    Salakhutdinov & Murray (2008). (This is a fixed stochastic binarization. *Dynamic*
+    binarization, as in Burda et al. (2016), draws a fresh binary image every epoch: call this
+    function once per epoch with a new seed for that.) ``uint8`` input is scaled by 1/255 first.
     """
     x = np.asarray(images)
     x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)

@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .rbm import binary_states
+
 __all__ = [
     "ONSAGER_TC",
     "all_states",
@@ -174,10 +176,8 @@ def all_states(L: int) -> np.ndarray:
     L = _check_L(L)
     if L > MAX_EXACT_L:
         raise ValueError(f"enumeration is only feasible for L ≤ {MAX_EXACT_L} (2^{L * L} states for L={L})")
-    n = L * L
-    k = np.arange(2**n, dtype=np.int64)[:, None]
-    bits = (k >> np.arange(n, dtype=np.int64)) & 1  # (2^n, n)
-    return (2 * bits - 1).astype(np.int8).reshape(-1, L, L)
+    bits = binary_states(L * L, np.int8)  # (2^n, n)
+    return (2 * bits - 1).reshape(-1, L, L)
 
 
 def exact(L: int, T: float) -> dict[str, Any]:

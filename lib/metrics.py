@@ -18,8 +18,6 @@ Everything takes NumPy arrays, PyTorch tensors or TensorFlow tensors in any layo
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import config, data, plotting
+from .atomic import write_atomic
 from .divergences import frechet_distance, js_divergence
 
 __all__ = [
@@ -147,22 +146,28 @@ def load_classifier(*, epochs: int = 3, seed: int = 0, verbose: bool = True) -> 
         return _cache[key]
     path = _cache_dir() / f"{key}.pt"
     meta_path = path.with_suffix(".json")
-    net = _build_net()
+    clf = None
     if path.is_file() and meta_path.is_file():
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        meta = json.loads(meta_path.read_text())
-        net.eval()
-        clf = Classifier(net, float(meta["test_accuracy"]), int(meta["n_train"]), path)
-        if verbose:
-            print(f"MNIST classifier loaded from {path} (test accuracy {clf.test_accuracy:.2%})")
-    else:
-        clf = _train_classifier(net, train_x, train_y, epochs=epochs, seed=seed, verbose=verbose, path=path)
+        try:
+            net = _build_net()
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            meta = json.loads(meta_path.read_text())
+            net.eval()
+            clf = Classifier(net, float(meta["test_accuracy"]), int(meta["n_train"]), path)
+            if verbose:
+                print(f"MNIST classifier loaded from {path} (test accuracy {clf.test_accuracy:.2%})")
+        except (OSError, RuntimeError, ValueError, KeyError, EOFError) as exc:  # torch raises RuntimeError
+            print(
+                f"the cached MNIST classifier {path} is unreadable ({type(exc).__name__}: {exc}); retraining it"
+            )
+    if clf is None:
+        clf = _train_classifier(train_x, train_y, epochs=epochs, seed=seed, verbose=verbose, path=path)
     _cache[key] = clf
     return clf
 
 
 def _train_classifier(
-    net: Any, train_x: np.ndarray, train_y: np.ndarray, *, epochs: int, seed: int, verbose: bool, path: Path
+    train_x: np.ndarray, train_y: np.ndarray, *, epochs: int, seed: int, verbose: bool, path: Path
 ) -> Classifier:
     import torch
     from tqdm.auto import tqdm
@@ -188,32 +193,20 @@ def _train_classifier(
     test_x, test_y = data.load_mnist("test")
     clf = Classifier(net, 0.0, len(train_x), path)
     clf.test_accuracy = float(np.mean(clf.predict(test_x, "uint8") == test_y))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_save(lambda f: torch.save(net.state_dict(), f), path)
+    write_atomic(path, lambda f: torch.save(net.state_dict(), f))
     meta = {
         "test_accuracy": clf.test_accuracy,
         "n_train": len(train_x),
         "n_test": len(test_x),
         "epochs": epochs,
     }
-    _atomic_save(lambda f: f.write(json.dumps(meta).encode()), path.with_suffix(".json"))
+    write_atomic(path.with_suffix(".json"), json.dumps(meta))
     if verbose:
         print(
             f"MNIST classifier trained on {len(train_x)} images: test accuracy "
             f"{clf.test_accuracy:.2%} on {len(test_x)} images; cached at {path}"
         )
     return clf
-
-
-def _atomic_save(write: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # --------------------------------------------------------------------------- public metrics

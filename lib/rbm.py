@@ -33,6 +33,7 @@ __all__ = [
     "ais_betas",
     "base_rate_bias",
     "base_rate_log_likelihood",
+    "binary_states",
     "free_energy",
     "log_likelihood",
     "log_partition_ais",
@@ -127,10 +128,14 @@ def log_likelihood(v: Any, W: Any, b: Any, c: Any, log_z: float) -> float:
 # --------------------------------------------------------------------------- exact log Z
 
 
-def _all_states(n: int) -> np.ndarray:
-    """All 2**n binary vectors of length n, shape (2**n, n), float64."""
+def binary_states(n: int, dtype: Any = np.float64) -> np.ndarray:
+    """All ``2**n`` binary vectors of length ``n``, shape ``(2**n, n)``: row ``k`` is the binary
+    expansion of ``k``, least significant bit first. The one enumeration of the course (exact
+    RBM partition functions, exact Ising thermodynamics)."""
+    if not isinstance(n, (int, np.integer)) or not 0 <= n <= 30:
+        raise ValueError(f"n must be an integer in [0, 30] (2**n states), got {n!r}")
     idx = np.arange(2**n, dtype=np.int64)[:, None]
-    return ((idx >> np.arange(n, dtype=np.int64)) & 1).astype(np.float64)
+    return ((idx >> np.arange(n, dtype=np.int64)) & 1).astype(dtype)
 
 
 def _log_sum_small_layer(W: np.ndarray, a: np.ndarray, bias_big: np.ndarray, chunk_bits: int) -> float:
@@ -141,8 +146,8 @@ def _log_sum_small_layer(W: np.ndarray, a: np.ndarray, bias_big: np.ndarray, chu
     """
     n = W.shape[1]
     k = min(n, chunk_bits)
-    lo = _all_states(k)  # (2^k, k)
-    hi = _all_states(n - k)  # (2^(n-k), n-k)
+    lo = binary_states(k)  # (2^k, k)
+    hi = binary_states(n - k)  # (2^(n-k), n-k)
     pre_lo = (lo @ W[:, :k].T).astype(np.float32)  # (2^k, n_big)
     lin_lo = lo @ a[:k]  # (2^k,)
     pre_hi = hi @ W[:, k:].T + bias_big  # (2^(n-k), n_big)
@@ -272,12 +277,6 @@ class AISResult:
     n_betas: int
     n_runs: int
     log_weights: np.ndarray = field(repr=False)
-
-    def __getitem__(self, key: str) -> Any:  # allow result["log_z"] as well as result.log_z
-        return getattr(self, key)
-
-    def __float__(self) -> float:
-        return self.log_z
 
 
 def log_partition_ais(

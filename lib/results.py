@@ -22,13 +22,13 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from . import config
+from .atomic import write_atomic
 
 __all__ = [
     "collect",
@@ -47,20 +47,6 @@ _TRACKED = ("numpy", "torch", "tensorflow-cpu", "tensorflow", "keras", "scikit-l
 def results_dir() -> Path:
     """``$COURSE_BUILD_DIR/results`` (default ``build/results`` in the repository)."""
     return config.build_dir() / "results"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _versions() -> dict[str, str]:

@@ -75,6 +75,7 @@ def test_corrupt_bad_magic(isolated_data, tmp_path):
     with pytest.raises(data.CorruptDataError, match="magic") as err:
         data.load_mnist("train", data_dir=tmp_path, download=False)
     assert str(path) in str(err.value)
+    assert isinstance(err.value, data.DataError)  # one except clause catches every dataset error
 
 
 def test_corrupt_dimensions_disagree_with_length(isolated_data, tmp_path):

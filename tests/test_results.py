@@ -1,5 +1,4 @@
 import json
-import os
 
 import pytest
 
@@ -46,20 +45,6 @@ def test_record_needs_a_notebook(monkeypatch, tmp_path):
     monkeypatch.setattr(config, "_notebook", None)
     with pytest.raises(RuntimeError, match="setup"):
         results.record("x", 1.0)
-
-
-def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
-    path = tmp_path / "r.json"
-    results.write_atomic(path, "old")
-
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
-        results.write_atomic(path, "new")
-    assert path.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
 def test_collect_makes_one_markdown_table(build):
