@@ -1,4 +1,5 @@
-"""Figures the lectures share: image grids, training curves and sampling-chain animations.
+"""Figures the lectures share: image grids, training curves, sampling-chain animations, and the
+latent-space figures of the VAE lectures (codes coloured by label, the decoded manifold).
 
 Images may be NumPy arrays, PyTorch tensors or TensorFlow tensors, shaped
 ``(N, 28, 28)``, ``(N, 784)``, ``(N, 1, 28, 28)`` or ``(N, 28, 28, 1)``.
@@ -6,12 +7,21 @@ Images may be NumPy arrays, PyTorch tensors or TensorFlow tensors, shaped
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ACCEPTED_SHAPES", "animate_chain", "as_images", "image_grid", "plot_history"]
+__all__ = [
+    "ACCEPTED_SHAPES",
+    "animate_chain",
+    "as_images",
+    "image_grid",
+    "latent_scatter",
+    "manifold_figure",
+    "plot_history",
+]
 
 ACCEPTED_SHAPES = "(N, 28, 28), (N, 784), (N, 1, 28, 28) or (N, 28, 28, 1)"
 
@@ -155,14 +165,19 @@ def animate_chain(
     *,
     ncols: int = 8,
     interval: int = 150,
+    steps: Sequence[int] | None = None,
     titles: Sequence[str] | None = None,
     vrange: tuple[float, float] | None = None,
     side: int = 28,
 ) -> Any:
     """Animate a sampling chain and return it as inline HTML (``IPython.display.HTML``).
 
-    ``frames`` is a sequence of image batches (one batch per step of the chain, all the same
-    size), or an array shaped ``(T, N, ...)``. Each frame is drawn as a grid.
+    ``frames`` is a sequence of image batches (all the same size), or an array shaped
+    ``(T, N, ...)``. Each frame is drawn as a grid and labelled with its chain step
+    (``steps[i]``, e.g. ``[0, 10, 20, …]`` when every tenth state was recorded), with
+    ``titles[i]`` instead, or else as ``frame i``. The HTML loads nothing from the network
+    (matplotlib's player links Font Awesome from a CDN; the link is dropped, the buttons keep
+    their text symbols).
     """
     import matplotlib.pyplot as plt
     from IPython.display import HTML
@@ -171,19 +186,68 @@ def animate_chain(
     batches = [as_images(f, side=side) for f in frames]
     if not batches:
         raise ValueError("animate_chain needs at least one frame")
+    for name, labels in (("steps", steps), ("titles", titles)):
+        if labels is not None and len(labels) != len(batches):
+            raise ValueError(f"{name} has {len(labels)} entries for {len(batches)} frames")
+    if steps is not None:
+        titles = [f"step {s}" for s in steps]
     lo, hi = _value_range(np.stack(batches), vrange)
     grids = [_tile(b, max(1, min(ncols, len(b))), pad_value=lo) for b in batches]
     fig, ax = plt.subplots(figsize=(grids[0].shape[1] / 40 + 0.5, grids[0].shape[0] / 40 + 0.6))
     image = ax.imshow(grids[0], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
     ax.set_axis_off()
-    label = ax.set_title(titles[0] if titles else "step 0")
+    label = ax.set_title(titles[0] if titles else "frame 0")
 
     def update(i: int) -> list[Any]:
         image.set_data(grids[i])
-        label.set_text(titles[i] if titles else f"step {i}")
+        label.set_text(titles[i] if titles else f"frame {i}")
         return [image, label]
 
     anim = animation.FuncAnimation(fig, update, frames=len(grids), interval=interval, blit=False)
-    html = HTML(anim.to_jshtml(default_mode="once"))
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", anim.to_jshtml(default_mode="once"))
     plt.close(fig)
-    return html
+    return HTML(html)
+
+
+# --------------------------------------------------------------------------- latent spaces
+
+
+def latent_scatter(
+    z: np.ndarray,
+    labels: np.ndarray,
+    *,
+    ax: Any = None,
+    title: str | None = None,
+    class_names: list[str] | None = None,
+) -> Any:
+    """Scatter 2-D latent codes coloured by label (10 classes); returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    z, labels = np.asarray(z), np.asarray(labels)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"z must have shape (N, 2), got {z.shape}")
+    if len(labels) != len(z):
+        raise ValueError(f"{len(labels)} labels for {len(z)} latent points")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+    else:
+        fig = ax.figure
+    sc = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=4, alpha=0.7, vmin=-0.5, vmax=9.5)
+    cbar = fig.colorbar(sc, ax=ax, ticks=range(10))
+    if class_names is not None:
+        cbar.ax.set_yticklabels(class_names)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def manifold_figure(
+    decode: Callable[[np.ndarray], Any], n: int = 15, *, title: str | None = None, ax: Any = None
+) -> Any:
+    """Decode :func:`latent_grid` ``(n)`` with ``decode`` (2-D latents → images) and tile them."""
+    from .vae import latent_grid
+
+    images = as_images(decode(latent_grid(n)))
+    return image_grid(images, ncols=n, max_images=n * n, title=title, ax=ax, vrange=(0.0, 1.0))

@@ -79,3 +79,28 @@ def test_animate_chain_renders_html():
     assert text.count("data:image/png;base64") == 5
     with pytest.raises(ValueError):
         plotting.animate_chain([np.zeros((2, 5))])
+
+
+def test_animate_chain_labels_frames_with_their_chain_steps_and_loads_nothing_remote():
+    frames = [BASE[:4] * (t / 4) for t in range(3)]
+    text = plotting.animate_chain(frames, ncols=2, steps=[0, 50, 100]).data
+    assert "http://" not in text and "https://" not in text  # no Font Awesome from a CDN
+    with pytest.raises(ValueError, match="steps has 2 entries for 3 frames"):
+        plotting.animate_chain(frames, steps=[0, 1])
+
+
+def test_latent_figures():
+    z = np.random.default_rng(0).normal(size=(50, 2))
+    fig = plotting.latent_scatter(z, np.arange(50) % 10, title="codes")
+    np.testing.assert_allclose(fig.axes[0].collections[0].get_offsets(), z)
+    with pytest.raises(ValueError, match="labels"):
+        plotting.latent_scatter(z, np.arange(3))
+    seen = []
+
+    def decode(zs):
+        seen.append(zs)
+        return np.zeros((len(zs), 784))
+
+    plotting.manifold_figure(decode, n=4)
+    assert seen[0].shape == (16, 2)
+    plt.close("all")
