@@ -267,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) != 2:
             print("usage: python -m lib.results --readme README.md", file=sys.stderr)
             return 2
-        update_readme(Path(argv[1]))
+        try:
+            update_readme(Path(argv[1]))
+        except (OSError, ValueError) as exc:
+            print(f"cannot update {argv[1]}: {exc}", file=sys.stderr)
+            return 1
         print(f"key results written into {argv[1]}")
         return 0
     out = Path(argv[0]) if argv else results_dir().parent / "results.md"
