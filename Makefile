@@ -35,16 +35,19 @@ $(STAMP): pyproject.toml requirements.lock
 
 test: unit notebooks negative-control
 
+# Each phase prints how long it took (CI's log shows where the minutes go).
+TIMED = start=$$(date +%s); trap 'echo "== $@ took $$(( $$(date +%s) - start )) s"' EXIT;
+
 unit: env
-	$(BIN)/pytest -p no:cacheprovider -n 2 tests
+	@$(TIMED) $(BIN)/pytest -p no:cacheprovider -n 2 tests
 
 notebooks: env
 	@test -n "$(NOTEBOOKS)" || { echo "no notebooks/NN_*.ipynb found"; exit 1; }
-	COURSE_SCALE=smoke COURSE_BUILD_DIR=$(abspath $(BUILD))/smoke $(PYTEST_NB) $(NOTEBOOKS)
+	@$(TIMED) COURSE_SCALE=smoke COURSE_BUILD_DIR=$(abspath $(BUILD))/smoke $(PYTEST_NB) $(NOTEBOOKS)
 
 # Each lecture at COURSE_SCALE=untrained: its learning-check cells must fail, all others pass.
 negative-control: env
-	$(BIN)/pytest -p no:cacheprovider -n 2 tests/negative_control.py
+	@$(TIMED) $(BIN)/pytest -p no:cacheprovider -n 2 tests/negative_control.py
 
 lab: env
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/
