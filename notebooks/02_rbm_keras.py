@@ -26,8 +26,8 @@
 # 2. a CD-k training step compiled into a graph with `tf.function`, with the gradient written
 #    explicitly as *data term minus model term*;
 # 3. evaluation with the very same framework-free `lib.rbm` functions (weights → NumPy), and a check
-#    that Keras and PyTorch reach the same exact test log-likelihood, within a few nats, at the same
-#    settings.
+#    that Keras and PyTorch reach the same exact test log-likelihood, within a few nats (4 at the
+#    smoke scale, 3 at the lecture scale), at the same settings.
 #
 # **Prerequisites:** notebook 01 (the theory: energy, free energy, conditionals, CD-k, exact
 # $\log Z$ and AIS). Basic TensorFlow (`tf.function`).
@@ -63,6 +63,7 @@ from lib import config, data, plotting, results
 from lib import rbm as rbmlib
 
 SCALE = config.setup("02_rbm_keras", seed=0)
+SEED = torch.initial_seed()  # the seed config.setup used (COURSE_SEED replaces it): for every model
 print(f"TensorFlow {tf.__version__}, Keras {keras.__version__} (backend: {keras.backend.backend()})")
 
 # The same settings as the small-model table of notebook 01 (CD-1 row).
@@ -74,6 +75,10 @@ N_HIDDEN = config.scaled(smoke=12, lecture=20, full=25)  # small enough for the 
 CD_K = 1
 EPOCHS = config.scaled(smoke=10, lecture=10, full=100)
 SAMPLE_STEPS = config.scaled(smoke=200, lecture=1000, full=5000)
+# What training must achieve (asserted in the learning-check cells): nats above the base-rate
+# model, and the largest Keras - PyTorch difference; how they were chosen is written beside each.
+MARGIN = config.scaled(smoke=7.0, lecture=30.0, full=50.0)
+TOLERANCE = config.scaled(smoke=4.0, lecture=3.0, full=3.0)
 
 # %% [markdown]
 # ## 1. Data and the baseline
@@ -114,7 +119,7 @@ class RBMLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.W = self.add_weight(
             shape=(n_visible, n_hidden),
-            initializer=keras.initializers.RandomNormal(stddev=0.01, seed=0),
+            initializer=keras.initializers.RandomNormal(stddev=0.01, seed=SEED),
             name="W",
         )
         b_init = (
@@ -205,29 +210,31 @@ class KerasRBM(keras.Model):
 # traces `train_step_cd` into a graph; later calls run the graph without Python overhead.
 
 # %%
-keras.utils.set_random_seed(0)
-dataset = data.to_tf_dataset(v_train, batch_size=BATCH_SIZE, seed=0)
+keras.utils.set_random_seed(SEED)
+dataset = data.to_tf_dataset(v_train, batch_size=BATCH_SIZE, seed=SEED)
 TOTAL_UPDATES = EPOCHS * int(np.ceil(len(v_train) / BATCH_SIZE))
 model = KerasRBM(784, N_HIDDEN, base_bias, k=CD_K, total_updates=TOTAL_UPDATES)
 model.cd_optimizer.build(model.trainable_variables)
 
 history = {"recon_error": []}
 start = time.perf_counter()
-for _epoch in tqdm(range(EPOCHS), desc=f"Keras CD-{CD_K}, H={N_HIDDEN}"):
-    errors = [float(model.train_step_cd(v)) for v in dataset]
+# config.training: every epoch and batch, or only the first update at COURSE_SCALE=untrained
+n_epochs = config.training_steps(EPOCHS)
+for _epoch in tqdm(config.training(range(EPOCHS)), total=n_epochs, desc=f"Keras CD-{CD_K}, H={N_HIDDEN}"):
+    errors = [float(model.train_step_cd(v)) for v in config.training(dataset)]
     history["recon_error"].append(float(np.mean(errors)))
 keras_seconds = time.perf_counter() - start
 print(
-    f"trained {EPOCHS} epochs in {keras_seconds:.1f} s ({keras_seconds / EPOCHS:.2f} s/epoch, first includes tracing)"
+    f"trained {n_epochs} epochs in {keras_seconds:.1f} s ({keras_seconds / n_epochs:.2f} s/epoch, first includes tracing)"
 )
 plotting.plot_history(history, xlabel="epoch")
 plt.show()
 
 # %% [markdown]
-# Filters and samples. With only a few hidden units and CD-1, the long Gibbs chains from noise
-# typically all fall into one or two blurry prototypes (often a "0"): CD-1 chains start at the data
-# and never visit the spurious modes far from it, so training does not push them down. Notebook 01's
-# PCD-trained large model samples far more varied digits.
+# Filters and samples. With only a few hidden units and CD-1, long Gibbs chains from noise may all
+# fall into one or two blurry prototypes: CD-1 chains start at the data and never visit the spurious
+# modes far from it, so training does not push them down. Notebook 01's PCD-trained large model is
+# the one to look at for varied samples.
 
 # %%
 W_np, b_np, c_np = model.numpy_params()
@@ -263,10 +270,15 @@ results.record(
     f"keras_exact_test_log_likelihood_h{N_HIDDEN}",
     ll_keras,
     unit="nats",
-    seconds_per_epoch=keras_seconds / EPOCHS,
+    key=f"Keras CD-{CD_K}, {N_HIDDEN} hidden, exact test LL",
+    seconds_per_epoch=keras_seconds / n_epochs,
 )
-assert ll_keras > LL_BASE + config.scaled(smoke=6.0, lecture=25.0, full=50.0), (
-    "training should beat the base-rate model"
+
+# %% tags=["learning-check"]
+# Reference: the base-rate model (W = 0), which the initial RBM matches. Smoke, seeds 0-4:
+# 9.6-13.1 nats above it; untrained (one update): 0.08. Lecture, one run (README): 38 nats.
+assert ll_keras > LL_BASE + MARGIN, (
+    f"training should beat the base-rate model: {ll_keras:.2f} vs {LL_BASE:.2f}"
 )
 
 # %% [markdown]
@@ -275,13 +287,14 @@ assert ll_keras > LL_BASE + config.scaled(smoke=6.0, lecture=25.0, full=50.0), (
 # So that this notebook stands alone, we train a compact PyTorch RBM with *identical* settings (data,
 # initialisation scheme, CD-k, SGD with momentum, learning rate, batch size, epochs), written with the
 # explicit gradient like the Keras step, and evaluate it with the same `lib.rbm` call. Different random
-# streams make the two runs differ by run-to-run noise only (a nat or two); a bug in either framework's
-# model (a transposed $W$, a wrong sign) would cost tens of nats. If notebook 01 has been run at the
-# same scale, its recorded CD-1 number is shown too.
+# streams make the two runs differ by run-to-run noise only, while a bug in either framework's model
+# (a transposed $W$, a wrong sign) would cost about as much as training gains, or more. The notebook
+# asserts that the two agree within `TOLERANCE` nats, and that the PyTorch reference, too, beats the
+# base-rate model by `MARGIN` nats.
 
 
 # %%
-def train_torch_reference(seed: int = 0):
+def train_torch_reference(seed: int = SEED):
     torch.manual_seed(seed)
     W = (0.01 * torch.randn(784, N_HIDDEN)).requires_grad_()
     b = torch.tensor(base_bias, dtype=torch.float32).requires_grad_()
@@ -289,8 +302,11 @@ def train_torch_reference(seed: int = 0):
     opt = torch.optim.SGD([W, b, c], lr=LEARNING_RATE, momentum=MOMENTUM)
     loader = data.to_torch_loader(v_train, batch_size=BATCH_SIZE, seed=seed)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 - step / (EPOCHS * len(loader)))
-    for _ in tqdm(range(EPOCHS), desc=f"PyTorch CD-{CD_K}, H={N_HIDDEN}", leave=False):
-        for v0 in loader:
+    desc = f"PyTorch CD-{CD_K}, H={N_HIDDEN}"
+    for _ in tqdm(
+        config.training(range(EPOCHS)), total=config.training_steps(EPOCHS), desc=desc, leave=False
+    ):
+        for v0 in config.training(loader):
             with torch.no_grad():
                 ph0 = torch.sigmoid(v0 @ W + c)
                 vk = v0
@@ -311,27 +327,25 @@ W_t, b_t, c_t = train_torch_reference()
 torch_seconds = time.perf_counter() - start
 ll_torch = rbmlib.log_likelihood(v_test, W_t, b_t, c_t, rbmlib.log_partition_exact(W_t, b_t, c_t))
 difference = ll_keras - ll_torch
-print(f"exact test log-likelihood, CD-{CD_K}, H={N_HIDDEN}, {EPOCHS} epochs:")
-print(f"  Keras   {ll_keras:8.2f} nats  ({keras_seconds / EPOCHS:.2f} s/epoch)")
-print(f"  PyTorch {ll_torch:8.2f} nats  ({torch_seconds / EPOCHS:.2f} s/epoch)")
+print(f"exact test log-likelihood, CD-{CD_K}, H={N_HIDDEN}, {n_epochs} epochs:")
+print(f"  Keras     {ll_keras:8.2f} nats  ({keras_seconds / n_epochs:.2f} s/epoch)")
+print(f"  PyTorch   {ll_torch:8.2f} nats  ({torch_seconds / n_epochs:.2f} s/epoch)")
+print(f"  base rate {LL_BASE:8.2f} nats")
 print(f"  difference Keras - PyTorch: {difference:+.2f} nats")
 results.record(f"torch_reference_exact_test_log_likelihood_h{N_HIDDEN}", ll_torch, unit="nats")
-results.record("keras_minus_torch_log_likelihood", difference, unit="nats")
+results.record(
+    "keras_minus_torch_log_likelihood", difference, unit="nats", key="Keras − PyTorch, same settings"
+)
 
-from_01 = results.load("01_rbm_pytorch").get("results", {}).get(f"exact_test_log_likelihood_CD-1_h{N_HIDDEN}")
-same_scale = results.load("01_rbm_pytorch").get("scale") == SCALE
-if from_01 and same_scale:
-    print(
-        f"  notebook 01 (recorded, same scale): {from_01['value']:.2f} nats → Keras - 01 = {ll_keras - from_01['value']:+.2f}"
-    )
-    results.record("keras_minus_01_log_likelihood", ll_keras - from_01["value"], unit="nats")
-else:
-    print("  (notebook 01 has not recorded a result at this scale; the reference above stands in)")
-
-# %%
-TOLERANCE = config.scaled(smoke=5.0, lecture=3.0, full=3.0)  # nats: "within a few nats"
+# %% tags=["learning-check"]
+# Reference: the base-rate model, and the Keras model above. Smoke, seeds 0-4: the PyTorch reference
+# 11.4-13.0 nats above the base rate; Keras - PyTorch from -2.25 to +0.87 nats. Untrained (one
+# update each): 0.00 above the base rate. Lecture, one run (README): 37.5 and +0.8 nats. A
+# transposed W or a wrong sign in either model would cost about as much as training gains.
+assert ll_torch > LL_BASE + MARGIN, (
+    f"the PyTorch reference should beat the base rate: {ll_torch:.2f} vs {LL_BASE:.2f}"
+)
 assert abs(difference) < TOLERANCE, f"Keras and PyTorch disagree by {difference:+.2f} nats"
-assert ll_torch > LL_BASE + config.scaled(smoke=6.0, lecture=25.0, full=50.0)
 
 # %% [markdown]
 # ## 6. Conclusion
@@ -341,15 +355,18 @@ assert ll_torch > LL_BASE + config.scaled(smoke=6.0, lecture=25.0, full=50.0)
 # - `tf.function` compiles the whole CD-k update (Gibbs chain, statistics, optimiser) into one graph.
 #   Writing the gradient explicitly as data statistics minus model statistics shows there is no
 #   back-propagation in CD: the "loss" of an RBM is never evaluated, only its gradient is estimated.
-# - Measured by the *same* exact log-likelihood code, Keras and PyTorch agree within run-to-run noise
-#   at the same settings. The comparison with published numbers (Salakhutdinov & Murray 2008, full
-#   MNIST: ≈ −143 nats for 25 hidden units evaluated exactly) is discussed in notebook 01: our numbers
-#   are lower because of the small offline training set, few epochs and a harder test subset.
+# - Measured by the *same* exact log-likelihood code, Keras and PyTorch agree at the same settings
+#   within the asserted `TOLERANCE` (4 nats at smoke scale, 3 at lecture scale), while both beat the
+#   base-rate model by at least `MARGIN` nats (7 at smoke scale, 30 at lecture scale).
+# - The comparison with published numbers (Salakhutdinov & Murray 2008, full MNIST: ≈ −143 nats for
+#   25 hidden units evaluated exactly) is discussed in notebook 01: its numbers are expected to be
+#   lower because of the small offline training set, few epochs and a harder test subset.
 #
 # ## Exercises
 #
 # 1. Turn `train_step_cd` into PCD: keep a `tf.Variable` of fantasy particles in the model, advance it
-#    inside the compiled step, and compare the exact log-likelihood with the PCD row of notebook 01.
+#    inside the compiled step, and compare the exact log-likelihood with the PCD-1 row of notebook 01
+#    (run at the same scale).
 # 2. Replace the explicit gradient by `tf.GradientTape` on the surrogate
 #    $\overline{F(v^{(0)})} - \overline{F(\text{stop\_gradient}(v^{(k)}))}$ and check that the
 #    weights after one step agree with the explicit version to float precision.
