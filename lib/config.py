@@ -43,6 +43,7 @@ __all__ = [
     "get_scale",
     "run_id",
     "scaled",
+    "seed",
     "seed_everything",
     "setup",
     "torch_device",
@@ -64,6 +65,7 @@ DATA_DIR: Path = REPO_ROOT / "data"
 
 _notebook: str | None = None
 _run_id: str | None = None
+_seed: int | None = None
 
 
 def get_scale() -> str:
@@ -176,6 +178,19 @@ def current_notebook() -> str | None:
     return _notebook
 
 
+def seed() -> int:
+    """The seed of this run: :func:`setup`'s ``seed``, or ``COURSE_SEED`` when set. Pass it to
+    every seeded call (model initialisation, data order, samplers), so that ``COURSE_SEED``
+    reruns the whole notebook with another seed.
+
+    Raises:
+        RuntimeError: before :func:`setup` has run.
+    """
+    if _seed is None:
+        raise RuntimeError("no seed yet: call lib.config.setup('<notebook>', seed=...) first")
+    return _seed
+
+
 def run_id() -> str | None:
     """A token that :func:`setup` draws afresh for every run of a notebook. :mod:`lib.results`
     keeps it with what it records, so that a new run never mixes with an earlier run's numbers."""
@@ -192,7 +207,7 @@ def setup(notebook: str, *, seed: int = 0, quiet: bool = False) -> str:
     ``COURSE_SEED``, when set, replaces ``seed``: rerun a notebook with several seeds to see how
     far its results move before choosing an assert's margin.
     """
-    global _notebook, _run_id
+    global _notebook, _run_id, _seed
     if not notebook or not isinstance(notebook, str):
         raise ValueError("setup() needs the notebook's name, e.g. setup('01_rbm_pytorch')")
     scale = get_scale()
@@ -203,6 +218,7 @@ def setup(notebook: str, *, seed: int = 0, quiet: bool = False) -> str:
             raise ValueError(f"COURSE_SEED={os.environ['COURSE_SEED']!r} is not an integer seed") from None
     _notebook = notebook
     _run_id = uuid.uuid4().hex
+    _seed = seed
     seed_everything(seed)
     if not quiet:
         data_dir = os.environ.get("COURSE_DATA_DIR", str(DATA_DIR))

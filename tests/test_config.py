@@ -139,6 +139,7 @@ def test_course_seed_overrides_the_notebooks_seed(monkeypatch):
     monkeypatch.setenv("COURSE_SCALE", "smoke")
     monkeypatch.setenv("COURSE_SEED", "5")
     config.setup("99_test", seed=0, quiet=True)
+    assert config.seed() == 5
     a = np.random.rand()  # noqa: NPY002
     config.seed_everything(5)
     assert a == np.random.rand()  # noqa: NPY002
