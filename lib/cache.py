@@ -789,25 +789,29 @@ def cached_keras(
 
     Args:
         build: makes the untrained model, a ``keras.Model`` (or a dict of them, e.g.
-            ``{"generator": G, "discriminator": D}``) whose weights exist: give it an ``Input``
-            or call ``model.build(shape)``. Called after seeding, and again before a load.
+            ``{"generator": G, "discriminator": D}``), built: give it an ``Input``, call
+            ``model.build(shape)`` or call it once on a batch (Keras saves and loads the weights
+            of built models only). Called after seeding, and again before a load.
         train: ``train(model)`` trains it in place and returns the history: what
             ``model.fit`` returns, a dict of lists, or ``None`` (the history is then ``{}``).
         other arguments: as for :func:`cached` (``keras`` and its backend are added to
             ``frameworks``).
 
     Stored: each model's ``save_weights`` file (``<name>.weights.h5``) and the history as JSON.
-    The optimizer's state is not stored: a loaded model is for evaluation and sampling.
+    The compiled optimizer's state is not stored: a loaded model is for evaluation and sampling.
+    An optimizer held as an attribute of the model is (Keras saves every attribute's variables):
+    build it in ``build()`` (``opt.build(model.trainable_variables)``), or Keras warns on load
+    that it skipped its variables (the model's own weights still load exactly).
     """
     import keras
 
     def models_of(built: Any) -> dict[str, Any]:
         models = _models(built, f"build() for {name!r}", lambda m: isinstance(m, keras.Model), "keras.Model")
         for stem, model in models.items():
-            if not model.weights:
+            if not model.built or not model.weights:
                 raise ValueError(
-                    f"build() for {name!r} returned {stem!r} without weights: give the model an Input "
-                    "or call model.build(input_shape), so that its weights can be loaded"
+                    f"build() for {name!r} returned {stem!r} unbuilt: give the model an Input, call "
+                    "model.build(input_shape) or call it once on a batch, so that its weights exist"
                 )
         return models
 
