@@ -1,0 +1,251 @@
+"""Unit tests of the book's build script and the slide-metadata rule (no browser, no Sphinx).
+
+The browser checks of a built site are in ``site_check.py`` beside this file (run explicitly).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"book_{name}", REPO / "book" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load("build")
+slides = _load("slides")
+nbval_save = _load("nbval_save")
+
+
+def md(text):
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def code(text):
+    return {"cell_type": "code", "metadata": {}, "source": text, "outputs": [], "execution_count": None}
+
+
+# --- slides ---------------------------------------------------------------------------------------
+
+FIGURE = "fig, ax = plt.subplots()\nax.plot(x, y)\nplt.show()"
+FILLER = "\n".join(f"line {i}" for i in range(10))
+
+
+def test_headings_start_slides_and_subslides():
+    cells = [
+        md("# 01 · Title\n\ntext"),
+        code("x = 1"),
+        md("## 1. A section"),
+        md("### 1.1 Sub"),
+        code("y = 2"),
+    ]
+    assert slides.slide_types(cells) == ["slide", None, "slide", "subslide", None]
+
+
+def test_a_figure_starts_a_subslide_only_after_some_content():
+    right_after_heading = [md("## Section\n\nshort"), code(FIGURE)]
+    assert slides.slide_types(right_after_heading) == ["slide", None]
+    after_content = [md("## Section\n\n" + FILLER), code(FIGURE)]
+    assert slides.slide_types(after_content) == ["slide", "subslide"]
+
+
+def test_long_derivations_and_long_code_start_subslides():
+    derivation = md("We have\n$$a = b$$\nand so\n$$c = d$$")
+    environment = md("$$\\begin{aligned} a &= b \\end{aligned}$$")
+    long_code = code("\n".join(f"x{i} = {i}" for i in range(25)))
+    cells = [md("## S\n\n" + FILLER), derivation, md("x " + FILLER), environment, md(FILLER), long_code]
+    assert slides.slide_types(cells) == ["slide", "subslide", None, "subslide", None, "subslide"]
+    assert slides.slide_types([md("## S\n\n" + FILLER), md("one $$x$$ formula")]) == ["slide", None]
+
+
+def test_set_metadata_sets_and_removes_and_is_idempotent():
+    cells = [md("# T"), code("x = 1"), md("## S")]
+    cells[1]["metadata"]["slideshow"] = {"slide_type": "fragment"}  # not what the rule says: removed
+    assert slides.set_metadata(cells) == 3
+    assert [c["metadata"].get("slideshow") for c in cells] == [
+        {"slide_type": "slide"},
+        None,
+        {"slide_type": "slide"},
+    ]
+    assert slides.set_metadata(cells) == 0
+
+
+PY_NOTEBOOK = """\
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,slideshow,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 99 · A lecture
+
+# %% tags=["learning-check"]
+assert 1 + 1 == 2
+
+# %% [markdown]
+# ## A section
+"""
+
+
+def test_check_fails_until_apply_and_apply_keeps_tags(tmp_path, capsys):
+    path = tmp_path / "99_lecture.py"
+    path.write_text(PY_NOTEBOOK, encoding="utf-8")
+    assert slides.check([path]) == 1
+    assert path.read_text(encoding="utf-8") == PY_NOTEBOOK, "check changed the file"
+    assert slides.apply([path]) == 0
+    text = path.read_text(encoding="utf-8")
+    assert '# %% [markdown] slideshow={"slide_type": "slide"}\n# # 99' in text
+    assert '# %% tags=["learning-check"]\nassert' in text
+    assert (tmp_path / "99_lecture.ipynb").is_file(), "apply syncs the paired notebook"
+    nb = json.loads((tmp_path / "99_lecture.ipynb").read_text(encoding="utf-8"))
+    assert nb["cells"][2]["metadata"]["slideshow"] == {"slide_type": "slide"}
+    assert slides.check([path]) == 0
+
+
+def test_check_mode_from_the_command_line(tmp_path):
+    path = tmp_path / "99_lecture.py"
+    path.write_text(PY_NOTEBOOK, encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(REPO / "book" / "slides.py"), "check", str(path)], capture_output=True, text=True
+    )
+    assert run.returncode == 1 and "would change" in run.stdout
+    assert path.read_text(encoding="utf-8") == PY_NOTEBOOK
+
+
+# --- build: widgets, provenance, pages --------------------------------------------------------------
+
+
+def _bar_state(model="m", value=10.0, maximum=10.0):
+    return {
+        model: {
+            "model_name": "HBoxModel",
+            "state": {"children": ["IPY_MODEL_a", "IPY_MODEL_b", "IPY_MODEL_c"]},
+        },
+        "a": {"model_name": "HTMLModel", "state": {"value": "CD-1:\u2007100%"}},
+        "b": {"model_name": "FloatProgressModel", "state": {"value": value, "max": maximum}},
+        "c": {"model_name": "HTMLModel", "state": {"value": "\u200710/10\u2007[00:02&lt;00:00]"}},
+    }
+
+
+def test_a_tqdm_widget_becomes_its_final_text():
+    assert build.progress_text("m", _bar_state()) == "CD-1: 100%|██████████| 10/10 [00:02<00:00]"
+    assert build.progress_text("m", _bar_state(value=5.0)).count("█") == 5
+    assert build.progress_text("other", _bar_state()) is None
+
+
+def test_static_outputs_drop_the_widget_state():
+    view = {"model_id": "m", "version_major": 2, "version_minor": 0}
+    nb = {
+        "metadata": {"widgets": {build.WIDGET_STATE: {"state": _bar_state()}}},
+        "cells": [
+            {
+                "cell_type": "code",
+                "outputs": [
+                    {
+                        "output_type": "display_data",
+                        "data": {build.WIDGET_VIEW: view, "text/plain": "CD-1: 0%"},
+                    },
+                    {"output_type": "display_data", "data": {build.WIDGET_VIEW: dict(view, model_id="gone")}},
+                    {"output_type": "stream", "name": "stdout", "text": "hello\n"},
+                ],
+            }
+        ],
+    }
+    build.static_outputs(nb)
+    assert "widgets" not in nb["metadata"]
+    outs = nb["cells"][0]["outputs"]
+    assert outs[0]["text"].startswith("CD-1: 100%|██████████|")
+    assert outs[1]["text"] == "[progress bar: widget]\n"
+    assert outs[2]["text"] == "hello\n"
+    assert build.WIDGET_VIEW not in json.dumps(nb)
+
+
+def test_provenance_from_metadata_then_results_then_the_file(tmp_path):
+    nb_path = tmp_path / "01_x.ipynb"
+    nb_path.write_text("{}", encoding="utf-8")
+    meta = {"scale": "smoke", "date": "2026-01-02", "commit": "abc", "machine": "m"}
+    assert build.provenance("01_x", {"metadata": {"course_execution": meta}}, tmp_path, nb_path) == meta
+    (tmp_path / "01_x.json").write_text(
+        json.dumps(
+            {"scale": "lecture", "updated": "2026-03-04T05:06:07+00:00", "commit": "def", "machine": "n"}
+        ),
+        encoding="utf-8",
+    )
+    got = build.provenance("01_x", {"metadata": {}}, tmp_path, nb_path)
+    assert got == {"scale": "lecture", "date": "2026-03-04", "commit": "def", "machine": "n"}
+    assert build.provenance("02_y", {"metadata": {}}, tmp_path, nb_path)["scale"] == "unknown"
+
+
+def test_every_lecture_is_a_chapter_in_teaching_order():
+    names = build.lecture_names()
+    assert names == sorted(names) and names[0].startswith("00_")
+    toc = build.toc_yaml(names)
+    positions = [toc.index(f"lectures/{n}\n") for n in names]
+    assert positions == sorted(positions)
+    assert toc.index("file: references") > positions[-1]
+
+
+def test_titles():
+    nb = {"cells": [md("text"), md("# 03 — Energy-based models\n\nmore")]}
+    assert build.title_of(nb) == "03 — Energy-based models"
+    assert build.short_title("03 — Energy-based models") == "Energy-based models"
+    assert build.short_title("01 · RBMs") == "RBMs"
+
+
+def test_stage_refuses_missing_notebooks(tmp_path):
+    with pytest.raises(SystemExit, match="no executed notebook"):
+        build.stage(tmp_path / "empty-build", tmp_path / "book")
+
+
+def test_the_references_hold_what_the_issue_asks_for():
+    bib = (REPO / "book" / "references.bib").read_text(encoding="utf-8")
+    for key in (
+        "hinton2002",
+        "tieleman2008",
+        "salakhutdinov2008",
+        "du2019",
+        "kingma2014",
+        "burda2016",
+        "goodfellow2014",
+        "radford2016",
+        "heusel2017",
+        "torlai2016",
+    ):
+        assert f"{{{key}," in bib, key
+
+
+# --- the nbval plugin -----------------------------------------------------------------------------
+
+
+def test_nbval_outputs_become_nbformat_outputs():
+    import nbformat
+
+    raw = [
+        {"output_type": "stream", "name": "stdout", "text": "hi\n"},
+        {"output_type": "display_data", "data": {"text/plain": "x"}, "metadata": {}},
+        {"output_type": "execute_result", "data": {"text/plain": "3"}, "metadata": {}, "execution_count": 4},
+    ]
+    cell = nbformat.v4.new_code_cell("1 + 2")
+    cell.outputs = [nbval_save._output(o) for o in raw]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nbformat.validate(nb)
