@@ -718,21 +718,29 @@ def cached_torch(
     """A trained PyTorch model and its training history: ``(model, history)``.
 
     Args:
-        build: makes the untrained model, an ``nn.Module`` (or a dict of them, e.g.
-            ``{"generator": G, "critic": D}``); called after seeding, and again before a load.
+        build: makes the untrained model, an ``nn.Module``, or a dict of the things training
+            changes, e.g. ``{"generator": G, "critic": D}`` or ``{"energy": net, "buffer":
+            replay_buffer.data}``: modules, tensors (restored in place), and anything with
+            ``state_dict`` / ``load_state_dict`` (an optimizer). Called after seeding, and
+            again before a load.
         train: ``train(model)`` trains it in place and returns the history, a dict of lists
             (or ``None``: the history is then ``{}``).
         other arguments: as for :func:`cached` (``torch`` is added to ``frameworks``).
 
-    Stored: ``torch.save`` of each model's ``state_dict`` (``<name>.pt``, loaded with
-    ``weights_only=True``), the history as JSON, and whether each model was left in train or
-    eval mode (restored on load).
+    Stored: ``torch.save`` of each module's (optimizer's) ``state_dict`` or tensor
+    (``<name>.pt``, loaded with ``weights_only=True``), the history as JSON, and whether each
+    module was left in train or eval mode (restored on load).
     """
     import torch
 
+    def stateful(obj: Any) -> bool:
+        return isinstance(obj, torch.Tensor) or (
+            callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict", None))
+        )
+
     def models_of(built: Any) -> dict[str, Any]:
         return _models(
-            built, f"build() for {name!r}", lambda m: isinstance(m, torch.nn.Module), "torch.nn.Module"
+            built, f"build() for {name!r}", stateful, "torch.nn.Module, tensor or object with a state_dict"
         )
 
     def do_train() -> tuple[Any, dict[str, Any]]:
@@ -740,23 +748,36 @@ def cached_torch(
         models_of(built)
         return built, _history(train(built), name)
 
+    def state_of(obj: Any) -> Any:
+        return obj.detach() if isinstance(obj, torch.Tensor) else obj.state_dict()
+
     def save(result: tuple[Any, dict[str, Any]]) -> dict[str, Content]:
         built, history = result
         models = models_of(built)
         files: dict[str, Content] = {
-            f"{stem}.pt": (lambda f, m=m: torch.save(m.state_dict(), f)) for stem, m in models.items()
+            f"{stem}.pt": (lambda f, m=m: torch.save(state_of(m), f)) for stem, m in models.items()
         }
         files["history.json"] = _json_content(history)
-        files["modes.json"] = json.dumps({stem: m.training for stem, m in models.items()})
+        modes = {stem: m.training for stem, m in models.items() if isinstance(m, torch.nn.Module)}
+        files["modes.json"] = json.dumps(modes)
         return files
 
     def load(paths: Mapping[str, Path]) -> tuple[Any, dict[str, Any]]:
         built = build()
         modes = json.loads(paths["modes.json"].read_text(encoding="utf-8"))
-        for stem, model in models_of(built).items():
+        for stem, obj in models_of(built).items():
             state = torch.load(paths[f"{stem}.pt"], map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-            model.train(bool(modes[stem]))
+            if isinstance(obj, torch.Tensor):
+                if obj.shape != state.shape or obj.dtype != state.dtype:
+                    raise ValueError(
+                        f"{stem}: stored {state.dtype}{tuple(state.shape)}, built {obj.dtype}{tuple(obj.shape)}"
+                    )
+                with torch.no_grad():
+                    obj.copy_(state)
+            else:
+                obj.load_state_dict(state)
+            if isinstance(obj, torch.nn.Module):
+                obj.train(bool(modes[stem]))
         return built, json.loads(paths["history.json"].read_text(encoding="utf-8"))
 
     return cached(

@@ -487,24 +487,40 @@ def test_a_torch_model_round_trips_exactly_with_its_history(capsys):
         assert not torch.equal(fresh.eval()(x), loaded(x))
 
 
-def test_several_torch_models_in_one_entry():
+def test_several_torch_models_a_buffer_and_an_optimizer_in_one_entry():
+    """The pattern of a GAN (two networks) and of an EBM (a network and its replay buffer)."""
     torch = pytest.importorskip("torch")
 
     def build():
-        return {"generator": torch.nn.Linear(2, 3), "critic": torch.nn.Linear(3, 1)}
+        generator = torch.nn.Linear(2, 3)
+        return {
+            "generator": generator,
+            "critic": torch.nn.Linear(3, 1),
+            "buffer": torch.zeros(4, 2),
+            "optimizer": torch.optim.SGD(generator.parameters(), lr=0.1, momentum=0.9),
+        }
 
     def train(models):
-        with torch.no_grad():
-            for m in models.values():
-                m.weight.add_(1.0)
+        models["generator"](torch.ones(1, 2)).sum().backward()
+        models["optimizer"].step()
+        models["buffer"][1:3] = torch.randn(2, 2)  # updated in place, as ReplayBuffer.update does
+        models["critic"].eval()
         return None
 
-    kwargs = {"build": build, "code": [affine], "seed": 0}
+    kwargs = {"build": build, "code": [build, train], "seed": 0}
     models, history = cache.cached_torch("gan", train=train, **kwargs)
     loaded, loaded_history = cache.cached_torch("gan", train=lambda m: pytest.fail("retrained"), **kwargs)
     assert history == loaded_history == {}
+    assert torch.equal(models["buffer"], loaded["buffer"]) and loaded["buffer"].abs().sum() > 0
     for k in ("generator", "critic"):
-        assert torch.equal(models[k].weight, loaded[k].weight)
+        for p, q in zip(models[k].parameters(), loaded[k].parameters()):
+            assert torch.equal(p, q)
+    assert loaded["generator"].training and not loaded["critic"].training
+    momentum = lambda opt: [s["momentum_buffer"] for s in opt.state_dict()["state"].values()]  # noqa: E731
+    assert all(
+        torch.equal(a, b) for a, b in zip(momentum(models["optimizer"]), momentum(loaded["optimizer"]))
+    )
+    assert len(momentum(loaded["optimizer"])) == 2
 
 
 def test_a_truncated_torch_checkpoint_is_retrained(build, capsys):
