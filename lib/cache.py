@@ -89,6 +89,7 @@ __all__ = [
     "cached_keras",
     "cached_torch",
     "clear",
+    "effective_seed",
     "fingerprint",
 ]
 
@@ -130,6 +131,23 @@ def cache_mode() -> str:
             f"{', '.join(CACHE_MODES)} (default: on)."
         )
     return value
+
+
+def effective_seed(seed: int) -> int:
+    """The seed :func:`cached` trains with, given ``seed=``: ``seed`` itself, unless
+    ``COURSE_SEED`` is set to another value; then a number drawn from both, so that a notebook
+    that passes a fixed seed still trains other models when rerun with another ``COURSE_SEED``.
+    Pass the seed :func:`lib.config.setup` used (e.g. ``torch.initial_seed()`` after it), and the
+    seed is kept. Use this to rebuild the untrained model a cached one started from::
+
+        config.seed_everything(cache.effective_seed(SEED)); untrained_model = build()
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    course_seed = _course_seed()
+    if course_seed is None or course_seed == seed:
+        return int(seed)
+    return int(_sha256(f"{int(seed)}:{course_seed}")[:8], 16) % 2**31
 
 
 def _course_seed() -> int | None:
@@ -482,8 +500,8 @@ def cached(
         params: the hyper-parameters, a JSON-able dict.
         data: the arrays the result is computed from (see :func:`fingerprint`).
         seed: the seed of the computation (non-negative), or ``None`` for a deterministic one
-            (then the random generators are not touched). ``COURSE_SEED``, when set, is mixed
-            into it (and into the key): a rerun with another seed trains other models.
+            (then the random generators are not touched). ``COURSE_SEED`` is part of the key;
+            see :func:`effective_seed` for the seed training then uses.
         frameworks: the modules whose version goes into the key besides Python and NumPy, e.g.
             ``["torch"]`` (:func:`cached_torch` and :func:`cached_keras` add theirs).
         verbose: print one line on a load, a training, or a problem with the cache.
@@ -504,13 +522,7 @@ def cached(
     untrained = config.untrained()
     use = mode != "off" and not untrained
     folder = cache_dir() / name / key[:16]
-    seed_used = None
-    if seed is not None:
-        seed_used = (
-            int(seed)
-            if parts["course_seed"] is None
-            else int(_sha256(f"{seed}:{parts['course_seed']}")[:8], 16)
-        )
+    seed_used = None if seed is None else effective_seed(seed)
 
     def reseed(value: int | None) -> None:
         if value is not None:

@@ -199,6 +199,22 @@ def test_the_scale_and_course_seed_are_part_of_the_key(monkeypatch):
     assert key() != smoke
 
 
+def test_course_seed_trains_other_models_even_for_a_fixed_seed(monkeypatch):
+    train = Counter()
+    first = arrays(train, seed=0)["w"]
+    monkeypatch.setenv("COURSE_SEED", "3")
+    assert cache.effective_seed(3) == 3  # the seed config.setup used is kept
+    assert cache.effective_seed(0) not in (0, 3)
+    other = arrays(train, seed=0)["w"]  # a notebook that passes a fixed seed
+    assert train.calls == 2 and not np.array_equal(first, other)
+    config.seed_everything(cache.effective_seed(0))  # how a notebook rebuilds the untrained start
+    np.testing.assert_array_equal(np.random.standard_normal(3), other)  # noqa: NPY002
+    monkeypatch.setenv("COURSE_SEED", "0")
+    np.testing.assert_array_equal(arrays(train, seed=0)["w"], first)  # COURSE_SEED=0 and seed 0: the same
+    with pytest.raises(ValueError, match="non-negative integer"):
+        cache.effective_seed(-2)
+
+
 def test_a_loaded_result_leaves_the_random_state_as_training_does():
     """What the notebook draws after the cell is the same whether the model was trained or loaded."""
     train = Counter()
