@@ -682,8 +682,7 @@ def cached_arrays(
             )
         out = {}
         for k, v in value.items():
-            if not isinstance(k, str) or not k.isidentifier():
-                raise ValueError(f"compute() for {name!r}: array names must be identifiers, got {k!r}")
+            _check_name(k, f"an array's name in what compute() for {name!r} returned")
             out[k] = _as_numpy(v, f"compute()[{k!r}]")
         return out
 

@@ -651,3 +651,18 @@ def test_a_subclassed_keras_model_with_its_own_optimizer_round_trips():
         loaded.own_optimizer.variables[-1].numpy(),
         trained.own_optimizer.variables[-1].numpy(),
     )
+
+
+def test_arrays_keep_their_names_dtypes_and_shapes():
+    """E.g. Monte Carlo configurations per temperature, as notebook 07 draws them."""
+    temps = (1.5, 2.27)
+    compute = lambda: {f"T{t}": np.full((3, 4, 4), i, np.int8) for i, t in enumerate(temps)}  # noqa: E731
+    kwargs = {"code": [affine], "params": {"temps": temps}, "seed": 5}
+    fresh = cache.cached_arrays("mc", compute=compute, **kwargs)
+    loaded = cache.cached_arrays("mc", compute=lambda: pytest.fail("recomputed"), **kwargs)
+    assert list(loaded) == ["T1.5", "T2.27"]
+    for k in fresh:
+        assert loaded[k].dtype == np.int8 and loaded[k].shape == (3, 4, 4)
+        np.testing.assert_array_equal(fresh[k], loaded[k])
+    with pytest.raises(ValueError, match="an array's name"):
+        cache.cached_arrays("bad", compute=lambda: {"a/b": np.zeros(2)}, code=[affine], seed=0)
