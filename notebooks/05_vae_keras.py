@@ -46,18 +46,17 @@
 # ## Set-up
 #
 # TensorFlow is imported before `config.setup` so that the set-up seeds it (and Keras).
-#
-# When TensorFlow loads it prints informational lines to stderr (an absl notice and
-# `oneDNN custom operations are on ...`). They are emitted before `TF_CPP_MIN_LOG_LEVEL` takes effect
-# and are harmless: oneDNN is the fast CPU back-end, and its round-off differences are far below
-# anything this notebook measures.
 
 # %%
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the logs
+# Silence TensorFlow's informational start-up logs. Two lines may still reach stderr (an absl notice and
+# "oneDNN custom operations are on"): C++ prints them before any setting can act; they are harmless.
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+import absl.logging
 
-import json
+absl.logging.set_verbosity(absl.logging.ERROR)
+
 import time
 
 import keras
@@ -77,12 +76,12 @@ LATENT_DIM = 2  # 2-D: we can look at the whole latent space
 N_TRAIN = config.scaled(smoke=6400, lecture=8000, full=60000)  # capped by what exists
 BATCH_SIZE = config.scaled(smoke=64, lecture=64, full=128)
 LEARNING_RATE = config.scaled(smoke=3e-3, lecture=2e-3, full=1e-3)
-EPOCHS = config.scaled(smoke=3, lecture=30, full=60)
+EPOCHS = config.scaled(smoke=10, lecture=30, full=60)
 IW_K = config.scaled(smoke=50, lecture=500, full=5000)  # importance samples per test image
 IW_N_TEST = config.scaled(smoke=100, lecture=1000, full=10000)  # test images for the IW estimate
-N_FCD = config.scaled(smoke=300, lecture=1000, full=5000)  # samples for the Fréchet distance
-N_FASHION = config.scaled(smoke=2000, lecture=6000, full=60000)  # Fashion-MNIST training images
-EPOCHS_FASHION = config.scaled(smoke=1, lecture=5, full=30)
+N_FCD = metrics.sample_count()  # samples for the Fréchet distance: the course-wide n at this scale
+N_FASHION = config.scaled(smoke=6000, lecture=6000, full=60000)  # Fashion-MNIST training images
+EPOCHS_FASHION = config.scaled(smoke=3, lecture=5, full=30)
 
 # %%
 train_u8, train_labels = data.load_mnist("train")
@@ -98,6 +97,15 @@ results.describe(
     latent_dim=LATENT_DIM,
     architecture="conv encoder 16-32 / deconv decoder 32-16, Bernoulli decoder",
 )
+
+# The base rate: independent pixels with their (smoothed) training frequencies, the simplest model of
+# binary digits. Its exact test log-likelihood is the yardstick every trained model here must beat.
+pixel_p = (x_train.reshape(len(x_train), -1).sum(0) + 1.0) / (len(x_train) + 2.0)  # (784,)
+x_test_flat = x_test.reshape(len(x_test), -1)  # (M, 784)
+base_rate_per_image = x_test_flat @ np.log(pixel_p) + (1 - x_test_flat) @ np.log1p(-pixel_p)  # (M,) nats
+base_rate_ll = float(base_rate_per_image.mean())
+print(f"base-rate (independent-pixel Bernoulli) test log-likelihood: {base_rate_ll:.2f} nats per image")
+results.record("test_ll_base_rate", base_rate_ll, unit="nats")
 
 # %% [markdown]
 # ## 1. The reparameterisation trick as a layer
@@ -256,6 +264,8 @@ model = VAE(build_encoder(), build_decoder(), name="vae")
 model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
 untrained = evaluate(model, x_test)
 print("untrained:", {k: round(v, 1) for k, v in untrained.items()})
+z_prior = keras.random.normal((N_FCD, LATENT_DIM), seed=1)  # (N_FCD, d) prior samples, decoded below
+samples_untrained = ops.convert_to_numpy(ops.sigmoid(model.decoder(z_prior)))  # the model before training
 
 # %% [markdown]
 # ## 4. Training with `fit`
@@ -267,16 +277,17 @@ t0 = time.time()
 fit = model.fit(
     train_ds,
     validation_data=test_ds,
-    epochs=EPOCHS,
+    epochs=config.training_steps(EPOCHS),
+    steps_per_epoch=1 if config.untrained() else None,
     verbose=0,
     shuffle=False,  # ds is shuffled
-    callbacks=[TqdmEpochs(EPOCHS, "conv VAE on MNIST")],
+    callbacks=[TqdmEpochs(config.training_steps(EPOCHS), "conv VAE on MNIST")],
 )
 train_seconds = time.time() - t0
-print(f"{EPOCHS} epochs in {train_seconds:.0f} s")
+epochs_axis = np.arange(1, len(fit.history["loss"]) + 1)
+print(f"{len(epochs_axis)} epochs in {train_seconds:.0f} s")
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
-epochs_axis = np.arange(1, EPOCHS + 1)
 for ax, key, title in zip(
     axes, ["loss", "rec", "kl"], ["−ELBO", "reconstruction log p(x|z)", "KL(q‖p)"], strict=True
 ):
@@ -292,14 +303,22 @@ fig.tight_layout()
 test_eval = evaluate(model, x_test, n_samples=10)
 print(
     f"test ELBO {test_eval['elbo']:.2f} nats = reconstruction {test_eval['rec']:.2f} − KL {test_eval['kl']:.2f}"
-    f"   (untrained {untrained['elbo']:.1f})"
+    f"   (untrained {untrained['elbo']:.1f}; base-rate log-likelihood {base_rate_ll:.1f})"
 )
-assert np.isfinite(test_eval["elbo"])
-assert test_eval["elbo"] > untrained["elbo"] + 200, "training did not improve the ELBO"
-assert test_eval["elbo"] > config.scaled(smoke=-215.0, lecture=-180.0, full=-150.0)
-results.record("test_elbo", test_eval["elbo"], unit="nats", epochs=EPOCHS)
+results.record(
+    "test_elbo", test_eval["elbo"], unit="nats", epochs=EPOCHS, key="test ELBO (conv VAE, 2-D latent)"
+)
 results.record("test_elbo_untrained", untrained["elbo"], unit="nats")
 results.record("test_kl", test_eval["kl"], unit="nats")
+
+# %% tags=["learning-check"]
+# The ELBO, a lower bound on log p(x), beats the base rate's exact log-likelihood and the untrained model.
+# Smoke, seeds 0/1/2: 42.8-46.1 nats above the base rate, 368-372 above the untrained model; untrained
+# (one update): 319 below the base rate. Lecture and full train 3x and 6x longer.
+assert test_eval["elbo"] > base_rate_ll + config.scaled(smoke=25, lecture=35, full=45), (
+    "the test ELBO does not beat the independent-pixel base rate"
+)
+assert test_eval["elbo"] > untrained["elbo"] + 250, "training did not improve the ELBO"
 
 # %% [markdown]
 # ## 5. Reconstructions, the latent space and the manifold
@@ -333,7 +352,7 @@ vae.manifold_figure(decode, n=15, ax=axes[1], title="decoded quantile grid of th
 fig.tight_layout()
 
 # %%
-samples = decode(keras.random.normal((N_FCD, LATENT_DIM), seed=1))  # (N_FCD, 28, 28, 1) probabilities
+samples = decode(z_prior)  # (N_FCD, 28, 28, 1) probabilities, from the same prior draws as before training
 fig = plotting.image_grid(samples[:40], ncols=20, title="samples from the prior (pixel probabilities)")
 
 # %% [markdown]
@@ -383,93 +402,113 @@ def iw_estimate(x, k, batch=50, chunk=100):
     return np.concatenate(out)
 
 
-tf.random.set_seed(2)
 x_iw = x_test[:IW_N_TEST]
 t0 = time.time()
 iw_ll = iw_estimate(x_iw, IW_K)
 elbo_same = evaluate(model, x_iw, n_samples=10)["elbo"]
+base_rate_iw = float(base_rate_per_image[: len(x_iw)].mean())  # the base rate on the same images
+gap = iw_ll.mean() - elbo_same
 print(
     f"on {len(x_iw)} test images: ELBO {elbo_same:.2f}, IW (k={IW_K}) {iw_ll.mean():.2f} ± "
-    f"{iw_ll.std() / np.sqrt(len(iw_ll)):.2f} nats  [{time.time() - t0:.0f} s]"
+    f"{iw_ll.std() / np.sqrt(len(iw_ll)):.2f} nats  [{time.time() - t0:.0f} s]; gap {gap:.2f} nats; "
+    f"base rate {base_rate_iw:.2f}"
 )
+results.record(
+    "test_iw_log_likelihood",
+    iw_ll.mean(),
+    unit="nats",
+    k=IW_K,
+    n_images=len(x_iw),
+    key=f"test log-likelihood, importance-weighted bound L_k (k = {IW_K})",
+)
+results.record("test_elbo_same_images", elbo_same, unit="nats", n_images=len(x_iw))
+results.record("test_ll_base_rate_same_images", base_rate_iw, unit="nats", n_images=len(x_iw))
+results.record("iw_minus_elbo_gap", gap, unit="nats")
 
 # %%
-gap = iw_ll.mean() - elbo_same
-assert np.all(np.isfinite(iw_ll))
-assert 0 < gap < 25, f"the IW estimate should sit a few nats above the ELBO, got a gap of {gap:.2f}"
-results.record("test_iw_log_likelihood", iw_ll.mean(), unit="nats", k=IW_K, n_images=len(x_iw))
-results.record("test_elbo_same_images", elbo_same, unit="nats", n_images=len(x_iw))
-results.record("iw_minus_elbo_gap", gap, unit="nats")
+# A check of the estimator, true for any model, trained or not: L_k lies above the ELBO, by a few nats at
+# most (tens of nats would mean wrong log-weights). Smoke, seeds 0/1/2: 3.1-4.3; untrained (one update): 0.4.
+assert 0 < gap < 10, f"the IW estimate should sit a few nats above the ELBO, got a gap of {gap:.2f}"
+
+# %% tags=["learning-check"]
+# The IW bound (still a lower bound on log p(x)) beats the exact base-rate log-likelihood on the same
+# images. Smoke, seeds 0/1/2: 51.6-57.8 nats above it; untrained (one update): 306 below it.
+assert iw_ll.mean() > base_rate_iw + config.scaled(smoke=30, lecture=40, full=50), (
+    "the importance-weighted log-likelihood does not beat the independent-pixel base rate"
+)
 
 # %% [markdown]
 # **The Fréchet classifier distance** of `N_FCD` prior samples (pixel probabilities) to real training
 # digits, in the feature space of the course's MNIST classifier — our own "FID", not comparable with
-# published Inception FIDs — with its floor (held-out real digits) and ceiling (uniform noise):
+# published Inception FIDs. `metrics.score_samples` scores them as every lecture does (the same number
+# of samples and the same real digits at a given scale), beside its floor (held-out real digits) and
+# ceiling (uniform noise); we score the same model's samples before training too.
 
 # %%
-ref = metrics.reference_fcd(n=N_FCD)
-fcd_vae = metrics.fcd(samples, train_u8[:N_FCD], pixel_range_a="unit", pixel_range_b="uint8")
-labels_frac = metrics.label_distribution(samples)
+score = metrics.score_samples(samples, pixel_range="unit")
+score_untrained = metrics.score_samples(samples_untrained, pixel_range="unit")
 print(
-    f"FCD: real test digits (floor) {ref['floor']:.2f} | conv VAE samples {fcd_vae:.2f} | "
-    f"uniform noise (ceiling) {ref['ceiling']:.2f}"
+    f"FCD of n = {score['n']}: real test digits (floor) {score['floor']:.2f} | conv VAE samples {score['fcd']:.2f} | "
+    f"before training {score_untrained['fcd']:.2f} | uniform noise (ceiling) {score['ceiling']:.2f}"
 )
-print("predicted digit of the samples:", np.round(labels_frac, 2))
-assert (
-    ref["floor"] < fcd_vae < config.scaled(smoke=0.9, lecture=0.35, full=0.2) * ref["ceiling"]
-)  # lecture run: 300 vs 1400
-assert labels_frac.max() < config.scaled(smoke=0.9, lecture=0.4, full=0.3), (
+print(
+    "predicted digit of the samples:",
+    np.round(score["label_distribution"], 2),
+    f"({score['digits_covered']} digits with at least 2 %)",
+)
+results.record(
+    "fcd_samples",
+    score["fcd"],
+    unit="",
+    key="FCD of prior samples",
+    **{k: v for k, v in score.items() if k != "fcd"},
+)
+results.record("fcd_samples_untrained", score_untrained["fcd"], unit="", n=score_untrained["n"])
+
+# %% tags=["learning-check"]
+# The samples are far closer to real digits than the same model's before training, and spread over the
+# digits. Smoke, seeds 0/1/2: FCD 400-494 vs 1071-1072 before training (ratio 0.37-0.46), 9 digits
+# covered; untrained (one update): ratio 1.00, 1 digit.
+assert score["fcd"] < config.scaled(smoke=0.6, lecture=0.4, full=0.3) * score_untrained["fcd"], (
+    "the samples are not much closer to real digits than the untrained model's"
+)
+assert score["digits_covered"] >= config.scaled(smoke=7, lecture=8, full=9), (
     "samples collapsed onto few digits"
 )
-results.record("fcd_samples", fcd_vae, unit="", n=N_FCD, floor=ref["floor"], ceiling=ref["ceiling"])
 
 # %% [markdown]
-# **Comparison with lecture 04.** The PyTorch notebook trained a fully connected VAE with the same
-# 2-D latent space on the same binary digits, and a 50-D one: the table below reads their recorded
-# results, if lecture 04 has been run (at whatever scale it was run).
-
-# %%
-path04 = results.results_dir() / "04_vae_pytorch.json"
-rows = [("05 conv VAE, d=2 (this notebook)", test_eval["elbo"], iw_ll.mean(), len(x_iw))]
-if path04.is_file():
-    doc04 = json.loads(path04.read_text())
-    r04 = doc04.get("results", {})
-    print(f"lecture 04 results recorded at scale {doc04.get('scale')!r}")
-    get = lambda key, field="value": r04.get(key, {}).get(field, float("nan"))
-    rows += [
-        ("04 MLP VAE, d=2", get("test_elbo_2d_latent"), float("nan"), 0),
-        (
-            "04 MLP VAE, d=50 (784-200-200-50)",
-            get("test_elbo"),
-            get("test_iw_log_likelihood"),
-            get("test_iw_log_likelihood", "n_images"),
-        ),
-    ]
-else:
-    print("(run 04_vae_pytorch for the comparison rows)")
-print(f"{'model':<36}{'test ELBO (all)':>16}{'IW log p(x)':>14}  on the first n test images")
-for name, e, ll, n in rows:
-    print(f"{name:<36}{e:>16.2f}{ll:>14.2f}  n={n}")
-
-# %% [markdown]
-# A 2-D latent space is a severe bottleneck: the model has to squeeze everything it knows about a
-# digit into two numbers (look at the small KL term: a few nats of information about each image), so its
-# likelihood is tens of nats worse than the 50-D model's, and the samples are blurrier. Compare the two
-# $d=2$ rows: in our lecture-scale run (30 epochs each) the convolutional model was *not* better than
-# lecture 04's MLP — about 3 nats worse (its encoder also squeezes through a 64-unit layer). Convolutions
-# help the decoder draw strokes; they do not widen the two-number bottleneck. At lecture scale both IW
-# estimates use the same first 1,000 test images and $k=500$, so the IW column compares across rows.
+# **Comparison with lecture 04.** Lecture 04 trains a fully connected VAE on the same binary digits,
+# with a 2-D latent space and with a 50-D one, and prints the same yardsticks (its test ELBOs, its IW
+# estimate, the same base rate); each notebook runs on its own, so read its printed numbers beside
+# these. At lecture scale both notebooks estimate $\mathcal L_{500}$ on the same first 1,000 test images.
+#
+# What to look for: a 2-D latent space is a severe bottleneck. The model must squeeze everything it
+# knows about a digit into two numbers — the KL term printed in §4 is the information, in nats, that
+# the code carries about an image — so expect its likelihood to be far below that of lecture 04's 50-D
+# model, and its samples blurrier. Convolutions help the decoder draw strokes; they do not widen the
+# two-number bottleneck, so the two 2-D models need not differ by much.
 #
 # For reference, Kingma & Welling (2013) and Burda et al. (2015) report ≈ −87 to −100 nats on the full
-# MNIST with 20–50 latent dimensions; our offline subset (8,000 images, fixed binarization) and a few epochs put us further away still.
+# MNIST with 20–50 latent dimensions; our offline subset (8,000 images, fixed binarization), a 2-D latent
+# space and a few epochs put us further away still.
 #
 # ## 7. Fashion-MNIST (when installed)
 #
-# The same architecture on clothes. Fashion-MNIST images are grey-level textures, for which a
-# Bernoulli likelihood is a poor model; as in the keras.io example we train with the binary
-# cross-entropy against the grey levels in $[0,1]$, which is a fine *loss* but **not** a
-# log-likelihood (the "continuous Bernoulli" is not normalised), so we report it without calling it nats
-# of likelihood. It is skipped if Fashion-MNIST is not found.
+# The same architecture on clothes. Fashion-MNIST images are grey-level textures, and as in the
+# keras.io example we train with the binary cross-entropy against the grey levels $x_j\in[0,1]$. That is a
+# fine *loss* but **not** a log-likelihood: the Bernoulli formula $\lambda^{x}(1-\lambda)^{1-x}$ is a
+# distribution over $x\in\{0,1\}$, and as a function of $x\in[0,1]$ it is not a normalised density — its
+# integral over $[0,1]$ is $1/C(\lambda)\le\tfrac12$. Loaiza-Ganem & Cunningham (2019, "The continuous
+# Bernoulli: fixing a pervasive error in variational autoencoders") add the missing normalising constant,
+#
+# $$p(x\mid\lambda) = C(\lambda)\,\lambda^{x}(1-\lambda)^{1-x},\qquad C(\lambda)=\frac{2\operatorname{artanh}(1-2\lambda)}{1-2\lambda}\quad\big(C(\tfrac12)=2\big),$$
+#
+# the **continuous Bernoulli**, a proper density on $[0,1]$ (whose mean is not $\lambda$); a VAE trained
+# with it, and read through that mean, gives better reconstructions and sharper samples in their
+# experiments. We keep the plain (unnormalised) objective of the keras.io example and report it as
+# "−BCE − KL", never as nats of likelihood. Our yardstick for it is the same objective for the base-rate
+# model (independent pixels, each $\lambda_j$ the mean grey level of pixel $j$). The section is skipped
+# if Fashion-MNIST is not found.
 
 # %%
 try:
@@ -483,21 +522,26 @@ if f_train_u8 is not None:
     CLASSES = ["T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
     fx_train = data.to_float(f_train_u8[:N_FASHION])[..., None]  # (N, 28, 28, 1) grey levels in [0, 1]
     fx_test = data.to_float(f_test_u8[:2000])[..., None]
+    f_mean = np.clip(fx_train.mean(0), 1e-3, 1 - 1e-3)  # (28, 28, 1) mean grey level of each pixel
+    f_base = float(
+        (fx_test * np.log(f_mean) + (1 - fx_test) * np.log1p(-f_mean)).sum(axis=(1, 2, 3)).mean()
+    )  # −BCE of the base-rate model
     fashion = VAE(build_encoder(), build_decoder(), name="fashion_vae")
     fashion.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
     f_before = evaluate(fashion, fx_test, n_samples=1)["elbo"]
     fashion.fit(
         data.to_tf_dataset(fx_train, batch_size=BATCH_SIZE, seed=0),
-        epochs=EPOCHS_FASHION,
+        epochs=config.training_steps(EPOCHS_FASHION),
+        steps_per_epoch=1 if config.untrained() else None,
         verbose=0,
         shuffle=False,
-        callbacks=[TqdmEpochs(EPOCHS_FASHION, "conv VAE on Fashion-MNIST")],
+        callbacks=[TqdmEpochs(config.training_steps(EPOCHS_FASHION), "conv VAE on Fashion-MNIST")],
     )
     f_after = evaluate(fashion, fx_test, n_samples=1)["elbo"]
     print(
-        f"Fashion-MNIST test objective (−BCE − KL per image): {f_before:.1f} before, {f_after:.1f} after training"
+        f"Fashion-MNIST test objective (−BCE − KL per image): {f_before:.1f} before, {f_after:.1f} after "
+        f"training; base-rate model (−BCE): {f_base:.1f}"
     )
-    assert np.isfinite(f_after) and f_after > f_before + 50
     results.record(
         "fashion_test_neg_bce_minus_kl",
         f_after,
@@ -505,6 +549,7 @@ if f_train_u8 is not None:
         n_train=len(fx_train),
         epochs=EPOCHS_FASHION,
     )
+    results.record("fashion_base_rate_neg_bce", f_base, unit="nats-like (not a likelihood)")
 
     def decode_fashion(z):
         return ops.convert_to_numpy(ops.sigmoid(fashion.decoder(z, training=False)))
@@ -515,9 +560,18 @@ if f_train_u8 is not None:
     vae.manifold_figure(decode_fashion, n=15, ax=axes[1], title="decoded quantile grid")
     fig.tight_layout()
 
+# %% tags=["learning-check"]
+# The Fashion VAE beats the base-rate model on the same (unnormalised) objective, and its untrained self.
+# Smoke, seeds 0/1/2: 93.8-99.8 above the base rate, 253-258 above the untrained model; untrained (one
+# update): 157 below the base rate. Without Fashion-MNIST nothing was trained and there is nothing to check.
+if f_train_u8 is not None:
+    assert f_after > f_base + 50, "the Fashion VAE does not beat independent pixels"
+    assert f_after > f_before + 150, "training did not improve the Fashion VAE's objective"
+
 # %% [markdown]
-# Trousers, bags and footwear get their own regions; tops (T-shirts, pullovers, coats, shirts) share
-# one, because in two dimensions the model spends its code on the coarse silhouette.
+# Look for classes that get a region of their own (trousers, bags and footwear usually do) and those that
+# share one (the tops: T-shirts, pullovers, coats, shirts): in two dimensions the model spends its code on
+# the coarse silhouette.
 #
 # ## Conclusion
 #
