@@ -954,7 +954,7 @@ results.describe(
     metric_note="Fréchet distance in the course's MNIST-classifier feature space, "
     "not comparable with Inception FIDs",
 )
-results.record("dcgan_score_final", final, unit="score_samples")
+results.record("dcgan_score_final", final)  # the whole dict of metrics.score_samples
 results.record("fcd_final", final["fcd"], unit="FCD", key="DCGAN FCD on MNIST", per_epoch=fcd_curve)
 results.record("fcd_before_training", before["fcd"], unit="FCD")
 results.record("fcd_first_epoch", history["fcd"][0], unit="FCD")
