@@ -29,7 +29,7 @@ Keras models go through :func:`cached_keras` (``.weights.h5``), arrays through
 through :func:`cached` with your own ``save`` / ``load`` in the framework's format (no pickles).
 
 Random state: before it trains (or loads), ``cached`` seeds every generator with ``seed``
-(:func:`lib.config.seed_everything`), so the model depends on its key only, not on what the
+(:func:`lib.config.seed_everything`; under ``COURSE_SEED`` see :func:`effective_seed`), so the model depends on its key only, not on what the
 notebook drew before. Afterwards it seeds them again with a seed drawn from the key, so that what
 the notebook draws next is the same whether the model was trained or loaded: the figures and the
 asserts after a cached run are those of a fresh one.
@@ -41,7 +41,7 @@ Switches:
 * ``COURSE_SCALE=untrained`` (the negative control) never reads the cache and never writes to
   it: the one-update model must never be loaded by a later run.
 
-An entry is a folder ``build/cache/<name>/<key>/`` holding its payload files and a
+An entry is a folder ``build/cache/<name>/<first 16 hex digits of the key>/`` holding its payload files and a
 ``meta.json`` (the key, what went into it, the SHA-256 of every payload file, the training
 time). Every file goes through :func:`lib.atomic.write_atomic`; the payload files are written
 first and ``meta.json`` last, so an entry without ``meta.json`` counts as absent. A corrupt or
