@@ -490,8 +490,8 @@ for label, band in bands.items():
 # at where the scatter is largest (the high-energy states, which are rare or absent in the
 # data) and at the printed lines: how much too much probability the RBM gives the two
 # checkerboards at $E/N=+2$, and how little that costs in KL, because their Boltzmann probability
-# is tiny. The KL is a $p_T$-weighted average, so it is decided by the states of low energy,
-# where $p_T$ puts its mass.
+# is tiny. The KL is a $p_T$-weighted average, so it is decided by the states where $p_T$ puts
+# its mass (compare the printed shares of the KL per energy band with the Boltzmann masses).
 #
 # The observables of the RBM are exact sums too, e.g. $e_\theta = \sum_s p_\theta(s)E(s)/N$:
 
@@ -602,7 +602,7 @@ results.record(
 # Untrained: energy rel. dev. −100 %, KL ratios ≈ 1.00.
 for T in TEMPS_SMALL_AWAY:
     d = small_by_T[T]
-    assert abs(d["energy_rel_dev"]) < config.scaled(smoke=0.35, lecture=0.06, full=0.02), (T, d)
+    assert abs(d["energy_rel_dev"]) < config.scaled(smoke=0.3, lecture=0.06, full=0.02), (T, d)
     assert d["kl_symmetrised"] < config.scaled(smoke=0.2, lecture=0.1, full=0.05) * d["kl_independent"], (
         T,
         d,
@@ -916,16 +916,17 @@ assert vae_c_low > 2 and vae_c_low > 5 * rbm_c_low, (vae_c_low, rbm_c_low)
 #   RBM's. At high $T$, where the truth is closest to independent spins, the VAE has least to
 #   miss. Torlai & Melko found that RBM samples follow the peak of $c$ near $T_c$; the RBM rows of
 #   the printed deviations show how close this run comes.
-# - **Sampling near $T_c$.** The RBM pays at generation time, though not through local moves:
-#   block Gibbs sampling resamples *every* visible unit at once given $h$, so $|m|$ within one
-#   ordered state decorrelates in a few steps (the printed $\tau_{\text{int}}(|m|)$ below). The
-#   bottleneck is the hidden layer. Everything the next $v$ knows about the current one passes
+# - **Sampling near $T_c$.** The RBM pays at generation time, though not because its moves are
+#   local: block Gibbs sampling resamples *every* visible unit at once given $h$. The bottleneck
+#   is the hidden layer. Everything the next $v$ knows about the current one passes
 #   through $h\sim p(h\mid v)$, and $h$ drawn from a magnetised $v$ encodes that magnetisation, so
 #   the next $v$ is magnetised the same way; to reverse the sign of $m$ the chain has to pass
 #   through configurations with $m\approx0$, which the trained model makes improbable near and
-#   below $T_c$. The next cell counts the sign changes of $m$ along the chains, and the check after
-#   it asserts that at the lowest temperature they are at least ten times rarer than at the
-#   highest. The RBM knows nothing of Wolff clusters; the VAE samples in one shot.
+#   below $T_c$. The next cell measures, along the chains, $\tau_{\text{int}}$ of $|m|$ (how fast
+#   the magnitude of the magnetization decorrelates, whatever its sign) and counts the sign
+#   changes of $m$; the check after it asserts that at the lowest temperature sign changes are at
+#   least ten times rarer than at the highest. The RBM knows nothing of Wolff clusters; the VAE
+#   samples in one shot.
 
 # %%
 # Mixing of the RBM's block Gibbs chains, started from the generated (already burnt-in)
