@@ -98,20 +98,28 @@ def provenance(name: str, nb: dict[str, Any], results_dir: Path, nb_path: Path) 
     return {"scale": "unknown", "date": mtime, "commit": "unknown", "machine": "unknown"}
 
 
-def stamp_cell(name: str, prov: dict[str, str]) -> dict[str, Any]:
-    text = (
+def stamp(name: str, prov: dict[str, str]) -> str:
+    """The box under a lecture's title that says how the page was made."""
+    return (
         ":::{admonition} How this page was made\n:class: note\n\n"
         f"This is the notebook `notebooks/{name}.ipynb` (source: `notebooks/{name}.py`) as executed at "
         f"`COURSE_SCALE={prov['scale']}` on {prov['date']}, at commit `{prov['commit']}` "
         f"({prov['machine']}). Every number and figure below comes from that run; your own run at "
         "the same scale draws other samples, within the bounds that the notebook asserts.\n:::\n"
     )
-    return {
-        "cell_type": "markdown",
-        "id": "book-provenance",
-        "metadata": {"tags": ["book-provenance"]},
-        "source": text,
-    }
+
+
+def insert_stamp(nb: dict[str, Any], text: str) -> None:
+    """Put ``text`` right under the notebook's ``# title`` line (in place)."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        lines = _source(cell).splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            if line.startswith("# "):
+                cell["source"] = "".join([*lines[: i + 1], "\n", text, "\n", *lines[i + 1 :]])
+                return
+    raise ValueError("notebook without a '# title' heading")
 
 
 def progress_text(model_id: str, state: dict[str, Any]) -> str | None:
@@ -162,8 +170,7 @@ def prepare_lecture(name: str, src: Path, results_dir: Path, dest: Path) -> str:
     nb = json.loads(src.read_text(encoding="utf-8"))
     prov = provenance(name, nb, results_dir, src)
     static_outputs(nb)
-    first = next(i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown")
-    nb["cells"].insert(first + 1, stamp_cell(name, prov))
+    insert_stamp(nb, stamp(name, prov))
     write_if_changed(dest / "lectures" / f"{name}.ipynb", json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return title_of(nb)
 

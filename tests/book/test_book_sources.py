@@ -212,6 +212,16 @@ def test_titles():
     assert build.short_title("01 · RBMs") == "RBMs"
 
 
+def test_the_stamp_goes_under_the_title():
+    nb = {"cells": [code("x = 1"), md("# 01 · T\n\nIntro text.\n")]}
+    prov = {"scale": "smoke", "date": "2026-01-02", "commit": "abc", "machine": "m"}
+    build.insert_stamp(nb, build.stamp("01_t", prov))
+    src = nb["cells"][1]["source"]
+    assert src.startswith("# 01 · T\n\n:::{admonition} How this page was made")
+    assert "`COURSE_SCALE=smoke` on 2026-01-02, at commit `abc`" in src
+    assert src.rstrip().endswith("Intro text.")
+
+
 def test_stage_refuses_missing_notebooks(tmp_path):
     with pytest.raises(SystemExit, match="no executed notebook"):
         build.stage(tmp_path / "empty-build", tmp_path / "book")
