@@ -10,9 +10,10 @@ Where :func:`load_mnist` looks, in order:
    (``apt-get install dataset-fashion-mnist``).
 
 Inside a directory the four standard IDX files (``train-images-idx3-ubyte.gz`` …) are
-expected in a subfolder ``mnist/`` or ``fashion-mnist/``, gzipped or not. Local files are
-checked for structure (magic number, dimensions, length), not for the canonical checksums,
-so a smaller real split (as in ``../shared/data``) loads fine.
+expected in a subfolder ``mnist/`` or ``fashion-mnist/``, gzipped or not, and read by
+:mod:`lib.idx`, which checks their structure, not the canonical checksums (so a smaller real
+split, as in ``../shared/data``, loads fine). ``read_idx`` and the error classes are
+re-exported here.
 
 If nothing is found and ``download`` is true, the files are fetched from public mirrors in
 turn, each verified against its canonical SHA-256, written to a temporary file and renamed
@@ -21,14 +22,11 @@ into ``data/`` only when complete and verified.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
 import os
-import struct
 import urllib.error
 import urllib.request
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -37,6 +35,7 @@ import numpy as np
 
 from . import config
 from .atomic import write_atomic
+from .idx import FILES, CorruptDataError, DataError, read_idx, read_split
 
 __all__ = [
     "MIRRORS",
@@ -61,11 +60,6 @@ SUBDIRS: dict[str, str] = {"digits": "mnist", "fashion": "fashion-mnist"}
 SYSTEM_DIRS: dict[str, list[Path]] = {
     "digits": [],
     "fashion": [Path("/usr/share/datasets/fashion-mnist")],
-}
-
-FILES: dict[str, tuple[str, str]] = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
 #: Canonical SHA-256 of the official gzipped files.
@@ -99,99 +93,12 @@ MIRRORS: dict[str, list[str]] = {
     ],
 }
 
-_IDX_DTYPES = {0x08: np.uint8}
-
-
-class DataError(Exception):
-    """Base class of the dataset errors: ``except data.DataError`` handles a missing dataset
-    (:class:`DatasetUnavailable`) and a corrupt file (:class:`CorruptDataError`) alike."""
-
 
 class DatasetUnavailable(DataError, FileNotFoundError):
     """The dataset is not on disk and could not be downloaded."""
 
 
-class CorruptDataError(DataError, ValueError):
-    """A dataset file exists but its content is not a valid IDX file of the expected kind."""
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def _open_bytes(path: Path) -> bytes:
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (EOFError, OSError, zlib.error) as exc:  # truncated or not gzip at all
-        raise CorruptDataError(
-            f"{path}: cannot be decompressed ({exc}). The file is truncated or corrupt; "
-            "delete it and load again (or re-download it)."
-        ) from exc
-
-
-def read_idx(path: str | os.PathLike[str], expected_ndim: int | None = None) -> np.ndarray:
-    """Read an IDX file (optionally gzipped) into a ``uint8`` array after structural checks.
-
-    Raises:
-        CorruptDataError: bad magic number, unsupported type, wrong number of dimensions, or
-            a length that disagrees with the header's dimensions.
-    """
-    path = Path(path)
-    raw = _open_bytes(path)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise CorruptDataError(
-            f"{path}: bad magic number {raw[:4].hex() or '(empty file)'}; expected an IDX file "
-            "starting with 0x0000 followed by type and rank bytes (e.g. 00000803 for images)."
-        )
-    dtype_code, ndim = raw[2], raw[3]
-    if dtype_code not in _IDX_DTYPES:
-        raise CorruptDataError(f"{path}: IDX data type 0x{dtype_code:02x} is not unsigned bytes (0x08).")
-    if expected_ndim is not None and ndim != expected_ndim:
-        raise CorruptDataError(
-            f"{path}: IDX rank {ndim}, expected {expected_ndim} "
-            f"({'images N×28×28' if expected_ndim == 3 else 'labels N'})."
-        )
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise CorruptDataError(f"{path}: file ends inside its header ({len(raw)} bytes).")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(dims, dtype=np.int64))
-    if len(raw) - header != expected:
-        raise CorruptDataError(
-            f"{path}: header says dimensions {dims} ({expected} bytes of data) but the file holds "
-            f"{len(raw) - header} bytes; it is truncated or corrupt."
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
-
-
-def _find_file(directory: Path, stem: str) -> Path | None:
-    for name in (stem + ".gz", stem):
-        candidate = directory / name
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _read_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
-    image_stem, label_stem = FILES[split]
-    image_path = _find_file(directory, image_stem)
-    label_path = _find_file(directory, label_stem)
-    if image_path is None or label_path is None:
-        return None
-    images = read_idx(image_path, expected_ndim=3)
-    labels = read_idx(label_path, expected_ndim=1)
-    if images.shape[1:] != (28, 28):
-        raise CorruptDataError(f"{image_path}: images are {images.shape[1:]}, expected 28×28.")
-    if len(images) != len(labels):
-        raise CorruptDataError(
-            f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels; "
-            "the two files must come from the same split."
-        )
-    if labels.size and labels.max() > 9:
-        raise CorruptDataError(f"{label_path}: labels must be 0..9, found {labels.max()}.")
-    return images, labels
+# --------------------------------------------------------------------------- finding
 
 
 def search_dirs(kind: Kind, data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -329,7 +236,7 @@ def load_mnist(
     _check_split(split)
     dirs = search_dirs(kind, data_dir)
     for directory in dirs:
-        found = _read_split(directory, split)
+        found = read_split(directory, split)
         if found is not None:
             return found
     searched = "\n".join(f"  {d}" for d in dirs)
@@ -349,7 +256,7 @@ def load_mnist(
         raise DatasetUnavailable(
             f"{kind} ({split}) not found; searched:\n{searched}\n{exc}\n{hint}"
         ) from None
-    found = _read_split(folder, split)
+    found = read_split(folder, split)
     assert found is not None
     return found
 
