@@ -15,7 +15,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"config", "data", "gan", "ising", "langevin", "metrics", "plotting", "rbm", "results", "vae"}
+_SUBMODULES = {
+    "atomic", "cache", "config", "data", "divergences", "gan", "ising", "ising_mc", "metrics",
+    "plotting", "rbm", "rbm_torch", "results", "samplers", "toy2d", "vae",
+}  # fmt: skip
 
 __all__ = sorted(_SUBMODULES)
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from lib import ising
+from lib import ising, ising_mc
 
 TC = ising.ONSAGER_TC
 
@@ -138,15 +138,15 @@ def test_autocorrelation_time_of_ar1() -> None:
     x[0] = noise[0] / math.sqrt(1 - rho**2)
     for t in range(1, n):
         x[t] = rho * x[t - 1] + noise[t]
-    assert ising.integrated_autocorrelation_time(x) == pytest.approx(4.5, rel=0.1)
-    assert ising.integrated_autocorrelation_time(noise) == pytest.approx(0.5, abs=0.05)
+    assert ising_mc.integrated_autocorrelation_time(x) == pytest.approx(4.5, rel=0.1)
+    assert ising_mc.integrated_autocorrelation_time(noise) == pytest.approx(0.5, abs=0.05)
 
 
 @pytest.mark.parametrize("algorithm", ["wolff", "metropolis"])
 @pytest.mark.parametrize("T", [1.8, TC, 3.2])
 def test_samplers_match_exact_enumeration(algorithm: str, T: float) -> None:
     L, chains, steps = 4, 16, 1500
-    spins = ising.sample(
+    spins = ising_mc.sample(
         L, T, chains * steps, algorithm=algorithm, n_chains=chains, n_between=1, n_burn=200, seed=7
     )
     assert spins.shape == (chains * steps, L, L) and spins.dtype == np.int8
@@ -158,7 +158,7 @@ def test_samplers_match_exact_enumeration(algorithm: str, T: float) -> None:
     }
     for key, values in series.items():
         x = values.reshape(steps, chains)  # time-major output: out[t * n_chains + c]
-        tau = ising.integrated_autocorrelation_time(x)
+        tau = ising_mc.integrated_autocorrelation_time(x)
         err = x.std() * math.sqrt(2 * tau / x.size)
         z = (x.mean() - ex[key]) / err
         assert abs(z) < 4, (
@@ -171,7 +171,7 @@ def test_observables_on_exact_samples() -> None:
     ex = ising.exact(4, T)
     rng = np.random.default_rng(3)
     spins = ising.all_states(4)[rng.choice(65536, size=20000, p=ex["probabilities"])]
-    obs = ising.observables(spins, T)
+    obs = ising_mc.observables(spins, T)
     for key in (
         "energy_per_spin",
         "abs_magnetization_per_spin",
@@ -183,18 +183,20 @@ def test_observables_on_exact_samples() -> None:
 
 
 def test_wolff_on_16x16_at_tc_is_symmetric_and_critical() -> None:
-    spins = ising.sample(16, TC, 1000, seed=1)
+    spins = ising_mc.sample(16, TC, 1000, seed=1)
     m = ising.magnetization(spins) / 256
     assert 0.4 < np.mean(m > 0) < 0.6  # both ordered phases appear
-    obs = ising.observables(spins, TC)
+    obs = ising_mc.observables(spins, TC)
     # finite-size values at T_c (L = 16): between the ordered and disordered limits
     assert -1.5 < obs["energy_per_spin"] < -1.4  # Onsager's infinite lattice: −√2
     assert 0.6 < obs["abs_magnetization_per_spin"] < 0.8  # ~ L^(−1/8)
     # the two samplers agree with each other on a lattice too large to enumerate
     T = 2.7
-    metro = ising.sample(16, T, 1000, algorithm="metropolis", n_chains=100, n_burn=200, n_between=10, seed=2)
-    wolff = ising.sample(16, T, 1000, algorithm="wolff", n_chains=100, n_burn=20, n_between=2, seed=3)
-    metro, wolff = ising.observables(metro, T), ising.observables(wolff, T)
+    metro = ising_mc.sample(
+        16, T, 1000, algorithm="metropolis", n_chains=100, n_burn=200, n_between=10, seed=2
+    )
+    wolff = ising_mc.sample(16, T, 1000, algorithm="wolff", n_chains=100, n_burn=20, n_between=2, seed=3)
+    metro, wolff = ising_mc.observables(metro, T), ising_mc.observables(wolff, T)
     err = math.hypot(metro["energy_per_spin_err"], wolff["energy_per_spin_err"])
     assert abs(metro["energy_per_spin"] - wolff["energy_per_spin"]) < 4 * err
 
@@ -216,14 +218,14 @@ def test_bad_input_is_rejected_clearly() -> None:
         with pytest.raises(ValueError, match="temperature"):
             ising.exact(3, T)
         with pytest.raises(ValueError, match="temperature"):
-            ising.sample(4, T, 10)
+            ising_mc.sample(4, T, 10)
     with pytest.raises(ValueError, match="L ≤ 4"):
         ising.exact(5, 2.0)
     with pytest.raises(ValueError, match="even L"):
-        ising.sample(5, 2.0, 10, algorithm="metropolis")
+        ising_mc.sample(5, 2.0, 10, algorithm="metropolis")
     with pytest.raises(ValueError, match="algorithm"):
-        ising.sample(4, 2.0, 10, algorithm="heatbath")  # type: ignore[arg-type]
+        ising_mc.sample(4, 2.0, 10, algorithm="heatbath")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="n_samples"):
-        ising.sample(4, 2.0, 0)
+        ising_mc.sample(4, 2.0, 0)
     with pytest.raises(ValueError, match="0 or 1"):
         ising.bits_to_spins(np.full((2, 16), 0.5))
