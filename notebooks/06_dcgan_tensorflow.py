@@ -98,7 +98,7 @@ import tensorflow as tf
 from keras import layers
 from tqdm.auto import tqdm
 
-from lib import config, data, gan, metrics, plotting, results
+from lib import config, data, divergences, gan, metrics, plotting, results, toy2d
 
 absl.logging.set_verbosity(absl.logging.ERROR)
 SCALE = config.setup("06_dcgan_tensorflow", seed=0)
@@ -190,29 +190,30 @@ TOY_SNAPSHOTS = 10
 # $\sqrt{1+\eta^2}$ at every step, and alternating steps (update $a$, then $b$ with the new $a$)
 # go round a closed orbit without ever approaching it. The second code cell below shows both.
 #
-# Let us check the identity numerically in one dimension (the functions are in `lib/gan.py`,
-# tested in `tests/test_gan.py`): a two-mode data density, a one-mode model.
+# Let us check the identity numerically in one dimension (the densities come from `lib/toy2d.py`,
+# $d^*$ and $v$ from `lib/gan.py`, the JSD from `lib/divergences.py`, each tested against exact
+# values in `tests/`): a two-mode data density, a one-mode model.
 
 # %%
 grid = np.linspace(-8.0, 8.0, 2001)  # (G,)
 dx = grid[1] - grid[0]
-p_data = gan.mixture_density(grid, gan.line_means(2, spacing=4.0), std=0.7)  # modes at ±2
+p_data = toy2d.mixture_density(grid, toy2d.line_means(2, spacing=4.0), std=0.7)  # modes at ±2
 
 
-def gaussian(x, mu, sigma):
-    return np.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+def gaussian(x, mu, sigma):  # a one-mode "mixture"
+    return toy2d.mixture_density(x, [[mu]], std=sigma)
 
 
 p_model = gaussian(grid, 1.0, 1.2)
 d_star = gan.optimal_discriminator(p_data, p_model)
 v_star = gan.gan_value(p_data, p_model, d_star, dx=dx)
-jsd = gan.js_divergence(p_data, p_model, dx=dx)
+jsd = divergences.js_divergence(p_data, p_model, dx=dx)
 print(f"v(g, d*) = {v_star:.4f};  -log 4 + 2 JSD = {-np.log(4) + 2 * jsd:.4f}  (JSD = {jsd:.4f} nats)")
 
 # The JSD against the model's position: it saturates at log 2 once the model is far away.
 shifts = np.linspace(-6, 6, 121)
 narrow_data = gaussian(grid, 0.0, 0.3)
-jsd_curve = [gan.js_divergence(narrow_data, gaussian(grid, mu, 0.3), dx=dx) for mu in shifts]
+jsd_curve = [divergences.js_divergence(narrow_data, gaussian(grid, mu, 0.3), dx=dx) for mu in shifts]
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
 axes[0].plot(grid, p_data, label=r"$p_{\mathrm{data}}$")
@@ -328,14 +329,14 @@ fig.tight_layout()
 # learns to reject it, and the generator jumps elsewhere, **mode collapse** and **oscillation** in
 # one picture.
 #
-# We count mode coverage as in the literature (`gan.mode_coverage`): a sample is *high-quality*
+# We count mode coverage as in the literature (`toy2d.mode_coverage`): a sample is *high-quality*
 # if it lies within $3\sigma$ of its nearest centre, and a mode is *covered* if it receives at
 # least a quarter of its fair share $N/8$ of high-quality samples.
 # Both runs also score their generator before the first update: an untrained generator puts its
 # samples in a blob near the origin, far from every mode, and is the reference of the checks.
 
 # %%
-TOY_MEANS = gan.ring_means(8, radius=2.0)  # (8, 2)
+TOY_MEANS = toy2d.ring_means(8, radius=2.0)  # (8, 2)
 TOY_STD = 0.05
 
 
@@ -384,7 +385,7 @@ def train_toy_gan(g_steps, n_steps=TOY_STEPS, n_eval=2000):
     def snapshot(step, d_loss=np.nan, g_loss=np.nan):
         xs = generator(tf.random.normal([n_eval, TOY_NOISE_DIM])).numpy()  # (n_eval, 2)
         snaps["step"].append(step)
-        snaps["coverage"].append(gan.mode_coverage(xs, TOY_MEANS, TOY_STD))
+        snaps["coverage"].append(toy2d.mode_coverage(xs, TOY_MEANS, TOY_STD))
         snaps["samples"].append(xs[:500])
         snaps["d_loss"].append(float(d_loss))
         snaps["g_loss"].append(float(g_loss))
@@ -919,7 +920,7 @@ label_real = np.bincount(train_labels, minlength=10) / len(train_labels)  # the 
 
 def collapse_jsd(k):
     """JSD (nats) from the training labels of a generator that makes digits 0..k-1 in equal shares."""
-    return gan.js_divergence(np.r_[np.full(k, 1.0 / k), np.zeros(10 - k)], label_real)
+    return divergences.js_divergence(np.r_[np.full(k, 1.0 / k), np.zeros(10 - k)], label_real)
 
 
 print(
