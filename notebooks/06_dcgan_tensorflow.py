@@ -155,11 +155,13 @@ TOY_SNAPSHOTS = 10
 # $$
 # **The generator's objective at $d^*$.** Substituting, with the mixture
 # $m = \tfrac12(p_{\text{data}} + p_{\text{model}})$,
+#
 # $$
-# v(\theta_g, d^*) = \mathbb{E}_{p_{\text{data}}}\Bigl[\log\frac{p_{\text{data}}}{2m}\Bigr]
-#  + \mathbb{E}_{p_{\text{model}}}\Bigl[\log\frac{p_{\text{model}}}{2m}\Bigr]
-#  = -\log 4 + 2\,\mathrm{JSD}(p_{\text{data}}\,\|\,p_{\text{model}}),
+# v(\theta_g, d^*) = \mathbb{E}_{p_{\text{data}}}\Bigl[\log\frac{p_{\text{data}}}{2m}\Bigr] +
+#  \mathbb{E}_{p_{\text{model}}}\Bigl[\log\frac{p_{\text{model}}}{2m}\Bigr] =
+#  -\log 4 + 2\,\mathrm{JSD}(p_{\text{data}}\,\|\,p_{\text{model}}),
 # $$
+#
 # where $\mathrm{JSD}(p\|q) = \tfrac12\mathrm{KL}(p\|m) + \tfrac12\mathrm{KL}(q\|m) \in [0, \log 2]$.
 # So *if* the discriminator were optimal at every step, the generator would minimise the
 # Jensen–Shannon divergence, whose unique minimum is $p_{\text{model}} = p_{\text{data}}$.
