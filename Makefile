@@ -8,6 +8,9 @@
 #   make readme rewrite the README's key-results table from the last `make run`
 #   make lint   ruff
 #   make bench  speed comparisons against reference implementations (prints ratios)
+#   make book   the course book (build/book/_build/html) from the notebooks of the last `make run`
+#   make slides every executed lecture as an offline reveal.js deck (build/slides/)
+#   make book-check  the book and one deck in a real browser (Debian's chromium)
 
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -16,10 +19,14 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BUILD  ?= build
 # nbval runs the cells of one notebook in order, so the notebooks are spread over two workers a
-# whole file each (--dist loadfile); xdist's default distribution would split a notebook.
-PYTEST_NB := $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile --nbval-lax --nbval-current-env
+# whole file each (--dist loadfile); xdist's default distribution would split a notebook. The
+# plugin book/nbval_save.py keeps the executed notebooks, so the book is built from them without
+# running them twice (`python -m pytest` puts the repository on the test process's path).
+# COURSE_CACHE=off: the tests always train (the cache would otherwise reuse an earlier run).
+PYTEST_NB := COURSE_CACHE=off $(BIN)/python -m pytest -p book.nbval_save -p no:cacheprovider -n 2 --dist loadfile --nbval-lax --nbval-current-env
 
-.PHONY: env test unit notebooks negative-control lab run readme sync check-sync lint bench clean
+.PHONY: env test unit notebooks negative-control lab run readme sync check-sync lint bench clean \
+	book slides book-check check-slides
 
 env: $(STAMP)
 
@@ -43,7 +50,8 @@ unit: env
 
 notebooks: env
 	@test -n "$(NOTEBOOKS)" || { echo "no notebooks/NN_*.ipynb found"; exit 1; }
-	@$(TIMED) COURSE_SCALE=smoke COURSE_BUILD_DIR=$(abspath $(BUILD))/smoke $(PYTEST_NB) $(NOTEBOOKS)
+	@$(TIMED) COURSE_SCALE=smoke COURSE_BUILD_DIR=$(abspath $(BUILD))/smoke $(PYTEST_NB) \
+	  --nbval-save-dir $(abspath $(BUILD))/smoke/notebooks $(NOTEBOOKS)
 
 # Each lecture at COURSE_SCALE=untrained: its learning-check cells must fail, all others pass.
 negative-control: env
@@ -90,6 +98,33 @@ check-sync: env
 	  cmp -s "$$f" "notebooks/$$(basename "$$f")" || { echo "out of sync: notebooks/$$(basename "$$f")"; status=1; }; \
 	done; \
 	[ $$status -eq 0 ] || echo "run 'make sync' and commit"; exit $$status
+
+# Where the book takes its executed notebooks and results from (CI: build/smoke, the test run's).
+BOOK_FROM ?= $(BUILD)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# The course book (Jupyter Book 1.x) from the notebooks that `make run` executed; runs `make run`
+# first when there are none. Sphinx never executes anything.
+book: env node_modules/.installed
+	@ls $(BOOK_FROM)/notebooks/[0-9][0-9]_*.ipynb >/dev/null 2>&1 || $(MAKE) run
+	COURSE_BUILD_DIR=$(abspath $(BOOK_FROM)) $(BIN)/python book/build.py --out $(BUILD)/book
+	@echo "Open it: $(BIN)/python -m http.server -d $(BUILD)/book/_build/html   (then http://127.0.0.1:8000/)"
+
+slides: env node_modules/.installed
+	@ls $(BOOK_FROM)/notebooks/[0-9][0-9]_*.ipynb >/dev/null 2>&1 || $(MAKE) run
+	COURSE_BUILD_DIR=$(abspath $(BOOK_FROM)) $(BIN)/python book/slides.py render --out $(BUILD)/slides
+
+# The built book and slides in a real browser: Debian's chromium driven by Playwright.
+book-check: env
+	BOOK_DIR=$(abspath $(BUILD))/book SLIDES_DIR=$(abspath $(BUILD))/slides \
+	  $(BIN)/pytest -p no:cacheprovider tests/book/site_check.py
+
+# Fails when a notebook's slide metadata differs from what its headings give (changes nothing).
+check-slides: env
+	$(BIN)/python book/slides.py check notebooks/[0-9][0-9]_*.py
 
 lint: env
 	$(BIN)/ruff check .
