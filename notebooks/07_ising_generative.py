@@ -63,7 +63,7 @@ from scipy.special import logsumexp
 from torch import nn
 from tqdm.auto import tqdm
 
-from lib import config, ising, plotting, rbm, results, vae
+from lib import config, divergences, ising, ising_mc, plotting, rbm, results, vae
 
 # The models here are tiny (at most 256×256 weights): one thread is as fast as several, and on a
 # busy machine PyTorch's spinning worker threads can make every step many times slower.
@@ -139,7 +139,7 @@ VAE_LR = 2e-3
 #   m_\infty(T) = \big(1-\sinh^{-4}(2\beta)\big)^{1/8}\ (T<T_c),$$
 #
 # with $K$ the complete elliptic integral of the first kind. For $L\le4$ we do not need
-# Onsager: `ising.exact` sums over all $2^{L^2}$ states. Everything below lives in `lib/ising.py`
+# Onsager: `ising.exact` sums over all $2^{L^2}$ states. The model lives in `lib/ising.py`, its Monte Carlo in `lib/ising_mc.py`
 # (vectorised NumPy; tested against hand-computed values and brute force in `tests/test_ising.py`).
 
 # %%
@@ -207,7 +207,7 @@ L_TAU, N_CHAINS_TAU = 16, 16
 TAU_STEPS = config.scaled(smoke=150, lecture=600, full=3000)
 tau, m_series = {}, {}
 for algorithm in ["metropolis", "wolff"]:
-    spins = ising.sample(
+    spins = ising_mc.sample(
         L_TAU,
         TC,
         N_CHAINS_TAU * TAU_STEPS,
@@ -219,7 +219,7 @@ for algorithm in ["metropolis", "wolff"]:
     )
     # |M| per spin as a time series, (time, chain); undo the random output sign with abs
     m_series[algorithm] = np.abs(ising.magnetization(spins) / L_TAU**2).reshape(TAU_STEPS, N_CHAINS_TAU)
-    tau[algorithm] = ising.integrated_autocorrelation_time(m_series[algorithm])
+    tau[algorithm] = ising_mc.integrated_autocorrelation_time(m_series[algorithm])
     print(f"{algorithm:>10}: τ_int(|M|) = {tau[algorithm]:6.2f} sweeps at T_c on a {L_TAU}×{L_TAU} lattice")
 
 fig, ax = plt.subplots(figsize=(9, 2.6))
@@ -244,10 +244,10 @@ mc = {}
 for T in tqdm(TEMPS, desc="Monte Carlo"):
     algorithm = "wolff" if abs(T - TC) < 0.5 else "metropolis"
     kw = {} if algorithm == "wolff" else {"n_burn": 500, "n_between": 20}
-    mc[T] = ising.sample(
+    mc[T] = ising_mc.sample(
         L_BIG, T, N_TRAIN_BIG, algorithm=algorithm, seed=SEED + int(100 * T), **kw
     )  # (n, L, L) int8
-mc_obs = {T: ising.observables(mc[T], T) for T in TEMPS}
+mc_obs = {T: ising_mc.observables(mc[T], T) for T in TEMPS}
 for T in TEMPS:
     o = mc_obs[T]
     print(
@@ -389,11 +389,11 @@ def rbm_log_probs(model):
     return neg_f - logsumexp(neg_f)
 
 
-def kl_to_boltzmann(log_q):
-    return float(np.sum(P_TRUE * (np.log(P_TRUE) - log_q)))
+def kl_to_boltzmann(log_q):  # exact: no floor on q (eps=0)
+    return divergences.kl_divergence(P_TRUE, np.exp(log_q), eps=0.0)
 
 
-small_train = ising.spins_to_bits(ising.sample(L_SMALL, T_SMALL, N_TRAIN_SMALL, seed=SEED + 4))  # (N, 16)
+small_train = ising.spins_to_bits(ising_mc.sample(L_SMALL, T_SMALL, N_TRAIN_SMALL, seed=SEED + 4))  # (N, 16)
 print(
     f"{len(small_train)} Monte Carlo samples of the 4×4 lattice at T_c; "
     f"{len(np.unique(small_train @ 2 ** np.arange(16)))} distinct states among 65,536"
@@ -546,9 +546,9 @@ def exact_summary(log_q, ex):
     p_true, q = ex["probabilities"], np.exp(log_q)
     log_q_sym = np.logaddexp(log_q, log_q[FLIPPED]) - np.log(2)
     return {
-        "kl": float(np.sum(p_true * (np.log(p_true) - log_q))),
-        "kl_symmetrised": float(np.sum(p_true * (np.log(p_true) - log_q_sym))),
-        "kl_independent": float(np.sum(p_true * (np.log(p_true) + 16 * np.log(2.0)))),
+        "kl": divergences.kl_divergence(p_true, q, eps=0.0),
+        "kl_symmetrised": divergences.kl_divergence(p_true, np.exp(log_q_sym), eps=0.0),
+        "kl_independent": divergences.kl_divergence(p_true, np.full(len(q), 2.0**-16), eps=0.0),
         "share_positive": float(q[M_ALL > 0].sum() / q[M_ALL != 0].sum()),
         "energy_per_spin": float(q @ ex["energies"] / 16),
         "exact_energy": ex["energy_per_spin"],
@@ -557,7 +557,7 @@ def exact_summary(log_q, ex):
 
 small_by_T = {T_SMALL: exact_summary(log_q, exact_T)}
 for T in TEMPS_SMALL_AWAY:
-    v_train = ising.spins_to_bits(ising.sample(L_SMALL, T, N_TRAIN_SMALL, seed=SEED + 5))
+    v_train = ising.spins_to_bits(ising_mc.sample(L_SMALL, T, N_TRAIN_SMALL, seed=SEED + 5))
     torch.manual_seed(SEED + best_h)
     model = RBM(16, best_h).to(DEVICE)
     model = train_rbm(model, v_train, EPOCHS_SMALL, seed=SEED + best_h, desc=f"RBM 4×4 T={T:.2f}")
@@ -742,7 +742,7 @@ assert kl_vae < 0.1 * min(kl_vae_init, kl_uniform), (kl_vae, kl_vae_init, kl_uni
 # observables on them. The RBM generates by block Gibbs sampling from random initial states
 # (`GIBBS_STEPS` steps; the chains never saw the data); the VAE by ancestral sampling,
 # $z\sim\mathcal N(0,I)$ then $v\sim p_\theta(v\mid z)$. Error bars are jackknife errors over
-# the generated configurations (`ising.observables`), which are independent chains.
+# the generated configurations (`ising_mc.observables`), which are independent chains.
 #
 # As a reference that has learned nothing we also measure the observables of **independent
 # spins**, each $\pm1$ with probability ½ (the independent-spin model of section 4): $e\approx0$,
@@ -768,11 +768,12 @@ for T in tqdm(TEMPS, desc="temperatures"):
     model = train_vae(VAE(L_BIG**2), v_train, 2 * EPOCHS_BIG, seed=SEED + 8, desc=f"VAE T={T:.2f}")
     gen_samples["VAE"][T] = ising.bits_to_spins(model.sample(N_GEN).numpy())
     for name in gen_obs:
-        gen_obs[name][T] = ising.observables(gen_samples[name][T], T)
+        gen_obs[name][T] = ising_mc.observables(gen_samples[name][T], T)
 
 rng = np.random.default_rng(SEED + 9)
 independent_obs = {
-    T: ising.observables(rng.choice(np.array([-1, 1], np.int8), size=(N_GEN, L_BIG, L_BIG)), T) for T in TEMPS
+    T: ising_mc.observables(rng.choice(np.array([-1, 1], np.int8), size=(N_GEN, L_BIG, L_BIG)), T)
+    for T in TEMPS
 }
 
 # %%
@@ -943,7 +944,7 @@ for T in TEMPS:
     for t in range(TAU_GIBBS_STEPS):
         v = model.gibbs(v, 1)
         m_t[t] = (2 * v - 1).mean(1).cpu().numpy()
-    tau_gibbs[T] = ising.integrated_autocorrelation_time(np.abs(m_t))
+    tau_gibbs[T] = ising_mc.integrated_autocorrelation_time(np.abs(m_t))
     flips = [np.count_nonzero(np.diff(np.sign(c[c != 0]))) for c in m_t.T]
     flip_rate[T] = 1000 * np.mean(flips) / TAU_GIBBS_STEPS
     print(
@@ -1006,6 +1007,6 @@ results.record("wall_time", round(elapsed, 1), unit="s")
 # 5. **Critical exponents from a model.** At $T_c$ the magnetization scales as $m\sim L^{-1/8}$.
 #    Train RBMs at $T_c$ for $L = 4, 6, 8, 12$ and fit the exponent from their samples.
 # 6. **Mixing.** Measure $\tau_{\text{int}}$ of the energy along the RBM's Gibbs chain at each
-#    temperature (`ising.integrated_autocorrelation_time`) and compare with Metropolis and Wolff
+#    temperature (`ising_mc.integrated_autocorrelation_time`) and compare with Metropolis and Wolff
 #    on the same lattice. Add a global spin flip ($v\to1-v$, accepted with the Metropolis
 #    probability of the RBM's free energy) to the Gibbs chain: how do the sign-change rates change?
