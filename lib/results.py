@@ -260,7 +260,8 @@ def update_readme(readme: Path, directory: Path | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m lib.results [OUT]``: write the collected table (default build/results.md);
+    """``python -m lib.results [OUT]``: write the collected table (default build/results.md), and
+    the comparison of the models beside it (:func:`lib.comparison.write_comparison`);
     ``python -m lib.results --readme README.md``: rewrite the README's key-results table."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--readme"]:
@@ -274,9 +275,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"key results written into {argv[1]}")
         return 0
+    from .comparison import write_comparison  # the comparison builds on this module
+
     out = Path(argv[0]) if argv else results_dir().parent / "results.md"
     write_atomic(out, collect())
-    print(f"results table: {out}")
+    md, png = write_comparison(out.parent)
+    print(f"results table: {out}; comparison of the models: {md}, {png}")
     return 0
 
 
