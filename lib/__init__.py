@@ -16,7 +16,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "atomic", "cache", "comparison", "config", "data", "divergences", "gan", "ising", "ising_mc", "metrics",
+    "atomic", "cache", "cache_key", "cache_store", "comparison", "config", "data", "divergences", "gan", "ising", "ising_mc", "metrics",
     "plotting", "rbm", "rbm_torch", "results", "samplers", "toy2d", "vae",
 }  # fmt: skip
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import lib.cache as cache
+import lib.cache_store as cache_store
 from lib import config
 
 # --------------------------------------------------------------------------- fixtures
@@ -319,7 +320,7 @@ def test_a_failed_write_is_reported_and_the_trained_result_returned(build, capsy
 
 def test_payload_files_without_metadata_count_as_absent(build, monkeypatch):
     """A crash between the payload files and meta.json (written last) leaves an absent entry."""
-    real = cache.write_atomic
+    real = cache_store.write_atomic
 
     def crash_on_meta(path, content):
         if path.name == "meta.json":
@@ -327,10 +328,10 @@ def test_payload_files_without_metadata_count_as_absent(build, monkeypatch):
         return real(path, content)
 
     train = Counter()
-    monkeypatch.setattr(cache, "write_atomic", crash_on_meta)
+    monkeypatch.setattr(cache_store, "write_atomic", crash_on_meta)
     with pytest.raises(KeyboardInterrupt):
         arrays(train)
-    monkeypatch.setattr(cache, "write_atomic", real)
+    monkeypatch.setattr(cache_store, "write_atomic", real)
     assert [f.name for f in entry_files(build)] == ["arrays.npz"]
     arrays(train)
     assert train.calls == 2
@@ -369,9 +370,9 @@ def test_untrained_never_reads_nor_writes(build, monkeypatch, capsys):
     arrays(train)  # an entry at smoke
     written = entry_files(build)
     monkeypatch.setenv("COURSE_SCALE", "untrained")
-    monkeypatch.setattr(cache, "_key_parts", _without_scale(cache._key_parts))  # even the same key
-    monkeypatch.setattr(cache, "_read_meta", _forbidden)
-    monkeypatch.setattr(cache, "_check_files", _forbidden)
+    monkeypatch.setattr(cache_store, "key_parts", _without_scale(cache_store.key_parts))  # even the same key
+    monkeypatch.setattr(cache_store, "_read_meta", _forbidden)
+    monkeypatch.setattr(cache_store, "_check_files", _forbidden)
     arrays(train)
     arrays(train)
     assert train.calls == 3
