@@ -15,8 +15,8 @@ The pieces:
   ``log p(x, z_i) − log q(z_i | x)`` (Burda, Grosse & Salakhutdinov 2015), and
   :func:`iw_log_likelihood_chunked` to combine many samples drawn a chunk at a time;
 * :func:`normal_log_prob` — a diagonal Gaussian's log-density (NumPy), handy for toy models;
-* plotting plumbing for the lectures: :func:`latent_grid`, :func:`slerp`, :func:`manifold_figure`,
-  :func:`latent_scatter`.
+* latent-space geometry: :func:`latent_grid` (points at quantiles of the prior) and
+  :func:`slerp` (spherical interpolation); the figures built on them are in :mod:`lib.plotting`.
 """
 
 from __future__ import annotations
@@ -33,9 +33,7 @@ __all__ = [
     "iw_log_likelihood",
     "iw_log_likelihood_chunked",
     "latent_grid",
-    "latent_scatter",
     "log_mean_exp",
-    "manifold_figure",
     "normal_log_prob",
     "slerp",
 ]
@@ -301,44 +299,3 @@ def slerp(z0: np.ndarray, z1: np.ndarray, n: int = 10) -> np.ndarray:
     if np.sin(omega) < 1e-6:
         return ((1 - t) * z0 + t * z1).astype(np.float32)
     return ((np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)).astype(np.float32)
-
-
-def latent_scatter(
-    z: np.ndarray,
-    labels: np.ndarray,
-    *,
-    ax: Any = None,
-    title: str | None = None,
-    class_names: list[str] | None = None,
-) -> Any:
-    """Scatter 2-D latent codes coloured by label (10 classes); returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    z, labels = np.asarray(z), np.asarray(labels)
-    if z.ndim != 2 or z.shape[1] != 2:
-        raise ValueError(f"z must have shape (N, 2), got {z.shape}")
-    if len(labels) != len(z):
-        raise ValueError(f"{len(labels)} labels for {len(z)} latent points")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5.5, 5))
-    else:
-        fig = ax.figure
-    sc = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=4, alpha=0.7, vmin=-0.5, vmax=9.5)
-    cbar = fig.colorbar(sc, ax=ax, ticks=range(10))
-    if class_names is not None:
-        cbar.ax.set_yticklabels(class_names)
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
-    if title:
-        ax.set_title(title)
-    return fig
-
-
-def manifold_figure(
-    decode: Callable[[np.ndarray], Any], n: int = 15, *, title: str | None = None, ax: Any = None
-) -> Any:
-    """Decode :func:`latent_grid` ``(n)`` with ``decode`` (2-D latents → images) and tile them."""
-    from . import plotting
-
-    images = plotting.as_images(decode(latent_grid(n)))
-    return plotting.image_grid(images, ncols=n, max_images=n * n, title=title, ax=ax, vrange=(0.0, 1.0))

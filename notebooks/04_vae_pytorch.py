@@ -201,7 +201,7 @@ with torch.no_grad():
     ae_samples = torch.sigmoid(ae.decoder(torch.from_numpy(z_box).to(DEVICE))).cpu().numpy()  # (40, 784)
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-vae.latent_scatter(z_ae, test_labels, ax=axes[0], title="autoencoder codes of test digits")
+plotting.latent_scatter(z_ae, test_labels, ax=axes[0], title="autoencoder codes of test digits")
 axes[0].scatter(z_box[:, 0], z_box[:, 1], marker="x", c="k", s=30, label="random codes")
 axes[0].legend(loc="upper right")
 plotting.image_grid(ae_samples, ncols=8, ax=axes[1], title="decoded random codes")
@@ -646,8 +646,8 @@ def decode2(z):
 
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-vae.latent_scatter(z2, test_labels, ax=axes[0], title="2-D VAE: posterior means of test digits")
-vae.manifold_figure(decode2, n=15, ax=axes[1], title="decoded quantile grid")
+plotting.latent_scatter(z2, test_labels, ax=axes[0], title="2-D VAE: posterior means of test digits")
+plotting.manifold_figure(decode2, n=15, ax=axes[1], title="decoded quantile grid")
 plt.tight_layout()
 results.record("test_elbo_2d_latent", elbo_2d, unit="nats")
 

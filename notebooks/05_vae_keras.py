@@ -347,8 +347,8 @@ fig = plotting.image_grid(
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-vae.latent_scatter(z_test, test_labels, ax=axes[0], title="conv VAE: posterior means of test digits")
-vae.manifold_figure(decode, n=15, ax=axes[1], title="decoded quantile grid of the prior")
+plotting.latent_scatter(z_test, test_labels, ax=axes[0], title="conv VAE: posterior means of test digits")
+plotting.manifold_figure(decode, n=15, ax=axes[1], title="decoded quantile grid of the prior")
 fig.tight_layout()
 
 # %%
@@ -558,8 +558,10 @@ if f_train_u8 is not None:
 
     fz, _, _ = fashion.encoder.predict(fx_test, batch_size=500, verbose=0)
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-    vae.latent_scatter(fz, f_test_labels[:2000], ax=axes[0], title="Fashion-MNIST codes", class_names=CLASSES)
-    vae.manifold_figure(decode_fashion, n=15, ax=axes[1], title="decoded quantile grid")
+    plotting.latent_scatter(
+        fz, f_test_labels[:2000], ax=axes[0], title="Fashion-MNIST codes", class_names=CLASSES
+    )
+    plotting.manifold_figure(decode_fashion, n=15, ax=axes[1], title="decoded quantile grid")
     fig.tight_layout()
 
 # %% tags=["learning-check"]
