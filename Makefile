@@ -73,7 +73,9 @@ run: env
 	  env -u MPLBACKEND $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
 	    --output-dir $(BUILD)/notebooks $$nb --log-level=ERROR; \
 	  $(BIN)/jupyter nbconvert --to html --output-dir $(BUILD)/html $(BUILD)/notebooks/$$(basename $$nb) --log-level=ERROR; \
-	  echo "   done in $$(( $$(date +%s) - start )) s"; \
+	  secs=$$(( $$(date +%s) - start )); echo "   done in $$secs s"; \
+	  printf '{"notebook": "%s", "scale": "%s", "seconds": %s, "date": "%s"}\n' "$$(basename $$nb .ipynb)" \
+	    "$${COURSE_SCALE:-lecture}" "$$secs" "$$(date -u +%FT%TZ)" >> $(BUILD)/run_times.jsonl; \
 	done
 	$(BIN)/python -m lib.results $(BUILD)/results.md
 	@echo "Executed notebooks: $(BUILD)/notebooks/   HTML: $(BUILD)/html/   results table: $(BUILD)/results.md"
@@ -130,8 +132,9 @@ lint: env
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every benchmark, then one table of ratios (ours / peer) in build/bench.md. Never asserts timings.
 bench: env
-	@set -e; for b in benchmarks/*.py; do [ -f "$$b" ] && $(BIN)/python $$b; done
+	COURSE_BUILD_DIR=$(abspath $(BUILD)) $(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .ruff_cache
