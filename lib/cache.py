@@ -217,6 +217,38 @@ def _models(built: Any, what: str, check: Callable[[Any], bool], kind: str) -> d
     return models
 
 
+def _cached_models(
+    name: str,
+    *,
+    build: Callable[[], Any],
+    train: Callable[[Any], Any],
+    models_of: Callable[[Any], dict[str, Any]],
+    save_files: Callable[[Mapping[str, Any]], dict[str, Content]],
+    load_into: Callable[[Mapping[str, Any], Mapping[str, Path]], None],
+    key_args: Mapping[str, Any],
+    frameworks: Sequence[str],
+) -> tuple[Any, dict[str, Any]]:
+    """What :func:`cached_torch` and :func:`cached_keras` share: build, train and keep the history;
+    save each model with ``save_files`` beside ``history.json``; on a load, build afresh and
+    ``load_into`` the built models."""
+
+    def do_train() -> tuple[Any, dict[str, Any]]:
+        built = build()
+        models_of(built)
+        return built, _history(train(built), name)
+
+    def save(result: tuple[Any, dict[str, Any]]) -> dict[str, Content]:
+        built, history = result
+        return {**save_files(models_of(built)), "history.json": _json_content(history)}
+
+    def load(paths: Mapping[str, Path]) -> tuple[Any, dict[str, Any]]:
+        built = build()
+        load_into(models_of(built), paths)
+        return built, json.loads(paths["history.json"].read_text(encoding="utf-8"))
+
+    return cached(name, train=do_train, save=save, load=load, frameworks=frameworks, **key_args)
+
+
 def cached_torch(
     name: str,
     *,
@@ -257,29 +289,20 @@ def cached_torch(
             built, f"build() for {name!r}", stateful, "torch.nn.Module, tensor or object with a state_dict"
         )
 
-    def do_train() -> tuple[Any, dict[str, Any]]:
-        built = build()
-        models_of(built)
-        return built, _history(train(built), name)
-
     def state_of(obj: Any) -> Any:
         return obj.detach() if isinstance(obj, torch.Tensor) else obj.state_dict()
 
-    def save(result: tuple[Any, dict[str, Any]]) -> dict[str, Content]:
-        built, history = result
-        models = models_of(built)
+    def save_files(models: Mapping[str, Any]) -> dict[str, Content]:
         files: dict[str, Content] = {
             f"{stem}.pt": (lambda f, m=m: torch.save(state_of(m), f)) for stem, m in models.items()
         }
-        files["history.json"] = _json_content(history)
         modes = {stem: m.training for stem, m in models.items() if isinstance(m, torch.nn.Module)}
         files["modes.json"] = json.dumps(modes)
         return files
 
-    def load(paths: Mapping[str, Path]) -> tuple[Any, dict[str, Any]]:
-        built = build()
+    def load_into(models: Mapping[str, Any], paths: Mapping[str, Path]) -> None:
         modes = json.loads(paths["modes.json"].read_text(encoding="utf-8"))
-        for stem, obj in models_of(built).items():
+        for stem, obj in models.items():
             state = torch.load(paths[f"{stem}.pt"], map_location="cpu", weights_only=True)
             if isinstance(obj, torch.Tensor):
                 if obj.shape != state.shape or obj.dtype != state.dtype:
@@ -292,19 +315,16 @@ def cached_torch(
                 obj.load_state_dict(state)
             if isinstance(obj, torch.nn.Module):
                 obj.train(bool(modes[stem]))
-        return built, json.loads(paths["history.json"].read_text(encoding="utf-8"))
 
-    return cached(
+    return _cached_models(
         name,
-        train=do_train,
-        save=save,
-        load=load,
-        code=code,
-        params=params,
-        data=data,
-        seed=seed,
+        build=build,
+        train=train,
+        models_of=models_of,
+        save_files=save_files,
+        load_into=load_into,
+        key_args={"code": code, "params": params, "data": data, "seed": seed, "verbose": verbose},
         frameworks=[*frameworks, "torch"],
-        verbose=verbose,
     )
 
 
@@ -350,11 +370,6 @@ def cached_keras(
                 )
         return models
 
-    def do_train() -> tuple[Any, dict[str, Any]]:
-        built = build()
-        models_of(built)
-        return built, _history(train(built), name)
-
     def weights_bytes(model: Any) -> bytes:
         # Keras writes weights to a file name only: write them aside, then atomically into the entry.
         with tempfile.TemporaryDirectory(prefix="course-cache-") as tmp:
@@ -368,32 +383,24 @@ def cached_keras(
                 model.save_weights(path)
             return path.read_bytes()
 
-    def save(result: tuple[Any, dict[str, Any]]) -> dict[str, Content]:
-        built, history = result
-        files: dict[str, Content] = {
-            f"{stem}.weights.h5": (lambda f, m=model: f.write(weights_bytes(m)))
-            for stem, model in models_of(built).items()
+    def save_files(models: Mapping[str, Any]) -> dict[str, Content]:
+        return {
+            f"{stem}.weights.h5": (lambda f, m=m: f.write(weights_bytes(m))) for stem, m in models.items()
         }
-        files["history.json"] = _json_content(history)
-        return files
 
-    def load(paths: Mapping[str, Path]) -> tuple[Any, dict[str, Any]]:
-        built = build()
-        for stem, model in models_of(built).items():
+    def load_into(models: Mapping[str, Any], paths: Mapping[str, Path]) -> None:
+        for stem, model in models.items():
             model.load_weights(paths[f"{stem}.weights.h5"])
-        return built, json.loads(paths["history.json"].read_text(encoding="utf-8"))
 
-    return cached(
+    return _cached_models(
         name,
-        train=do_train,
-        save=save,
-        load=load,
-        code=code,
-        params=params,
-        data=data,
-        seed=seed,
+        build=build,
+        train=train,
+        models_of=models_of,
+        save_files=save_files,
+        load_into=load_into,
+        key_args={"code": code, "params": params, "data": data, "seed": seed, "verbose": verbose},
         frameworks=[*frameworks, "keras", keras.backend.backend()],
-        verbose=verbose,
     )
 
 
