@@ -59,11 +59,11 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 torch.set_num_threads(1)
 threadpool_limits(1)
 
-from lib import config, data, plotting, results
+from lib import cache, config, data, plotting, rbm_torch, results
 from lib import rbm as rbmlib
 
 SCALE = config.setup("02_rbm_keras", seed=0)
-SEED = torch.initial_seed()  # the seed config.setup used (COURSE_SEED replaces it): for every model
+SEED = config.seed()  # 0, or COURSE_SEED when set: for every model
 print(f"TensorFlow {tf.__version__}, Keras {keras.__version__} (backend: {keras.backend.backend()})")
 
 # The same settings as the small-model table of notebook 01 (CD-1 row).
@@ -204,30 +204,66 @@ class KerasRBM(keras.Model):
 # $$\Delta W = \frac1B\sum \left(v^{(0)} \sigma(c + v^{(0)\top} W)^\top - v^{(k)} \sigma(c + v^{(k)\top} W)^\top\right),\quad
 # \Delta b = \overline{v^{(0)} - v^{(k)}},\quad \Delta c = \overline{\sigma(\cdot)^{(0)} - \sigma(\cdot)^{(k)}},$$
 #
-# exactly the gradient that PyTorch's autograd computed from the free-energy surrogate in 01. Keras'
-# SGD with momentum then applies it (we hand it $-\Delta$ because optimisers minimise), with the
-# learning rate decaying linearly to zero as in 01. The first call
-# traces `train_step_cd` into a graph; later calls run the graph without Python overhead.
+# the closed form of the gradient of the free-energy surrogate that notebook 01 checks against
+# autograd (its `lib.rbm_torch.cd_gradients`). Keras' SGD with momentum then applies it (we hand it
+# $-\Delta$ because optimisers minimise), with the learning rate decaying linearly to zero as in 01.
+# The first call traces `train_step_cd` into a graph; later calls run the graph without Python
+# overhead.
+#
+# **The cache.** The trained model is stored under `build/cache/` with its training history, keyed
+# by the code, the settings, the data and the seed that define it: a rerun loads it (and prints what
+# it loaded, with the original training time) instead of retraining. To retrain, run with
+# `COURSE_CACHE=off` (ignore the cache) or `COURSE_CACHE=refresh` (retrain and replace the entry).
 
 # %%
-keras.utils.set_random_seed(SEED)
-dataset = data.to_tf_dataset(v_train, batch_size=BATCH_SIZE, seed=SEED)
 TOTAL_UPDATES = EPOCHS * int(np.ceil(len(v_train) / BATCH_SIZE))
-model = KerasRBM(784, N_HIDDEN, base_bias, k=CD_K, total_updates=TOTAL_UPDATES)
-model.cd_optimizer.build(model.trainable_variables)
-
-history = {"recon_error": []}
-start = time.perf_counter()
-# config.training: every epoch and batch, or only the first update at COURSE_SCALE=untrained
 n_epochs = config.training_steps(EPOCHS)
-for _epoch in tqdm(config.training(range(EPOCHS)), total=n_epochs, desc=f"Keras CD-{CD_K}, H={N_HIDDEN}"):
-    errors = [float(model.train_step_cd(v)) for v in config.training(dataset)]
-    history["recon_error"].append(float(np.mean(errors)))
-keras_seconds = time.perf_counter() - start
+
+
+def build_keras_rbm():
+    """The untrained model, built (called once) with its optimizer built, as the cache needs."""
+    model = KerasRBM(784, N_HIDDEN, base_bias, k=CD_K, total_updates=TOTAL_UPDATES)
+    model(tf.zeros((1, 784)))  # creates the weights
+    model.cd_optimizer.build(model.trainable_variables)
+    return model
+
+
+def train_keras_rbm(model):
+    """CD-k training with the compiled step; returns the history (recon_error per epoch, seconds)."""
+    dataset = data.to_tf_dataset(v_train, batch_size=BATCH_SIZE, seed=SEED)
+    history = {"recon_error": []}
+    start = time.perf_counter()
+    # config.training: every epoch and batch, or only the first update at COURSE_SCALE=untrained
+    for _epoch in tqdm(config.training(range(EPOCHS)), total=n_epochs, desc=f"Keras CD-{CD_K}, H={N_HIDDEN}"):
+        errors = [float(model.train_step_cd(v)) for v in config.training(dataset)]
+        history["recon_error"].append(float(np.mean(errors)))
+    history["seconds"] = time.perf_counter() - start
+    return history
+
+
+model, history = cache.cached_keras(
+    "02_keras_rbm",
+    build=build_keras_rbm,
+    train=train_keras_rbm,
+    code=[RBMLayer, KerasRBM, build_keras_rbm, train_keras_rbm, data.to_tf_dataset],
+    params={
+        "n_hidden": N_HIDDEN,
+        "k": CD_K,
+        "lr": LEARNING_RATE,
+        "momentum": MOMENTUM,
+        "batch_size": BATCH_SIZE,
+        "epochs": EPOCHS,
+        "total_updates": TOTAL_UPDATES,
+        "seed": SEED,
+    },
+    data={"v_train": v_train, "base_bias": base_bias},
+    seed=SEED,
+)
+keras_seconds = history["seconds"]  # the original training's wall time when loaded
 print(
     f"trained {n_epochs} epochs in {keras_seconds:.1f} s ({keras_seconds / n_epochs:.2f} s/epoch, first includes tracing)"
 )
-plotting.plot_history(history, xlabel="epoch")
+plotting.plot_history({"recon_error": history["recon_error"]}, xlabel="epoch")
 plt.show()
 
 # %% [markdown]
@@ -275,8 +311,9 @@ results.record(
 )
 
 # %% tags=["learning-check"]
-# Reference: the base-rate model (W = 0), which the initial RBM matches. Smoke, seeds 0-4:
-# 9.6-13.1 nats above it; untrained (one update): 0.08. Lecture, one run (README): 38 nats.
+# Reference: the base-rate model (W = 0), which the initial RBM matches. Smoke, seeds 0-2
+# (COURSE_CACHE=off): 11.3-13.1 nats above it (seeds 0-4 before: 9.6-13.1); untrained (one
+# update): 0.08. Lecture, one run (README): 38 nats.
 assert ll_keras > LL_BASE + MARGIN, (
     f"training should beat the base-rate model: {ll_keras:.2f} vs {LL_BASE:.2f}"
 )
@@ -284,9 +321,11 @@ assert ll_keras > LL_BASE + MARGIN, (
 # %% [markdown]
 # ## 5. Same settings in PyTorch: do the two frameworks agree?
 #
-# So that this notebook stands alone, we train a compact PyTorch RBM with *identical* settings (data,
-# initialisation scheme, CD-k, SGD with momentum, learning rate, batch size, epochs), written with the
-# explicit gradient like the Keras step, and evaluate it with the same `lib.rbm` call. Different random
+# So that this notebook stands alone, we train the course's PyTorch RBM, `lib.rbm_torch` (lecture 01's
+# `RBM` and its trainer `rbm_torch.train`, which applies the same explicit gradient as the Keras
+# step), with *identical* settings (data, initialisation scheme, CD-k, SGD with momentum, learning
+# rate, batch size, epochs), and evaluate it with the same `lib.rbm` call. Its weights are cached
+# like the Keras model. Different random
 # streams make the two runs differ by run-to-run noise only, while a bug in either framework's model
 # (a transposed $W$, a wrong sign) would cost about as much as training gains, or more. The notebook
 # asserts that the two agree within `TOLERANCE` nats, and that the PyTorch reference, too, beats the
@@ -294,37 +333,40 @@ assert ll_keras > LL_BASE + MARGIN, (
 
 
 # %%
-def train_torch_reference(seed: int = SEED):
-    torch.manual_seed(seed)
-    W = (0.01 * torch.randn(784, N_HIDDEN)).requires_grad_()
-    b = torch.tensor(base_bias, dtype=torch.float32).requires_grad_()
-    c = torch.zeros(N_HIDDEN, requires_grad=True)
-    opt = torch.optim.SGD([W, b, c], lr=LEARNING_RATE, momentum=MOMENTUM)
-    loader = data.to_torch_loader(v_train, batch_size=BATCH_SIZE, seed=seed)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 - step / (EPOCHS * len(loader)))
-    desc = f"PyTorch CD-{CD_K}, H={N_HIDDEN}"
-    for _ in tqdm(
-        config.training(range(EPOCHS)), total=config.training_steps(EPOCHS), desc=desc, leave=False
-    ):
-        for v0 in config.training(loader):
-            with torch.no_grad():
-                ph0 = torch.sigmoid(v0 @ W + c)
-                vk = v0
-                for _k in range(CD_K):
-                    hk = torch.bernoulli(torch.sigmoid(vk @ W + c))
-                    vk = torch.bernoulli(torch.sigmoid(hk @ W.T + b))
-                phk = torch.sigmoid(vk @ W + c)
-                W.grad = -(v0.T @ ph0 - vk.T @ phk) / len(v0)
-                b.grad = -(v0 - vk).mean(0)
-                c.grad = -(ph0 - phk).mean(0)
-            opt.step()
-            schedule.step()
-    return tuple(x.detach().double().numpy() for x in (W, b, c))
+def train_torch_reference():
+    """lib.rbm_torch's RBM trained by rbm_torch.train with this notebook's settings: its (W, b, c)
+    and the training time, cached under build/cache/."""
+
+    def compute():
+        torch_model = rbm_torch.RBM(784, N_HIDDEN, base_bias)  # W from the seeded global generator
+        hist = rbm_torch.train(
+            torch_model, v_train, method="cd", k=CD_K, epochs=EPOCHS, lr=LEARNING_RATE,
+            batch_size=BATCH_SIZE, momentum=MOMENTUM, seed=SEED, desc=f"PyTorch CD-{CD_K}, H={N_HIDDEN}",
+        )  # fmt: skip
+        W, b, c = torch_model.numpy_params()
+        return {"W": W, "b": b, "c": c, "seconds": np.float64(hist["seconds"])}
+
+    return cache.cached_arrays(
+        "02_torch_reference",
+        compute=compute,
+        code=[train_torch_reference, rbm_torch],
+        params={
+            "n_hidden": N_HIDDEN,
+            "k": CD_K,
+            "lr": LEARNING_RATE,
+            "momentum": MOMENTUM,
+            "batch_size": BATCH_SIZE,
+            "epochs": EPOCHS,
+        },
+        data={"v_train": v_train, "base_bias": base_bias},
+        seed=SEED,
+        frameworks=["torch"],
+    )
 
 
-start = time.perf_counter()
-W_t, b_t, c_t = train_torch_reference()
-torch_seconds = time.perf_counter() - start
+reference = train_torch_reference()
+W_t, b_t, c_t = reference["W"], reference["b"], reference["c"]
+torch_seconds = float(reference["seconds"])  # the original training's wall time when loaded
 ll_torch = rbmlib.log_likelihood(v_test, W_t, b_t, c_t, rbmlib.log_partition_exact(W_t, b_t, c_t))
 difference = ll_keras - ll_torch
 print(f"exact test log-likelihood, CD-{CD_K}, H={N_HIDDEN}, {n_epochs} epochs:")
@@ -338,10 +380,12 @@ results.record(
 )
 
 # %% tags=["learning-check"]
-# Reference: the base-rate model, and the Keras model above. Smoke, seeds 0-4: the PyTorch reference
-# 11.4-13.0 nats above the base rate; Keras - PyTorch from -2.25 to +0.87 nats. Untrained (one
-# update each): 0.00 above the base rate. Lecture, one run (README): 37.5 and +0.8 nats. A
-# transposed W or a wrong sign in either model would cost about as much as training gains.
+# Reference: the base-rate model, and the Keras model above. Smoke, seeds 0-2 (COURSE_CACHE=off):
+# the PyTorch reference (lib.rbm_torch) 10.4-12.6 nats above the base rate; Keras - PyTorch from
+# -0.15 to +1.20 nats. Untrained (one update each): -0.04 above the base rate. Lecture, one run
+# with the earlier hand-written PyTorch loop (README): 37.5 and +0.8 nats; not re-measured with
+# lib.rbm_torch. A transposed W or a wrong sign in either model would cost about as much as
+# training gains.
 assert ll_torch > LL_BASE + MARGIN, (
     f"the PyTorch reference should beat the base rate: {ll_torch:.2f} vs {LL_BASE:.2f}"
 )
