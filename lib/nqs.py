@@ -68,7 +68,7 @@ __all__ = [
 LogPsi = Callable[[np.ndarray], np.ndarray]
 
 #: Ground-state energy of the periodic Heisenberg chain ``Σ σ_i·σ_{i+1}`` with n = 22 spins
-#: (Pauli matrices), the exact reference used by Carleo & Troyer (2017) and NetKet's tutorials.
+#: (Pauli matrices), by exact (Lanczos) diagonalisation: the reference value of NetKet's ground-state tutorial.
 HEISENBERG_E0_22: float = -39.14752260706246
 
 #: Largest chain :func:`tfim_hamiltonian` and :func:`heisenberg_hamiltonian` agree to build.
@@ -632,9 +632,11 @@ def _moments(derivs: Any, e_loc: Any, weights: Any) -> tuple[np.ndarray, np.ndar
 
 def energy_gradient(derivs: Any, e_loc: Any, *, weights: Any = None) -> np.ndarray:
     """The gradient of the variational energy ``E = ⟨E_loc⟩`` of a real wavefunction,
-    ``∂E/∂θ_k = 2 (⟨O_k E_loc⟩ − ⟨O_k⟩⟨E_loc⟩)``, estimated from samples of ``|ψ|²``
-    (``derivs``: the log-derivatives ``O_k(s)``, ``(B, P)``, ``e_loc``: local energies ``(B,)``), or computed exactly
-    from all configurations with ``weights = |ψ|²``. Returns ``(P,)``."""
+    ``∂E/∂θ_k = 2 (⟨O_k E_loc⟩ − ⟨O_k⟩⟨E_loc⟩)``, estimated from samples of ``|ψ|²``, or
+    computed exactly from all configurations with ``weights = |ψ|²``.
+
+    ``derivs``: the log-derivatives ``O_k(s)``, ``(B, P)``; ``e_loc``: the local energies
+    ``(B,)``. Returns ``(P,)``."""
     Oc, ec, w = _moments(derivs, e_loc, weights)
     return 2.0 * Oc.T @ (w * ec)
 
