@@ -98,10 +98,11 @@ import tensorflow as tf
 from keras import layers
 from tqdm.auto import tqdm
 
-from lib import config, data, divergences, gan, metrics, plotting, results, toy2d
+from lib import cache, config, data, divergences, gan, metrics, plotting, results, toy2d
 
 absl.logging.set_verbosity(absl.logging.ERROR)
 SCALE = config.setup("06_dcgan_tensorflow", seed=0)
+SEED = config.seed()  # 0, or COURSE_SEED: every cached training below starts from it
 print(
     f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
     f"devices: {[d.device_type for d in tf.config.list_logical_devices()]}"
@@ -118,7 +119,7 @@ LR_FINAL_FRACTION = config.scaled(smoke=0.1, lecture=0.1, full=1.0)  # cosine de
 GEN_FILTERS = config.scaled(smoke=(64, 32, 16), lecture=(128, 64, 32), full=(256, 128, 64))
 DISC_FILTERS = config.scaled(smoke=(16, 32), lecture=(32, 64), full=(64, 128))
 N_FIXED = 16  # fixed-noise images watched per epoch
-RESUME = False  # True: continue from the latest checkpoint in CKPT_DIR instead of starting afresh
+RESUME = False  # True: continue an interrupted training from the latest checkpoint in CKPT_DIR
 CKPT_DIR = (
     tempfile.mkdtemp(prefix="06_dcgan_")
     if SCALE in ("smoke", "untrained")
@@ -336,6 +337,14 @@ fig.tight_layout()
 # least a quarter of its fair share $N/8$ of high-quality samples.
 # Both runs also score their generator before the first update: an untrained generator puts its
 # samples in a blob near the origin, far from every mode, and is the reference of the checks.
+# Both start from the same seed, hence from the same untrained networks.
+#
+# **Cached training.** Every training in this notebook goes through `lib.cache`: the first run
+# stores its result under `build/cache/`, and later runs load it instead of retraining, as long as
+# nothing that determines it (code, hyper-parameters, data, seed, scale, library versions) has
+# changed. A load prints what it loaded, its key and how long the original training took; the
+# figures and checks that follow are the same as after training. To retrain, run with
+# `COURSE_CACHE=off` (ignore the cache) or `COURSE_CACHE=refresh` (retrain and replace the entries).
 
 # %%
 TOY_MEANS = toy2d.ring_means(8, radius=2.0)  # (8, 2)
@@ -354,7 +363,8 @@ def toy_mlp(in_dim, out_dim):
 
 
 def train_toy_gan(g_steps, n_steps=TOY_STEPS, n_eval=2000):
-    """Train a toy GAN; return coverage and samples before training and at TOY_SNAPSHOTS steps."""
+    """Train a toy GAN; return n_eval generator samples before training and at TOY_SNAPSHOTS
+    steps, with the losses there: {"step": (S,), "samples": (S, n_eval, 2), "d_loss", "g_loss": (S,)}."""
     g_steps = config.training_steps(g_steps)  # untrained: one generator update, like every model
     generator, discriminator = toy_mlp(TOY_NOISE_DIM, 2), toy_mlp(2, 1)
     g_opt = keras.optimizers.Adam(TOY_LR, beta_1=0.5)
@@ -382,13 +392,11 @@ def train_toy_gan(g_steps, n_steps=TOY_STEPS, n_eval=2000):
             )
         return d_loss, g_loss
 
-    snaps = {"step": [], "coverage": [], "samples": [], "d_loss": [], "g_loss": []}
+    snaps = {"step": [], "samples": [], "d_loss": [], "g_loss": []}
 
     def snapshot(step, d_loss=np.nan, g_loss=np.nan):
-        xs = generator(tf.random.normal([n_eval, TOY_NOISE_DIM])).numpy()  # (n_eval, 2)
         snaps["step"].append(step)
-        snaps["coverage"].append(toy2d.mode_coverage(xs, TOY_MEANS, TOY_STD))
-        snaps["samples"].append(xs[:500])
+        snaps["samples"].append(generator(tf.random.normal([n_eval, TOY_NOISE_DIM])).numpy())  # (n_eval, 2)
         snaps["d_loss"].append(float(d_loss))
         snaps["g_loss"].append(float(g_loss))
 
@@ -403,15 +411,36 @@ def train_toy_gan(g_steps, n_steps=TOY_STEPS, n_eval=2000):
             snapshot(step, d_loss, g_loss)
     if snaps["step"][-1] != step:  # a loop cut short (COURSE_SCALE=untrained): its last state
         snapshot(step, d_loss, g_loss)
-    return snaps
+    return {k: np.array(v) for k, v in snaps.items()}
 
 
-t0 = time.time()
+def toy_run(g_steps):
+    """train_toy_gan(g_steps), through the cache, with the mode coverage of every snapshot."""
+    run = cache.cached_arrays(
+        f"06_toy_gan_g{g_steps}",
+        compute=lambda: train_toy_gan(g_steps),
+        code=[toy_mlp, train_toy_gan],
+        params={
+            "g_steps": g_steps,
+            "n_steps": TOY_STEPS,
+            "batch": TOY_BATCH,
+            "hidden": TOY_HIDDEN,
+            "noise_dim": TOY_NOISE_DIM,
+            "lr": TOY_LR,
+            "snapshots": TOY_SNAPSHOTS,
+            "std": TOY_STD,
+        },
+        data=TOY_MEANS,
+        seed=SEED,
+    )
+    run["coverage"] = [toy2d.mode_coverage(xs, TOY_MEANS, TOY_STD) for xs in run["samples"]]
+    return run
+
+
 toy_runs = {
-    "balanced (1 g step per d step)": train_toy_gan(g_steps=1),
-    "generator-heavy (5 g steps per d step)": train_toy_gan(g_steps=5),
+    "balanced (1 g step per d step)": toy_run(g_steps=1),
+    "generator-heavy (5 g steps per d step)": toy_run(g_steps=5),
 }
-print(f"both toy GANs trained in {time.time() - t0:.0f} s")
 for name, run in toy_runs.items():
     print(f"{name:40s} before training: {run['coverage'][0]}")
     print(f"{name:40s} final:           {run['coverage'][-1]}")
@@ -430,7 +459,7 @@ fig, axes = plt.subplots(
 )
 for row, (name, run) in zip(axes, toy_runs.items()):
     for ax, c in zip(row, cols):
-        ax.scatter(*run["samples"][c].T, s=2, alpha=0.4)
+        ax.scatter(*run["samples"][c][:500].T, s=2, alpha=0.4)
         ax.scatter(*TOY_MEANS.T, marker="x", color="grey", s=30)
         ax.set_title(f"step {run['step'][c]}: {run['coverage'][c].modes_covered}/8 covered", fontsize=9)
         ax.set_xlim(-3, 3)
@@ -497,9 +526,9 @@ assert final_balanced.high_quality >= config.scaled(smoke=0.4, lecture=0.5, full
 # %% tags=["learning-check"]
 # The generator-heavy GAN collapses and hops: at some snapshot >= 80% of its samples sit by one mode,
 # at least two different modes take that role in turn, and at the end it covers at most 3 modes.
-# Before training the largest share is 19-47% (COURSE_SEED=0,1,2), after one update 48% (untrained,
-# seed 0). Smoke, COURSE_SEED=0,1,2: largest share 100% in every run, 5-6 different modes take
-# turns holding >= 80% of the samples, 0 modes covered at the end.
+# Before training the largest share is 29-47% (COURSE_SEED=0,1,2), after one update 34% (untrained,
+# seed 0). Smoke, COURSE_SEED=0,1,2: largest share 100% in every run, 3-7 different modes take
+# turns holding >= 80% of the samples, 0-1 modes covered at the end.
 assert peak_share >= 0.8, f"expected a collapse onto one mode, largest share was only {peak_share:.0%}"
 assert len(collapse_modes) >= 2, f"expected the collapsed generator to hop between modes: {collapse_modes}"
 assert final_collapsing.modes_covered <= 3, final_collapsing
@@ -523,8 +552,14 @@ assert final_collapsing.modes_covered <= 3, final_collapsing
 train_images, train_labels = data.load_mnist("train")
 test_images, test_labels = data.load_mnist("test")
 train_x = data.to_float(train_images[:BUFFER_SIZE], range="symmetric")[..., None]  # (N, 28, 28, 1)
-train_dataset = tf.data.Dataset.from_tensor_slices(train_x).shuffle(BUFFER_SIZE).batch(BATCH_SIZE)
 steps_per_epoch = int(np.ceil(len(train_x) / BATCH_SIZE))
+
+
+def make_dataset(images):
+    """The tutorial's input pipeline: shuffled anew every epoch, in batches of BATCH_SIZE."""
+    return tf.data.Dataset.from_tensor_slices(images).shuffle(BUFFER_SIZE).batch(BATCH_SIZE)
+
+
 print(
     f"{len(train_x)} training images in [{train_x.min():.0f}, {train_x.max():.0f}], "
     f"{steps_per_epoch} batches of {BATCH_SIZE} per epoch"
@@ -586,11 +621,9 @@ def make_discriminator(filters=DISC_FILTERS):
     )
 
 
-generator = make_generator()
-discriminator = make_discriminator()
 print(
-    f"generator: {generator.count_params():,} parameters; "
-    f"discriminator: {discriminator.count_params():,} parameters"
+    f"generator: {make_generator().count_params():,} parameters; "
+    f"discriminator: {make_discriminator().count_params():,} parameters"
 )
 
 # %% [markdown]
@@ -606,7 +639,8 @@ print(
 # two gradient tapes and updates both players *simultaneously* from the same forward pass, as in
 # the tutorial. `tf.function` traces the step into a graph once; later calls skip Python. We also
 # return the mean $d(x)$ and $d(g(z))$ so we can watch them approach ½. The step is built by a
-# function of the four objects it updates, so that the check below can run it on copies.
+# function of the four objects it updates, so that the training function below can make its own
+# and the check below can run one on a separate pair of networks.
 #
 # Both players use Adam. Simultaneous gradient steps on a two-player game do not descend any
 # single objective: they tend to *circle* around the equilibrium (the oscillation of section 3),
@@ -635,10 +669,6 @@ def learning_rate():
     )
 
 
-generator_optimizer = keras.optimizers.Adam(learning_rate(), beta_1=BETA_1)
-discriminator_optimizer = keras.optimizers.Adam(learning_rate(), beta_1=BETA_1)
-
-
 def make_train_step(generator, discriminator, generator_optimizer, discriminator_optimizer):
     def train_step(images):
         noise = tf.random.normal([tf.shape(images)[0], NOISE_DIM])  # (B, 100)
@@ -662,44 +692,27 @@ def make_train_step(generator, discriminator, generator_optimizer, discriminator
     return train_step
 
 
-train_step = tf.function(
-    make_train_step(generator, discriminator, generator_optimizer, discriminator_optimizer)
-)
-
-
 # %% [markdown]
 # ### Checkpoints
 #
 # `tf.train.Checkpoint` saves the variables of everything it is given (both networks, both
 # optimisers' moment estimates, and an epoch counter); `CheckpointManager` numbers the saves and
-# keeps the last few. If a long run is interrupted, set `RESUME = True` in the set-up cell and run
-# the notebook again: training continues from the last saved epoch, and the history of the
-# measurements (a small JSON file next to the checkpoints) continues with it. (The negative
-# control, `COURSE_SCALE=untrained`, never resumes: it must start from random weights.)
+# keeps the last few. The training below saves one after every epoch. If a long run is
+# interrupted, set `RESUME = True` in the set-up cell and run the notebook again: training
+# continues from the last saved epoch, and the history of the measurements (a small JSON file
+# next to the checkpoints) continues with it. `RESUME` is one of the hyper-parameters of the
+# cache's key, so a resumed run is cached apart from an uninterrupted one. (The negative control,
+# `COURSE_SCALE=untrained`, never resumes: it must start from random weights.)
 
 # %%
-epoch_counter = tf.Variable(0, dtype=tf.int64, name="epoch")
-checkpoint = tf.train.Checkpoint(
-    generator=generator,
-    discriminator=discriminator,
-    generator_optimizer=generator_optimizer,
-    discriminator_optimizer=discriminator_optimizer,
-    epoch=epoch_counter,
-)
-resume = RESUME and not config.untrained()
-if not resume and os.path.isdir(CKPT_DIR):
-    shutil.rmtree(CKPT_DIR)  # start afresh: only this notebook's own checkpoint folder
-manager = tf.train.CheckpointManager(checkpoint, CKPT_DIR, max_to_keep=2)
 HISTORY_FILE = os.path.join(CKPT_DIR, "history.json")
-history = {"gen_loss": [], "disc_loss": [], "d_real": [], "d_fake": [], "fcd": [], "labels": []}
-fixed_grids = []  # the fixed-noise images after every epoch, for the animation
-if resume and manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint)
-    saved = json.loads(open(HISTORY_FILE).read())
-    history, fixed_grids = saved["history"], [np.array(g, np.float32) for g in saved["grids"]]
-    print(f"resumed from {manager.latest_checkpoint} after epoch {int(epoch_counter)}")
-else:
-    print(f"starting afresh; checkpoints go to {CKPT_DIR}")
+
+
+def checkpoint_manager(epoch, **objects):
+    """A CheckpointManager in CKPT_DIR for an epoch counter and the objects (networks, optimisers)."""
+    checkpoint = tf.train.Checkpoint(epoch=epoch, **objects)
+    return tf.train.CheckpointManager(checkpoint, CKPT_DIR, max_to_keep=2)
+
 
 # %% [markdown]
 # ### Measuring the samples
@@ -715,16 +728,16 @@ else:
 # a fixed set of real training images, and returns two references computed with as many images:
 # held-out real test digits (the **floor**, what a perfect generator would score up to sampling
 # noise) and uniform noise (the **ceiling**). It also counts which digit the classifier sees in
-# each generated image: a collapsed generator would pile up on a few labels. We score the
-# generator once before its first update: that is the reference the training must beat.
+# each generated image: a collapsed generator would pile up on a few labels. The training scores
+# its generator once before the first update: that is the reference the training must beat.
 
 # %%
 clf = metrics.load_classifier()
 N_SCORE = metrics.sample_count()  # generated images per score
 
 
-def sample_generator(n, batch=500):
-    """n generator samples as a NumPy array (n, 28, 28, 1) in [-1, 1], in inference mode."""
+def sample_generator(generator, n, batch=500):
+    """n samples of `generator` as a NumPy array (n, 28, 28, 1) in [-1, 1], in inference mode."""
     out = [
         generator(tf.random.normal([min(batch, n - i), NOISE_DIM]), training=False).numpy()
         for i in range(0, n, batch)
@@ -732,38 +745,26 @@ def sample_generator(n, batch=500):
     return np.concatenate(out)
 
 
-def score_generator():
+def score_generator(generator):
     """metrics.score_samples of N_SCORE fresh samples: FCD, label distribution, digits covered..."""
-    return metrics.score_samples(sample_generator(N_SCORE), pixel_range="symmetric")
+    return metrics.score_samples(sample_generator(generator, N_SCORE), pixel_range="symmetric")
 
-
-if "before_training" not in history:  # a fresh start: score the generator with random weights
-    history["before_training"] = score_generator()
-before = history["before_training"]
-print(
-    f"FCD with {N_SCORE} images: held-out real digits (floor) {before['floor']:.2f}, uniform noise "
-    f"(ceiling) {before['ceiling']:.2f}, the generator before training {before['fcd']:.2f} "
-    f"({before['digits_covered']} digit(s) with >= 2% of its samples)"
-)
 
 # %% [markdown]
 # ### One step, checked
-# Before the long loop, one training step on one batch, taken by **copies** of the two networks
-# with their own optimisers, so that the model trained below receives no update that the
-# epochs do not record (and, with `RESUME = True`, continues exactly where it stopped). The
+# Before the long loop, one training step on one batch, taken by a separate pair of networks
+# with their own optimisers (the networks trained below start afresh from the seed). The
 # generator's weights must move: a weight that a step leaves unchanged receives no gradient.
 
 # %%
 probe_generator, probe_discriminator = make_generator(), make_discriminator()
-probe_generator.set_weights(generator.get_weights())
-probe_discriminator.set_weights(discriminator.get_weights())
 probe_step = make_train_step(  # run eagerly, once
     probe_generator,
     probe_discriminator,
     keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1),
     keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1),
 )
-first_batch = next(iter(train_dataset))
+first_batch = tf.constant(train_x[:BATCH_SIZE])
 weights_before = [w.numpy().copy() for w in probe_generator.trainable_variables]
 gen_loss, disc_loss, d_real, d_fake = probe_step(first_batch)
 print(
@@ -776,39 +777,124 @@ del probe_generator, probe_discriminator, probe_step
 
 # %% [markdown]
 # ### Training, watched
-# Each epoch: a progress bar over the batches (with the running losses), then the epoch's mean
-# losses and mean $d(x)$, $d(g(z))$, the score of `N_SCORE` fresh samples (FCD and predicted-label
-# distribution), a grid of the same `N_FIXED` noise vectors (so we watch *one* set of digits
-# evolve) and a checkpoint.
+# `train_dcgan` builds the optimisers, the compiled training step and the checkpoint manager,
+# scores the untrained generator, and then, each epoch: a progress bar over the batches (with the
+# running losses), the epoch's mean losses and mean $d(x)$, $d(g(z))$, the score of `N_SCORE`
+# fresh samples (FCD and predicted-label distribution), a grid of the same `N_FIXED` noise vectors
+# (so we watch *one* set of digits evolve) and a checkpoint. Everything the cells below read from
+# the training is in the history it returns, which the cache stores with the two networks.
 
 # %%
-fixed_noise = (
+FIXED_NOISE = (
     np.random.default_rng(1).standard_normal((N_FIXED, NOISE_DIM)).astype(np.float32)
 )  # (16, 100), every epoch
-t_train = time.time()
-for epoch in config.training(range(int(epoch_counter), EPOCHS)):
-    sums = np.zeros(4)
-    bar = tqdm(
-        config.training(train_dataset), total=steps_per_epoch, desc=f"epoch {epoch + 1}/{EPOCHS}", leave=False
+
+
+def train_dcgan(models, images):
+    """Train models["generator"] and models["discriminator"] on `images`; return the history."""
+    generator, discriminator = models["generator"], models["discriminator"]
+    generator_optimizer = keras.optimizers.Adam(learning_rate(), beta_1=BETA_1)
+    discriminator_optimizer = keras.optimizers.Adam(learning_rate(), beta_1=BETA_1)
+    train_step = tf.function(
+        make_train_step(generator, discriminator, generator_optimizer, discriminator_optimizer)
     )
-    for i, image_batch in enumerate(bar, start=1):
-        sums += [float(v) for v in train_step(image_batch)]
-        if i % 10 == 0:
-            bar.set_postfix(g_loss=f"{sums[0] / i:.3f}", d_loss=f"{sums[1] / i:.3f}")
-    for key, value in zip(["gen_loss", "disc_loss", "d_real", "d_fake"], sums / i):
-        history[key].append(float(value))
-    score = score_generator()
-    history["fcd"].append(score["fcd"])
-    history["labels"].append(score["label_distribution"])
-    fixed_grids.append(generator(fixed_noise, training=False).numpy()[..., 0])  # (16, 28, 28)
-    epoch_counter.assign(epoch + 1)
-    manager.save()
-    with open(HISTORY_FILE, "w") as f:
-        json.dump({"history": history, "grids": [g.tolist() for g in fixed_grids]}, f)
+    epoch_counter = tf.Variable(0, dtype=tf.int64, name="epoch")
+    resume = RESUME and not config.untrained()
+    if not resume:
+        shutil.rmtree(CKPT_DIR, ignore_errors=True)  # start afresh: only this notebook's own folder
+    manager = checkpoint_manager(
+        epoch_counter,
+        generator=generator,
+        discriminator=discriminator,
+        generator_optimizer=generator_optimizer,
+        discriminator_optimizer=discriminator_optimizer,
+    )
+    if resume and manager.latest_checkpoint:
+        manager.checkpoint.restore(manager.latest_checkpoint)
+        with open(HISTORY_FILE) as f:
+            history = json.load(f)
+        print(f"resumed from {manager.latest_checkpoint} after epoch {int(epoch_counter)}")
+    else:
+        history = {key: [] for key in ("gen_loss", "disc_loss", "d_real", "d_fake", "fcd", "labels")}
+        history |= {"grids": [], "seconds": []}  # fixed-noise images and elapsed time per epoch
+        history["before_training"] = score_generator(generator)  # the untrained generator
+        print(f"starting afresh; checkpoints go to {CKPT_DIR}")
+    dataset = make_dataset(images)
+    t_start = time.time() - (history["seconds"][-1] if history["seconds"] else 0.0)
+    epochs = tqdm(config.training(range(int(epoch_counter), EPOCHS)), desc="DCGAN epochs")
+    for epoch in epochs:
+        sums = np.zeros(4)
+        bar = tqdm(
+            config.training(dataset), total=steps_per_epoch, desc=f"epoch {epoch + 1}/{EPOCHS}", leave=False
+        )
+        for i, image_batch in enumerate(bar, start=1):
+            sums += [float(v) for v in train_step(image_batch)]
+            if i % 10 == 0:
+                bar.set_postfix(g_loss=f"{sums[0] / i:.3f}", d_loss=f"{sums[1] / i:.3f}")
+        for key, value in zip(["gen_loss", "disc_loss", "d_real", "d_fake"], sums / i):
+            history[key].append(float(value))
+        score = score_generator(generator)
+        history["fcd"].append(score["fcd"])
+        history["labels"].append(score["label_distribution"])
+        grid = generator(FIXED_NOISE, training=False).numpy()[..., 0]  # (16, 28, 28)
+        history["grids"].append(np.round(grid, 4).tolist())  # 4 decimals: the history is JSON
+        history["seconds"].append(time.time() - t_start)
+        epoch_counter.assign(epoch + 1)
+        manager.save()
+        with open(HISTORY_FILE, "w") as f:
+            json.dump(history, f)
+        epochs.set_postfix(FCD=f"{score['fcd']:.1f}")
+    return history
+
+
+models, history = cache.cached_keras(
+    "06_dcgan",
+    build=lambda: {"generator": make_generator(), "discriminator": make_discriminator()},
+    train=lambda models: train_dcgan(models, train_x),
+    code=[
+        make_dataset,
+        make_generator,
+        make_discriminator,
+        discriminator_loss,
+        generator_loss,
+        learning_rate,
+        make_train_step,
+        checkpoint_manager,
+        sample_generator,
+        score_generator,
+        train_dcgan,
+        metrics,
+    ],
+    params={
+        "buffer_size": BUFFER_SIZE,
+        "batch_size": BATCH_SIZE,
+        "noise_dim": NOISE_DIM,
+        "epochs": EPOCHS,
+        "steps_per_epoch": steps_per_epoch,
+        "learning_rate": LEARNING_RATE,
+        "beta_1": BETA_1,
+        "lr_final_fraction": LR_FINAL_FRACTION,
+        "generator_filters": GEN_FILTERS,
+        "discriminator_filters": DISC_FILTERS,
+        "n_score": N_SCORE,
+        "resume": RESUME,
+    },
+    data={"images": train_x, "fixed_noise": FIXED_NOISE},
+    seed=SEED,
+)
+generator, discriminator = models["generator"], models["discriminator"]
+before = history["before_training"]
+fixed_grids = [np.array(g, np.float32) for g in history["grids"]]  # (16, 28, 28) per epoch
+print(
+    f"FCD with {N_SCORE} images: held-out real digits (floor) {before['floor']:.2f}, uniform noise "
+    f"(ceiling) {before['ceiling']:.2f}, the generator before training {before['fcd']:.2f} "
+    f"({before['digits_covered']} digit(s) with >= 2% of its samples)"
+)
+for epoch in range(len(history["fcd"])):
     print(
-        f"epoch {epoch + 1:3d}: g_loss {history['gen_loss'][-1]:.3f}  d_loss {history['disc_loss'][-1]:.3f}  "
-        f"d(x) {history['d_real'][-1]:.3f}  d(g(z)) {history['d_fake'][-1]:.3f}  FCD {history['fcd'][-1]:7.2f}  "
-        f"[{time.time() - t_train:.0f} s]"
+        f"epoch {epoch + 1:3d}: g_loss {history['gen_loss'][epoch]:.3f}  d_loss {history['disc_loss'][epoch]:.3f}  "
+        f"d(x) {history['d_real'][epoch]:.3f}  d(g(z)) {history['d_fake'][epoch]:.3f}  "
+        f"FCD {history['fcd'][epoch]:7.2f}  [{history['seconds'][epoch]:.0f} s]"
     )
 
 # %% [markdown]
@@ -882,7 +968,7 @@ plotting.animate_chain(
 )
 
 # %%
-final_samples = sample_generator(N_SCORE)  # (N_SCORE, 28, 28, 1) in [-1, 1]
+final_samples = sample_generator(generator, N_SCORE)  # (N_SCORE, 28, 28, 1) in [-1, 1]
 plotting.image_grid(
     final_samples[:64], ncols=16, vrange=(-1, 1), title=f"DCGAN samples after {len(history['fcd'])} epochs"
 )
@@ -891,16 +977,36 @@ plotting.image_grid(
 # ### Restoring a checkpoint
 # A fresh generator with random weights, restored from the latest checkpoint, must reproduce the
 # trained generator's images exactly. (`expect_partial()` says that we restore only the
-# generator and leave the rest of the checkpoint unused on purpose.)
+# generator and leave the rest of the checkpoint unused on purpose.) A run that loaded the
+# networks from the cache trained nothing and wrote no checkpoint: it first saves one of the
+# loaded networks (and the history beside it), as the last epoch of a training would have.
+
 
 # %%
+def written_by_this_training():
+    """Whether CKPT_DIR holds the checkpoints of the training that `history` comes from."""
+    if tf.train.latest_checkpoint(CKPT_DIR) is None or not os.path.isfile(HISTORY_FILE):
+        return False
+    with open(HISTORY_FILE) as f:
+        return json.load(f) == history
+
+
+if not written_by_this_training():  # loaded from the cache (or CKPT_DIR holds an older run's)
+    n_epochs = len(history["fcd"])
+    manager = checkpoint_manager(
+        tf.Variable(n_epochs, dtype=tf.int64), generator=generator, discriminator=discriminator
+    )
+    manager.save(checkpoint_number=n_epochs)
+    with open(HISTORY_FILE, "w") as f:
+        json.dump(history, f)
+latest_checkpoint = tf.train.latest_checkpoint(CKPT_DIR)
 restored_generator = make_generator()
-status = tf.train.Checkpoint(generator=restored_generator).restore(manager.latest_checkpoint)
+status = tf.train.Checkpoint(generator=restored_generator).restore(latest_checkpoint)
 status.expect_partial()
-print(f"restored {manager.latest_checkpoint}")
+print(f"restored {latest_checkpoint}")
 same = np.allclose(
-    restored_generator(fixed_noise, training=False).numpy(),
-    generator(fixed_noise, training=False).numpy(),
+    restored_generator(FIXED_NOISE, training=False).numpy(),
+    generator(FIXED_NOISE, training=False).numpy(),
     atol=1e-5,
 )
 assert same, "the restored generator must reproduce the trained one"
@@ -983,10 +1089,10 @@ if SCALE in ("smoke", "untrained"):
     shutil.rmtree(CKPT_DIR, ignore_errors=True)  # the temporary checkpoints of a CI run
 
 # %% tags=["learning-check"]
-# The DCGAN learns digits. The same generator before training scores FCD 1045-1051 with 1-2
-# digits and a label JSD of 0.49-0.50 nats (COURSE_SEED=0,1,2). After the smoke run's 320 steps,
-# fresh samples score FCD 319-386 (0.30-0.37 of the untrained value), 7-9 digits, label JSD
-# 0.06-0.15 (the same DCGAN in a stand-alone script, seeds 0-2: 0.21-0.38, 9-10 digits, 0.04-0.12).
+# The DCGAN learns digits. The same generator before training scores FCD 1049-1054 with 1
+# digit and a label JSD of 0.50-0.53 nats (COURSE_SEED=0,1,2). After the smoke run's 320 steps,
+# fresh samples score FCD 263-362 (0.25-0.34 of the untrained value), 7-9 digits, label JSD
+# 0.06-0.13 (the same DCGAN in a stand-alone script, seeds 0-2: 0.21-0.38, 9-10 digits, 0.04-0.12).
 # Lecture scale (15 epochs) reaches FCD ~75 with all 10 digits. The thresholds: FCD below 0.6x
 # the untrained value, at least 6 digits, and a label distribution closer to the real one than a
 # generator that makes exactly 5 digits in equal shares (JSD 0.209).
@@ -1055,8 +1161,9 @@ assert final["label_jsd"] < collapse_jsd(5), (
 #    `(train_x, train_labels)` and draw a grid whose rows are the digits 0–9. Check with
 #    `metrics.predict_labels` that the generated digit matches the requested label: what accuracy
 #    do you get?
-# 4. **Resume.** Interrupt the DCGAN training after a few epochs, set `RESUME = True`, run the
-#    notebook again and check that the FCD curve continues where it stopped.
+# 4. **Resume.** Interrupt the DCGAN training after a few epochs (an unfinished training is not
+#    cached), set `RESUME = True`, run the notebook again and check that the FCD curve continues
+#    where it stopped.
 # 5. **A constant learning rate.** Set `LR_FINAL_FRACTION = 1.0` and re-run the DCGAN at
 #    `lecture` scale. Compare the FCD curve and the per-class shares with the decayed run: do the
 #    swings between epochs persist to the end? How different are the last few epochs' FCDs?
