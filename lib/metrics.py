@@ -32,11 +32,9 @@ __all__ = [
     "SAMPLE_COUNTS",
     "Classifier",
     "classifier_features",
-    "fcd",
     "label_distribution",
     "load_classifier",
     "predict_labels",
-    "reference_fcd",
     "sample_count",
     "score_samples",
     "to_unit_pixels",
@@ -233,19 +231,6 @@ def label_distribution(images: Any, pixel_range: PixelRange = "unit") -> np.ndar
     return np.bincount(labels, minlength=10).astype(np.float64) / len(labels)
 
 
-def fcd(
-    images_a: Any, images_b: Any, pixel_range_a: PixelRange = "unit", pixel_range_b: PixelRange = "unit"
-) -> float:
-    """Fréchet classifier distance between two image sets (lower is closer).
-
-    Computed like the FID but in the cached MNIST classifier's feature space: only comparable
-    with other numbers from this course (same classifier), never with published FIDs.
-    """
-    return frechet_distance(
-        classifier_features(images_a, pixel_range_a), classifier_features(images_b, pixel_range_b)
-    )
-
-
 def sample_count() -> int:
     """The number of generated images that :func:`score_samples` scores at the current scale."""
     return config.scaled(**SAMPLE_COUNTS)
@@ -326,27 +311,3 @@ def score_samples(images: Any, pixel_range: PixelRange = "unit") -> dict[str, An
         "digits_covered": int((labels >= DIGIT_COVERED_FRACTION).sum()),
         "n": n,
     }
-
-
-def reference_fcd(n: int = 1000, seed: int = 0) -> dict[str, float]:
-    """The FCD's reference points against ``n`` training images.
-
-    ``floor``: ``n`` held-out real test images (what a perfect generator would score, up to the
-    sampling noise of ``n`` samples); ``ceiling``: ``n`` images of uniform noise.
-    """
-    if n < 2:
-        raise ValueError(f"n must be at least 2, got {n}")
-    key = f"ref_{n}_{seed}"
-    if key not in _cache:
-        rng = np.random.default_rng(seed)
-        train_x, _ = data.load_mnist("train")
-        test_x, _ = data.load_mnist("test")
-        real = train_x[rng.choice(len(train_x), min(n, len(train_x)), replace=False)]
-        held_out = test_x[rng.choice(len(test_x), min(n, len(test_x)), replace=False)]
-        noise = rng.random((n, 28, 28), dtype=np.float32)
-        ref = classifier_features(real, "uint8")
-        _cache[key] = {
-            "floor": frechet_distance(classifier_features(held_out, "uint8"), ref),
-            "ceiling": frechet_distance(classifier_features(noise, "unit"), ref),
-        }
-    return dict(_cache[key])

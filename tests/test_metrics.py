@@ -28,8 +28,6 @@ def test_classifier_is_accurate_cached_and_separates_real_from_noise():
     dist = metrics.label_distribution(x, "uint8")
     assert dist.shape == (10,) and dist.sum() == pytest.approx(1.0)
     assert np.abs(dist - np.bincount(test_y[:300], minlength=10) / 300).max() < 0.05
-    ref = metrics.reference_fcd(500)
-    assert 0 < ref["floor"] < 0.1 * ref["ceiling"]
     # One digit class only: the label distribution collapses onto it.
     ones = test_x[test_y == 1][:50]
     assert metrics.label_distribution(ones, "uint8")[1] > 0.9
