@@ -188,6 +188,7 @@ def toc_yaml(names: list[str]) -> str:
         *[f"      - file: lectures/{n}" for n in names],
         "  - caption: Back matter",
         "    chapters:",
+        "      - file: comparison",
         "      - file: results",
         "      - file: references",
     ]
@@ -220,6 +221,15 @@ def all_results_page(results_dir: Path) -> str:
         "this book's notebooks (the table that `make run` writes to `build/results.md`).\n"
         f"{table}"
     )
+
+
+def comparison_page(results_dir: Path, dest: Path) -> str:
+    """The course's comparison of its MNIST models (lib.comparison), with its figure."""
+    from lib import comparison
+
+    comparison.write_comparison(dest, results_dir)  # comparison.md (overwritten below) + .png
+    table = comparison.comparison_table(results_dir).split("\n", 1)[1]  # drop its heading
+    return f"# The models compared\n{table}\n![FCD of each model](comparison.png)\n"
 
 
 def copy_mathjax(dest: Path) -> None:
@@ -261,6 +271,8 @@ def stage(build_dir: Path, dest: Path, allow_missing: bool = False) -> list[str]
     write_if_changed(dest / "_toc.yml", toc_yaml(names))
     write_if_changed(dest / "intro.md", landing_page(names, titles, results_dir))
     write_if_changed(dest / "results.md", all_results_page(results_dir))
+    page = comparison_page(results_dir, dest)
+    write_if_changed(dest / "comparison.md", page)
     copy_mathjax(dest)
     return names
 
