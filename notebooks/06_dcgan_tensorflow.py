@@ -98,7 +98,19 @@ import tensorflow as tf
 from keras import layers
 from tqdm.auto import tqdm
 
-from lib import cache, config, data, divergences, gan, metrics, plotting, results, toy2d
+from lib import (
+    cache,
+    comparison,
+    config,
+    data,
+    divergences,
+    gan,
+    memorisation,
+    metrics,
+    plotting,
+    results,
+    toy2d,
+)
 
 absl.logging.set_verbosity(absl.logging.ERROR)
 SCALE = config.setup("06_dcgan_tensorflow", seed=0)
@@ -1075,6 +1087,26 @@ results.record(
 )
 results.record("final_mean_d_real", history["d_real"][-1], unit="probability")
 results.record("final_mean_d_fake", history["d_fake"][-1], unit="probability")
+
+# The DCGAN's row in the course's comparison of its MNIST models (build/comparison.md): the same
+# scorer as every other model, plus its size, its training and sampling times, and whether its
+# samples copy training images (nearest-training-image distances against held-out digits).
+t0 = time.perf_counter()
+for _ in range(5):
+    sample_generator(generator, 100)
+sampling_seconds_per_100 = (time.perf_counter() - t0) / 5
+copies = memorisation.memorisation_check(
+    final_samples, train_images[: len(train_x)], test_images, pixel_range_samples="symmetric"
+)
+print(copies)
+comparison.record_model(
+    "DCGAN",
+    score=final,
+    n_parameters=int(sum(np.prod(w.shape) for w in generator.trainable_weights)),
+    training_seconds=float(history["seconds"][-1]),
+    sampling_seconds_per_100=sampling_seconds_per_100,
+    memorisation=copies.summary(),
+)
 print(
     f"FCD: before training {before['fcd']:.2f}, first epoch {history['fcd'][0]:.2f}, last epoch "
     f"{history['fcd'][-1]:.2f}, fresh samples after training {final['fcd']:.2f}; "
