@@ -63,16 +63,16 @@ from scipy.special import logsumexp
 from torch import nn
 from tqdm.auto import tqdm
 
-from lib import config, divergences, ising, ising_mc, plotting, rbm, results, vae
+from lib import cache, config, divergences, ising, ising_mc, plotting, rbm, rbm_torch, results, vae
 
 # The models here are tiny (at most 256×256 weights): one thread is as fast as several, and on a
 # busy machine PyTorch's spinning worker threads can make every step many times slower.
 torch.set_num_threads(1)
 SCALE = config.setup("07_ising_generative", seed=0)
-# config.setup seeded NumPy's global generator (with COURSE_SEED when that is set). Every seed below
-# (Monte Carlo data, initial weights, minibatch order) is derived from SEED, so a rerun with another
-# COURSE_SEED changes all of them and shows how far the results move.
-SEED = int(np.random.randint(2**20))  # noqa: NPY002 - the generator config.setup seeded
+# The run's seed (COURSE_SEED when that is set). Every seed below (Monte Carlo data, initial
+# weights, minibatch order, Gibbs chains) is derived from SEED, so a rerun with another COURSE_SEED
+# changes all of them and shows how far the results move.
+SEED = config.seed()
 DEVICE = config.torch_device()
 T_START = time.time()
 TC = ising.ONSAGER_TC
@@ -100,7 +100,9 @@ GIBBS_STEPS = config.scaled(smoke=200, lecture=2000, full=20000)  # RBM Gibbs sw
 # Training hyper-parameters shared by all RBMs (CD-k with SGD + momentum) and VAEs (Adam)
 CD_K = 10
 BATCH_SIZE = config.scaled(smoke=100, lecture=200, full=200)
-RBM_LR = 0.1
+RBM_LR = 0.1  # initial learning rate, decayed linearly to 0
+RBM_MOMENTUM = 0.9
+RBM_WEIGHT_SCALE = 0.05  # standard deviation of the initial weights
 VAE_LATENT = 2
 VAE_HIDDEN = 128
 VAE_LR = 2e-3
@@ -201,24 +203,45 @@ fig.tight_layout()
 # $n/(2\tau_{\text{int}})$ independent ones, so honest error bars are
 # $\sigma\sqrt{2\tau_{\text{int}}/n}$. Below, $x_t = |M_t|/N$, the magnetization per spin: a
 # global quantity, which a local algorithm can change only by moving domain walls across the lattice.
+#
+# The Monte Carlo runs, every training and the RBM's Gibbs chains below go through `lib.cache`:
+# a rerun in which nothing they depend on has changed loads them from `build/cache/` (each prints
+# `cache: loaded ...`) instead of recomputing; run with `COURSE_CACHE=off` to recompute without
+# the cache, or `COURSE_CACHE=refresh` to recompute and replace the stored entries.
 
 # %%
-L_TAU, N_CHAINS_TAU = 16, 16
+L_TAU, N_CHAINS_TAU, TAU_BURN = 16, 16, 300
 TAU_STEPS = config.scaled(smoke=150, lecture=600, full=3000)
-tau, m_series = {}, {}
-for algorithm in ["metropolis", "wolff"]:
-    spins = ising_mc.sample(
-        L_TAU,
-        TC,
-        N_CHAINS_TAU * TAU_STEPS,
-        algorithm=algorithm,
-        n_chains=N_CHAINS_TAU,
-        n_burn=300,
-        n_between=1,
-        seed=SEED + 1,
-    )
-    # |M| per spin as a time series, (time, chain); undo the random output sign with abs
-    m_series[algorithm] = np.abs(ising.magnetization(spins) / L_TAU**2).reshape(TAU_STEPS, N_CHAINS_TAU)
+
+
+def magnetization_series(seed):
+    """|M| per spin after every sweep at T_c, (time, chain), for Metropolis and Wolff."""
+    out = {}
+    for algorithm in ["metropolis", "wolff"]:
+        spins = ising_mc.sample(
+            L_TAU,
+            TC,
+            N_CHAINS_TAU * TAU_STEPS,
+            algorithm=algorithm,
+            n_chains=N_CHAINS_TAU,
+            n_burn=TAU_BURN,
+            n_between=1,
+            seed=seed,
+        )
+        # undo the random output sign with abs
+        out[algorithm] = np.abs(ising.magnetization(spins) / L_TAU**2).reshape(TAU_STEPS, N_CHAINS_TAU)
+    return out
+
+
+m_series = cache.cached_arrays(
+    "mc_tau",
+    compute=lambda: magnetization_series(SEED + 1),
+    code=[magnetization_series, ising_mc, ising],
+    params={"L": L_TAU, "T": TC, "chains": N_CHAINS_TAU, "steps": TAU_STEPS, "burn": TAU_BURN},
+    seed=SEED + 1,
+)
+tau = {}
+for algorithm in m_series:
     tau[algorithm] = ising_mc.integrated_autocorrelation_time(m_series[algorithm])
     print(f"{algorithm:>10}: τ_int(|M|) = {tau[algorithm]:6.2f} sweeps at T_c on a {L_TAU}×{L_TAU} lattice")
 
@@ -230,7 +253,7 @@ ax.set_ylabel("|M| / N")
 ax.legend()
 ax.set_title(f"one chain at $T_c$, L = {L_TAU}")
 # A check of the Monte Carlo (not of a trained model): at T_c, Wolff must decorrelate |M| at least
-# twice as fast per sweep as Metropolis (smoke, COURSE_SEED=0,1,2: ratio τ_M / τ_W of 3.9 to 7.8).
+# twice as fast per sweep as Metropolis (smoke, COURSE_SEED=0,1,2: ratio τ_M / τ_W of 4.4 to 5.7).
 assert tau["wolff"] < 0.5 * tau["metropolis"], tau
 
 # %% [markdown]
@@ -239,14 +262,26 @@ assert tau["wolff"] < 0.5 * tau["metropolis"], tau
 # Wolff's clusters become tiny and local moves are cheaper). Every configuration is also
 # multiplied by a random global sign — an exact symmetry of $p_T$ — so both ordered states appear.
 
+
 # %%
-mc = {}
-for T in tqdm(TEMPS, desc="Monte Carlo"):
-    algorithm = "wolff" if abs(T - TC) < 0.5 else "metropolis"
-    kw = {} if algorithm == "wolff" else {"n_burn": 500, "n_between": 20}
-    mc[T] = ising_mc.sample(
-        L_BIG, T, N_TRAIN_BIG, algorithm=algorithm, seed=SEED + int(100 * T), **kw
-    )  # (n, L, L) int8
+def monte_carlo(L, temps, n, seed):
+    """n configurations (n, L, L) int8 at each temperature: Wolff near T_c, Metropolis further away."""
+    out = {}
+    for T in tqdm(temps, desc=f"Monte Carlo L={L}"):
+        algorithm = "wolff" if abs(T - TC) < 0.5 else "metropolis"
+        kw = {} if algorithm == "wolff" else {"n_burn": 500, "n_between": 20}
+        out[f"T{T}"] = ising_mc.sample(L, T, n, algorithm=algorithm, seed=seed + int(100 * T), **kw)
+    return out
+
+
+mc_arrays = cache.cached_arrays(
+    f"mc_L{L_BIG}",
+    compute=lambda: monte_carlo(L_BIG, TEMPS, N_TRAIN_BIG, SEED),
+    code=[monte_carlo, ising_mc],
+    params={"L": L_BIG, "temperatures": TEMPS, "n": N_TRAIN_BIG},
+    seed=SEED,
+)
+mc = {T: mc_arrays[f"T{T}"] for T in TEMPS}  # (n, L, L) int8 per temperature
 mc_obs = {T: ising_mc.observables(mc[T], T) for T in TEMPS}
 for T in TEMPS:
     o = mc_obs[T]
@@ -301,62 +336,28 @@ results.describe(
 # (Persistent chains, PCD, are less biased, but below and at $T_c$ the target has two modes,
 # $\pm$ magnetization, and a persistent chain that stays in one mode estimates the model term
 # from that mode only. Starting from the data, which contains both modes, avoids that; exercise 2
-# lets you try PCD.) In code we minimise the surrogate loss
+# lets you try PCD.)
+#
+# The RBM is lecture 01's: the class `RBM` of `lib/rbm_torch.py` (parameters `W` of shape
+# $(n_v, n_h)$, `b`, `c`; methods `sample_h`, `sample_v`, `free_energy`, `gibbs`), trained by
+# `rbm_torch.train`. Lecture 01 introduced the surrogate loss
 # $\mathcal L = \overline{F_\theta(v_{\text{data}})} - \overline{F_\theta(v_{\text{model}})}$
-# (minibatch means), with the model samples treated as constants. Its gradient
-# $\nabla_\theta\mathcal L = \mathbb E_{\text{data}}[\nabla_\theta F_\theta] - \mathbb E_{p_\theta}[\nabla_\theta F_\theta]$
-# is *minus* the log-likelihood gradient above, so gradient descent on $\mathcal L$ is gradient
-# ascent on the log-likelihood.
-
+# (minibatch means, the model samples held fixed), whose gradient is *minus* the log-likelihood
+# gradient above, and checked that autograd on it gives the closed form that `rbm_torch.train`
+# uses,
+#
+# $$-\nabla_W\mathcal L = \overline{v\,\sigma(c+W^\top v)^\top}^{\,\text{data}} -
+#   \overline{v\,\sigma(c+W^\top v)^\top}^{\,\text{model}},\qquad
+#   {-\nabla_b\mathcal L} = \bar v^{\,\text{data}} - \bar v^{\,\text{model}},\qquad
+#   {-\nabla_c\mathcal L} = \overline{\sigma(c+W^\top v)}^{\,\text{data}} - \overline{\sigma(c+W^\top v)}^{\,\text{model}},$$
+#
+# and follows this ascent direction with SGD, momentum 0.9 and a learning rate that decays linearly to 0 over the
+# run. Every RBM below starts from weights $W_{ij}\sim\mathcal N(0, 0.05^2)$ and zero biases
+# (zero visible bias: the spins are $\pm$ symmetric) and is trained with the same settings:
 
 # %%
-class RBM(nn.Module):
-    """Bernoulli–Bernoulli RBM; W is (n_visible, n_hidden) as in lib.rbm."""
-
-    def __init__(self, n_visible, n_hidden):
-        super().__init__()
-        self.W = nn.Parameter(0.05 * torch.randn(n_visible, n_hidden))
-        self.b = nn.Parameter(torch.zeros(n_visible))  # visible bias (0: spins are ± symmetric)
-        self.c = nn.Parameter(torch.zeros(n_hidden))  # hidden bias
-
-    def free_energy(self, v):  # v: (B, n_visible) -> (B,)
-        return -v @ self.b - F.softplus(v @ self.W + self.c).sum(-1)
-
-    @torch.no_grad()
-    def gibbs(self, v, k):  # k block-Gibbs steps v -> h -> v
-        for _ in range(k):
-            h = torch.bernoulli(torch.sigmoid(v @ self.W + self.c))  # (B, n_hidden)
-            v = torch.bernoulli(torch.sigmoid(h @ self.W.T + self.b))  # (B, n_visible)
-        return v
-
-    def numpy_params(self):
-        return [p.detach().cpu().double().numpy() for p in (self.W, self.b, self.c)]
-
-
-def train_rbm(model, v_train, epochs, *, seed, callback=None, desc="RBM"):
-    """Train `model` in place by CD-k with SGD + momentum and a cosine learning-rate decay.
-
-    `seed` fixes the minibatch order and the Gibbs chains; `callback(model)` runs after each epoch.
-    """
-    v_train = torch.as_tensor(v_train, device=DEVICE)  # (N, n_visible) in {0, 1}
-    opt = torch.optim.SGD(model.parameters(), lr=RBM_LR, momentum=0.9)
-    n_batches = len(v_train) // BATCH_SIZE
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * n_batches)
-    torch.manual_seed(seed)  # the Gibbs chains of CD-k
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    for _ in tqdm(config.training(range(epochs)), desc=desc, leave=False):
-        perm = torch.randperm(len(v_train), generator=gen)
-        for i in config.training(range(n_batches)):
-            v_data = v_train[perm[i * BATCH_SIZE : (i + 1) * BATCH_SIZE]]  # (B, n_visible)
-            v_model = model.gibbs(v_data, CD_K)  # (B, n_visible), no gradient
-            loss = model.free_energy(v_data).mean() - model.free_energy(v_model).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        if callback is not None:
-            callback(model)
-    return model
+CD = {"method": "cd", "k": CD_K, "lr": RBM_LR, "batch_size": BATCH_SIZE, "momentum": RBM_MOMENTUM}
+print(f"RBM training: {CD}, initial weights N(0, {RBM_WEIGHT_SCALE}²)")
 
 
 # %% [markdown]
@@ -393,26 +394,61 @@ def kl_to_boltzmann(log_q):  # exact: no floor on q (eps=0)
     return divergences.kl_divergence(P_TRUE, np.exp(log_q), eps=0.0)
 
 
-small_train = ising.spins_to_bits(ising_mc.sample(L_SMALL, T_SMALL, N_TRAIN_SMALL, seed=SEED + 4))  # (N, 16)
+def monte_carlo_small(seed):
+    """N_TRAIN_SMALL Wolff configurations of the 4×4 lattice at T_c and at TEMPS_SMALL_AWAY."""
+    return {
+        f"T{T}": ising_mc.sample(L_SMALL, T, N_TRAIN_SMALL, seed=seed + int(100 * T))
+        for T in [T_SMALL, *TEMPS_SMALL_AWAY]
+    }
+
+
+mc_small = cache.cached_arrays(
+    "mc_4x4",
+    compute=lambda: monte_carlo_small(SEED + 4),
+    code=[monte_carlo_small, ising_mc],
+    params={"L": L_SMALL, "temperatures": [T_SMALL, *TEMPS_SMALL_AWAY], "n": N_TRAIN_SMALL},
+    seed=SEED + 4,
+)
+small_train = ising.spins_to_bits(mc_small[f"T{T_SMALL}"])  # (N, 16) in {0, 1}
 print(
     f"{len(small_train)} Monte Carlo samples of the 4×4 lattice at T_c; "
     f"{len(np.unique(small_train @ 2 ** np.arange(16)))} distinct states among 65,536"
 )
 
+
+def train_with_exact_kl(model, v_train, *, seed, desc):
+    """CD-k training that records the exact KL(Boltzmann‖RBM) before training and after each epoch."""
+    kl = [kl_to_boltzmann(rbm_log_probs(model))]  # the same RBM before training (epoch 0)
+    history = rbm_torch.train(
+        model,
+        v_train,
+        epochs=EPOCHS_SMALL,
+        seed=seed,
+        desc=desc,
+        callback=lambda epoch, m: kl.append(kl_to_boltzmann(rbm_log_probs(m))),
+        **CD,
+    )
+    return {**history, "kl": kl}
+
+
 kl_curves, small_models = {}, {}
 for n_hidden in HIDDEN_SIZES:
-    torch.manual_seed(SEED + n_hidden)
-    model = RBM(16, n_hidden).to(DEVICE)
-    curve = [kl_to_boltzmann(rbm_log_probs(model))]  # KL of the same RBM before training (epoch 0)
-    small_models[n_hidden] = train_rbm(
-        model,
-        small_train,
-        EPOCHS_SMALL,
+    small_models[n_hidden], history = cache.cached_torch(
+        f"rbm_4x4_h{n_hidden}",
+        build=lambda h=n_hidden: rbm_torch.RBM(16, h, weight_scale=RBM_WEIGHT_SCALE).to(DEVICE),
+        train=lambda m, h=n_hidden: train_with_exact_kl(m, small_train, seed=SEED + h, desc=f"RBM n_h={h}"),
+        code=[train_with_exact_kl, rbm_log_probs, kl_to_boltzmann, rbm_torch, rbm, divergences],
+        params={
+            **CD,
+            "epochs": EPOCHS_SMALL,
+            "n_hidden": n_hidden,
+            "weight_scale": RBM_WEIGHT_SCALE,
+            "T": T_SMALL,
+        },
+        data=small_train,
         seed=SEED + n_hidden,
-        desc=f"RBM n_h={n_hidden}",
-        callback=lambda m, curve=curve: curve.append(kl_to_boltzmann(rbm_log_probs(m))),
     )
-    kl_curves[n_hidden] = curve
+    kl_curves[n_hidden] = curve = history["kl"]
     print(f"n_hidden={n_hidden:3d}: KL(Boltzmann || RBM) = {curve[0]:.3f} -> {curve[-1]:.4f} nats")
 
 # Cross-check the normalisation with lib.rbm's exact log Z (enumerates the smaller layer).
@@ -510,9 +546,15 @@ for key, value in small_rbm_obs.items():
 # Training must have lowered the exact KL far below that of the same RBM before training (whose
 # small random weights make it close to the independent-spin model, KL = kl_uniform), for every
 # hidden size; the largest RBM must reach a small fraction of kl_uniform and beat the smallest.
-# Measured at smoke, COURSE_SEED=0,1,2: final / initial KL 0.052–0.091 over both hidden sizes;
-# kl_final[16] / kl_uniform 0.053–0.055 (0.35–0.36 nats); kl_final[16] / kl_final[4] 0.57–0.86.
-# Untrained (one update): final / initial KL ≈ 1.00, kl_final[16] / kl_uniform ≈ 1.00.
+# Measured at smoke, COURSE_SEED=0,1,2: final / initial KL 0.048–0.095 over both hidden sizes;
+# kl_final[16] / kl_uniform 0.048–0.051; kl_final[16] / kl_final[4] 0.51–0.75.
+# Untrained (one update): final / initial KL ≈ 1.00, kl_final[16] / kl_uniform ≈ 1.005.
+print(
+    "final / initial KL: "
+    + ", ".join(f"n_h={h} {kl_curves[h][-1] / kl_curves[h][0]:.3f}" for h in HIDDEN_SIZES)
+    + f"; KL(n_h={best_h}) / KL(uniform) {kl_final[best_h] / kl_uniform:.3f}; "
+    f"KL(n_h={best_h}) / KL(n_h={HIDDEN_SIZES[0]}) {kl_final[best_h] / kl_final[HIDDEN_SIZES[0]]:.3f}"
+)
 for h in HIDDEN_SIZES:
     assert kl_curves[h][-1] < 0.2 * kl_curves[h][0], (h, kl_curves[h])
 assert kl_final[best_h] < config.scaled(smoke=0.1, lecture=0.02, full=0.0075) * kl_uniform, (
@@ -557,10 +599,18 @@ def exact_summary(log_q, ex):
 
 small_by_T = {T_SMALL: exact_summary(log_q, exact_T)}
 for T in TEMPS_SMALL_AWAY:
-    v_train = ising.spins_to_bits(ising_mc.sample(L_SMALL, T, N_TRAIN_SMALL, seed=SEED + 5))
-    torch.manual_seed(SEED + best_h)
-    model = RBM(16, best_h).to(DEVICE)
-    model = train_rbm(model, v_train, EPOCHS_SMALL, seed=SEED + best_h, desc=f"RBM 4×4 T={T:.2f}")
+    v_train = ising.spins_to_bits(mc_small[f"T{T}"])  # (N, 16)
+    model, _ = cache.cached_torch(
+        f"rbm_4x4_T{T}",
+        build=lambda: rbm_torch.RBM(16, best_h, weight_scale=RBM_WEIGHT_SCALE).to(DEVICE),
+        train=lambda m, v=v_train, T=T: rbm_torch.train(
+            m, v, epochs=EPOCHS_SMALL, seed=SEED + best_h, desc=f"RBM 4×4 T={T:.2f}", **CD
+        ),
+        code=[rbm_torch],
+        params={**CD, "epochs": EPOCHS_SMALL, "n_hidden": best_h, "weight_scale": RBM_WEIGHT_SCALE},
+        data=v_train,
+        seed=SEED + best_h,
+    )
     small_by_T[T] = exact_summary(rbm_log_probs(model), ising.exact(L_SMALL, T))
 for T in sorted(small_by_T):
     d = small_by_T[T]
@@ -597,11 +647,15 @@ results.record(
 # and the RBM before training, have e ≈ 0: a relative deviation ≈ −100 %), and the KL of the
 # symmetrised RBM must be a small fraction of the independent-spin model's (the raw KL below T_c
 # mostly measures the uneven split between ±M, see above).
-# Measured at smoke, COURSE_SEED=0,1,2: |energy rel. dev.| 5.9–9.7 % at T=1.8, 21.9–23.7 % at
-# T=3.0; symmetrised KL / independent-spin KL 0.020–0.028 at T=1.8, 0.126–0.134 at T=3.0.
+# Measured at smoke, COURSE_SEED=0,1,2: |energy rel. dev.| 6.2–8.7 % at T=1.8, 18.5–20.6 % at
+# T=3.0; symmetrised KL / independent-spin KL 0.022–0.026 at T=1.8, 0.125–0.137 at T=3.0.
 # Untrained: energy rel. dev. −100 %, KL ratios ≈ 1.00.
 for T in TEMPS_SMALL_AWAY:
     d = small_by_T[T]
+    print(
+        f"T={T}: |energy rel. dev.| {abs(d['energy_rel_dev']):.3f}, "
+        f"symmetrised KL / independent-spin KL {d['kl_symmetrised'] / d['kl_independent']:.3f}"
+    )
     assert abs(d["energy_rel_dev"]) < config.scaled(smoke=0.3, lecture=0.06, full=0.02), (T, d)
     assert d["kl_symmetrised"] < config.scaled(smoke=0.2, lecture=0.1, full=0.05) * d["kl_independent"], (
         T,
@@ -659,19 +713,28 @@ class VAE(nn.Module):
 
 def train_vae(model, v_train, epochs, *, seed, desc="VAE"):
     """Train `model` in place by maximising the single-sample ELBO with Adam; `seed` fixes the
-    minibatch order and the reparameterisation noise."""
+    minibatch order and the reparameterisation noise. Returns the history: the mean −ELBO of
+    each epoch (nats per configuration)."""
     v_train = torch.as_tensor(v_train)
     opt = torch.optim.Adam(model.parameters(), lr=VAE_LR)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
+    history = {"neg_elbo": []}
     for _ in tqdm(config.training(range(epochs)), desc=desc, leave=False):
         perm = torch.randperm(len(v_train), generator=gen)
+        losses = []
         for i in config.training(range(len(v_train) // BATCH_SIZE)):
             loss = -model.elbo(v_train[perm[i * BATCH_SIZE : (i + 1) * BATCH_SIZE]]).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return model
+            losses.append(loss.item())
+        history["neg_elbo"].append(float(np.mean(losses)))
+    return history
+
+
+# everything the VAE's training depends on besides the data and the seed
+VAE_PARAMS = {"latent": VAE_LATENT, "hidden": VAE_HIDDEN, "lr": VAE_LR, "batch_size": BATCH_SIZE}
 
 
 @torch.no_grad()
@@ -691,14 +754,37 @@ def vae_log_probs(model, v_all, n_grid):
 
 
 assert VAE_LATENT == 2, "the quadrature below assumes a 2-D latent space"
-torch.manual_seed(SEED + 6)
-vae_small = VAE(16)
-# the same VAE before training (its decoder hardly depends on z yet: a coarse grid is enough)
-kl_vae_init = kl_to_boltzmann(vae_log_probs(vae_small, V_ALL, 30))
-vae_small = train_vae(vae_small, small_train, 2 * EPOCHS_SMALL, seed=SEED + 6, desc="VAE 4×4")
-log_q_vae = vae_log_probs(vae_small, V_ALL, 100)  # (65536,)
+
+
+def train_vae_small(model):
+    """The 4×4 VAE's training, recording the exact KL of the same VAE before training (its
+    decoder hardly depends on z yet: a coarse grid is enough)."""
+    kl_before = kl_to_boltzmann(vae_log_probs(model, V_ALL, 30))
+    history = train_vae(model, small_train, 2 * EPOCHS_SMALL, seed=SEED + 6, desc="VAE 4×4")
+    return {**history, "kl_before": kl_before}
+
+
+vae_small, history = cache.cached_torch(
+    "vae_4x4",
+    build=lambda: VAE(16),
+    train=train_vae_small,
+    code=[VAE, train_vae, train_vae_small, vae_log_probs, kl_to_boltzmann, vae, divergences],
+    params={**VAE_PARAMS, "epochs": 2 * EPOCHS_SMALL, "T": T_SMALL},
+    data=small_train,
+    seed=SEED + 6,
+)
+kl_vae_init = history["kl_before"]
+# The quadrature over 65,536 states × 10,000 grid points takes seconds: cached, keyed by the weights.
+vae_log_q = cache.cached_arrays(
+    "vae_4x4_log_probs",
+    compute=lambda: {f"grid{n}": vae_log_probs(vae_small, V_ALL, n) for n in (50, 100)},
+    code=[vae_log_probs, VAE],
+    data=vae_small.state_dict(),
+    seed=None,
+)
+log_q_vae = vae_log_q["grid100"]  # (65536,)
 kl_vae = kl_to_boltzmann(log_q_vae)
-kl_vae_coarse = kl_to_boltzmann(vae_log_probs(vae_small, V_ALL, 50))
+kl_vae_coarse = kl_to_boltzmann(vae_log_q["grid50"])
 mass_vae = float(np.exp(log_q_vae).sum())
 print(
     f"VAE (latent {VAE_LATENT}): KL(Boltzmann || VAE) = {kl_vae_init:.3f} before training -> {kl_vae:.4f} nats "
@@ -729,8 +815,11 @@ assert abs(mass_vae - 1) < 1e-4 and abs(kl_vae - kl_vae_coarse) < 0.05 * kl_vae 
 
 # %% tags=["learning-check"]
 # The trained VAE's KL must be a small fraction of the same VAE's before training and of the
-# independent-spin model's. Measured at smoke, COURSE_SEED=0,1,2: KL 0.294–0.303 nats, i.e.
-# 0.045–0.046 of kl_uniform (6.61 nats; the VAE before training: 6.65–6.73). Untrained: 6.56 nats.
+# independent-spin model's. Measured at smoke, COURSE_SEED=0,1,2: KL 0.301–0.306 nats, i.e.
+# 0.046 of kl_uniform (6.61 nats; the VAE before training: 6.70–6.81). Untrained: 6.55 nats (0.99).
+print(
+    f"KL of the VAE {kl_vae:.3f} nats; / min(before training, independent spins) {kl_vae / min(kl_vae_init, kl_uniform):.3f}"
+)
 assert kl_vae < 0.1 * min(kl_vae_init, kl_uniform), (kl_vae, kl_vae_init, kl_uniform)
 
 # %% [markdown]
@@ -749,24 +838,50 @@ assert kl_vae < 0.1 * min(kl_vae_init, kl_uniform), (kl_vae, kl_vae_init, kl_uni
 # and $m$ only as large as the random imbalance of $N$ coin flips. An RBM or a VAE before
 # training generates nearly that.
 
+
 # %%
+def gibbs_from_noise(model, n, steps, seed):
+    """n configurations (n, L, L) int8: block Gibbs chains started from uniform random spins."""
+    gen = torch.Generator(device=DEVICE).manual_seed(seed)
+    v0 = torch.bernoulli(torch.full((n, model.n_visible), 0.5, device=DEVICE), generator=gen)
+    return ising.bits_to_spins(model.gibbs(v0, steps, gen))
+
+
 gen_obs = {"RBM": {}, "VAE": {}}
 gen_samples = {"RBM": {}, "VAE": {}}
 rbm_models = {}
 for T in tqdm(TEMPS, desc="temperatures"):
     v_train = ising.spins_to_bits(mc[T])  # (N, L²)
-    torch.manual_seed(SEED + 7)
-    model = train_rbm(
-        RBM(L_BIG**2, L_BIG**2).to(DEVICE), v_train, EPOCHS_BIG, seed=SEED + 7, desc=f"RBM T={T:.2f}"
+    model, _ = cache.cached_torch(
+        f"rbm_L{L_BIG}_T{T}",
+        build=lambda: rbm_torch.RBM(L_BIG**2, L_BIG**2, weight_scale=RBM_WEIGHT_SCALE).to(DEVICE),
+        train=lambda m, v=v_train, T=T: rbm_torch.train(
+            m, v, epochs=EPOCHS_BIG, seed=SEED + 7, desc=f"RBM T={T:.2f}", **CD
+        ),
+        code=[rbm_torch],
+        params={**CD, "epochs": EPOCHS_BIG, "n_hidden": L_BIG**2, "weight_scale": RBM_WEIGHT_SCALE},
+        data=v_train,
+        seed=SEED + 7,
     )
     rbm_models[T] = model
-    with torch.no_grad():
-        v0 = torch.bernoulli(torch.full((N_GEN, L_BIG**2), 0.5, device=DEVICE))
-        v_gen = model.gibbs(v0, GIBBS_STEPS)  # (N_GEN, L²)
-    gen_samples["RBM"][T] = ising.bits_to_spins(v_gen.cpu().numpy())
-    torch.manual_seed(SEED + 8)
-    model = train_vae(VAE(L_BIG**2), v_train, 2 * EPOCHS_BIG, seed=SEED + 8, desc=f"VAE T={T:.2f}")
-    gen_samples["VAE"][T] = ising.bits_to_spins(model.sample(N_GEN).numpy())
+    gen_samples["RBM"][T] = cache.cached_arrays(  # keyed by the trained weights
+        f"rbm_gibbs_L{L_BIG}_T{T}",
+        compute=lambda m=model: {"spins": gibbs_from_noise(m, N_GEN, GIBBS_STEPS, SEED + 10)},
+        code=[gibbs_from_noise, rbm_torch, ising],
+        params={"n": N_GEN, "steps": GIBBS_STEPS},
+        data=model.state_dict(),
+        seed=SEED + 10,
+    )["spins"]
+    model, _ = cache.cached_torch(
+        f"vae_L{L_BIG}_T{T}",
+        build=lambda: VAE(L_BIG**2),
+        train=lambda m, v=v_train, T=T: train_vae(m, v, 2 * EPOCHS_BIG, seed=SEED + 8, desc=f"VAE T={T:.2f}"),
+        code=[VAE, train_vae, vae],
+        params={**VAE_PARAMS, "epochs": 2 * EPOCHS_BIG},
+        data=v_train,
+        seed=SEED + 8,
+    )
+    gen_samples["VAE"][T] = ising.bits_to_spins(model.sample(N_GEN).numpy())  # ancestral: cheap
     for name in gen_obs:
         gen_obs[name][T] = ising_mc.observables(gen_samples[name][T], T)
 
@@ -876,17 +991,19 @@ results.record(
 # RBM must get the (local) energy clearly closer than the VAE at every temperature; and at the
 # lowest temperature the VAE's independent pixel noise must show as a specific heat several times
 # too large, with a relative error several times the RBM's.
-# Measured at smoke (L=6), COURSE_SEED=0,1,2, largest |rel. dev.| over T: e RBM 0.20–0.25,
-# VAE 0.37–0.40; |m| RBM 0.05–0.08, VAE 0.16–0.20; RBM / VAE energy error ≤ 0.63 at every T; at
-# T=1.8, c of the VAE 10.7–13.8 × Monte Carlo's, its relative error 18–29 × the RBM's.
-# Untrained: e ≈ −100 %, |m| ≈ −86 % for both models, c errors of RBM and VAE alike.
+# Measured at smoke (L=6), COURSE_SEED=0,1,2, largest |rel. dev.| over T: e RBM 0.20–0.23,
+# VAE 0.41–0.44; |m| RBM 0.03–0.09, VAE 0.17–0.19; RBM / VAE energy error ≤ 0.58 at every T; at
+# T=1.8, c of the VAE 11.2–12.3 × Monte Carlo's, its relative error 19–39 × the RBM's.
+# Untrained: e ≈ −100 %, |m| ≈ −86 % for both models, VAE / RBM c error 0.7.
 print(
     f"largest |rel. dev.| of e: RBM {rbm_e.max():.3f}, VAE {vae_e.max():.3f}; "
-    f"of |m|: RBM {rbm_m.max():.3f}, VAE {vae_m.max():.3f}"
+    f"of |m|: RBM {rbm_m.max():.3f}, VAE {vae_m.max():.3f}; largest RBM / VAE energy error "
+    f"{(rbm_e / vae_e).max():.2f}; at T={TEMPS[0]}: |rel. dev.| of c VAE {vae_c_low:.2f}, "
+    f"{vae_c_low / rbm_c_low:.1f} × the RBM's"
 )
 assert np.all(rbm_e < config.scaled(smoke=0.35, lecture=0.25, full=0.1)), rbm_e
 assert np.all(rbm_m < config.scaled(smoke=0.15, lecture=0.1, full=0.05)), rbm_m
-assert np.all(vae_e < config.scaled(smoke=0.5, lecture=0.8, full=0.8)), vae_e
+assert np.all(vae_e < config.scaled(smoke=0.6, lecture=0.8, full=0.8)), vae_e
 assert np.all(vae_m < 0.3), vae_m
 assert np.all(rbm_e < 0.8 * vae_e), (rbm_e, vae_e)
 assert vae_c_low > 2 and vae_c_low > 5 * rbm_c_low, (vae_c_low, rbm_c_low)
@@ -934,16 +1051,32 @@ assert vae_c_low > 2 and vae_c_low > 5 * rbm_c_low, (vae_c_low, rbm_c_low)
 # configurations, recording the magnetization m per spin after each v -> h -> v step.
 TAU_GIBBS_STEPS = config.scaled(smoke=500, lecture=2000, full=5000)
 N_TAU_CHAINS = 100
+
+
+def gibbs_magnetization(model, spins, steps, seed):
+    """m per spin after each of `steps` block Gibbs steps of chains started at `spins`: (time, chain)."""
+    gen = torch.Generator(device=DEVICE).manual_seed(seed)
+    v = torch.as_tensor(ising.spins_to_bits(spins), device=DEVICE)
+    m_t = np.empty((steps, len(v)))
+    for t in range(steps):
+        v = model.gibbs(v, 1, gen)
+        m_t[t] = (2 * v - 1).mean(1).cpu().numpy()
+    return m_t
+
+
 tau_gibbs, flip_rate = {}, {}
 for T in TEMPS:
-    model = rbm_models[T]
-    v = torch.as_tensor(
-        ising.spins_to_bits(gen_samples["RBM"][T][:N_TAU_CHAINS]), dtype=torch.float32, device=DEVICE
-    )
-    m_t = np.empty((TAU_GIBBS_STEPS, N_TAU_CHAINS))  # (time, chain)
-    for t in range(TAU_GIBBS_STEPS):
-        v = model.gibbs(v, 1)
-        m_t[t] = (2 * v - 1).mean(1).cpu().numpy()
+    start = gen_samples["RBM"][T][:N_TAU_CHAINS]
+    m_t = cache.cached_arrays(  # keyed by the trained weights and the starting configurations
+        f"rbm_mixing_L{L_BIG}_T{T}",
+        compute=lambda T=T, start=start: {
+            "m": gibbs_magnetization(rbm_models[T], start, TAU_GIBBS_STEPS, SEED + 11)
+        },
+        code=[gibbs_magnetization, rbm_torch, ising],
+        params={"steps": TAU_GIBBS_STEPS},
+        data={"weights": rbm_models[T].state_dict(), "start": start},
+        seed=SEED + 11,
+    )["m"]  # (time, chain)
     tau_gibbs[T] = ising_mc.integrated_autocorrelation_time(np.abs(m_t))
     flips = [np.count_nonzero(np.diff(np.sign(c[c != 0]))) for c in m_t.T]
     flip_rate[T] = 1000 * np.mean(flips) / TAU_GIBBS_STEPS
@@ -957,7 +1090,7 @@ for T in TEMPS:
 # them: sign changes of m at the lowest temperature must be at least ten times rarer than at the
 # highest. (An RBM that learned nothing generates nearly independent spins, whose m changes sign
 # about as often at every temperature.) Measured at smoke, COURSE_SEED=0,1,2: 0 sign changes per
-# 1000 steps at T=1.8, 81–86 at T=3.0. Untrained: 420–430 at every temperature.
+# 1000 steps at T=1.8, 77–81 at T=3.0. Untrained: 421–430 at every temperature.
 assert flip_rate[TEMPS[0]] < 0.1 * flip_rate[TEMPS[-1]], flip_rate
 
 # %% [markdown]
@@ -995,10 +1128,11 @@ results.record("wall_time", round(elapsed, 1), unit="s")
 #    $i$ and $j$ only produces, after summing it out, an effective coupling $J_{ij}s_is_j$ (plus
 #    fields). How many hidden units does an RBM need to represent the $4\times4$ Ising model
 #    *exactly*? Compare with the KL-vs-$n_h$ curve.
-# 2. **PCD and two modes.** Replace CD-$k$ by persistent chains (keep `v_model` between steps).
-#    Plot the exact KL per epoch at $T_c$ and at $T=3.5$. Does PCD converge below $T_c$, and how
-#    does the share of $M>0$ behave? Try adding globally flipped copies of the persistent chains —
-#    when is that legitimate?
+# 2. **PCD and two modes.** Replace CD-$k$ by persistent chains (`method="pcd"` in
+#    `rbm_torch.train`). Plot the exact KL per epoch at $T_c$ and at $T=3.5$. Does PCD converge
+#    below $T_c$, and how does the share of $M>0$ behave? Adding globally flipped copies of the
+#    persistent chains to the negative samples would restore the $\pm$ symmetry: when is that
+#    legitimate?
 # 3. **Temperature as a parameter.** Train one RBM on all temperatures with $T$ as an extra input
 #    (a conditional RBM: make the hidden bias depend on $T$). Can it interpolate to a
 #    temperature it was not trained on?
