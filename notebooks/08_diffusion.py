@@ -63,7 +63,18 @@ import torch.nn.functional as F
 from IPython.display import Markdown, display
 from tqdm.auto import tqdm
 
-from lib import cache, config, data, diffusion, divergences, memorisation, metrics, plotting, results
+from lib import (
+    cache,
+    comparison,
+    config,
+    data,
+    diffusion,
+    divergences,
+    memorisation,
+    metrics,
+    plotting,
+    results,
+)
 from lib import samplers, toy2d
 
 # The networks are small: one CPU thread is nearly as fast as two, and it avoids the large
@@ -949,6 +960,21 @@ results.record("sampling_seconds_per_100_ddpm", ddpm_sec_per_100, unit="s")
 results.record(
     "nearest_training_distance", memo.median_ratio, unit="median ratio to held-out", **memo.summary()
 )
+# The rows of DDPM and DDIM (20 steps, or the most steps below T) in the course's comparison of
+# its MNIST models (build/comparison.md, written by `python -m lib.results`).
+ddim_row = 20 if 20 in ddim else max(ddim)
+for model, scores, sec in (
+    ("DDPM", ddpm_scores, ddpm_sec_per_100),
+    ("DDIM", ddim[ddim_row]["scores"], ddim[ddim_row]["sec_per_100"]),
+):
+    comparison.record_model(
+        model,
+        score=scores,
+        n_parameters=n_params,
+        training_seconds=train_seconds,
+        sampling_seconds_per_100=sec,
+        memorisation=memo.summary() if model == "DDPM" else None,
+    )
 
 # %% [markdown]
 # ## 4. The physics: diffusion, Fokker–Planck, and time reversal
