@@ -69,7 +69,18 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 from tqdm.auto import tqdm
 
-from lib import config, data, divergences, metrics, plotting, results, samplers, toy2d
+from lib import (
+    comparison,
+    config,
+    data,
+    divergences,
+    memorisation,
+    metrics,
+    plotting,
+    results,
+    samplers,
+    toy2d,
+)
 
 # The networks here are small: one CPU thread is about as fast as two, and it avoids the large
 # slow-downs of PyTorch's spinning worker threads when the cores are shared.
@@ -931,6 +942,24 @@ results.record("fcd_floor_heldout_real", s_buffer["floor"], unit="FCD (course cl
 results.record("fcd_ceiling_noise", s_buffer["ceiling"], unit="FCD (course classifier)", n=s_buffer["n"])
 results.record("classifier_test_accuracy", clf.test_accuracy)
 results.record("train_seconds", round(train_seconds, 1), unit="s")
+
+# The EBM's row in the course's comparison of its MNIST models (build/comparison.md): what a user
+# of the trained energy gets, fresh chains from noise with K_LONG Langevin steps, timed per 100
+# images, with the memorisation check (nearest training images against held-out digits).
+t0 = time.perf_counter()
+sample_langevin(energy, x0_fresh[:100], K_LONG)
+copies = memorisation.memorisation_check(
+    fresh_long, train_images[:N_TRAIN], test_images, pixel_range_samples="symmetric"
+)
+print(copies)
+comparison.record_model(
+    "EBM (Langevin)",
+    score=s_long,
+    n_parameters=sum(p.numel() for p in energy.parameters()),
+    training_seconds=train_seconds,
+    sampling_seconds_per_100=time.perf_counter() - t0,
+    memorisation=copies.summary(),
+)
 
 # %% [markdown]
 # **Buffer samples versus fresh chains.** The two kinds of samples answer different questions.
