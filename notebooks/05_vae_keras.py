@@ -66,9 +66,10 @@ import tensorflow as tf
 from keras import layers, ops
 from tqdm.auto import tqdm
 
-from lib import config, data, metrics, plotting, results, vae
+from lib import cache, comparison, config, data, memorisation, metrics, plotting, results, vae
 
 SCALE = config.setup("05_vae_keras", seed=0)
+SEED = config.seed()  # 0, or COURSE_SEED when set: for every model and every estimate
 print(f"Keras {keras.__version__}, backend {keras.backend.backend()}, TensorFlow {tf.__version__}")
 T_START = time.time()
 
@@ -76,7 +77,7 @@ LATENT_DIM = 2  # 2-D: we can look at the whole latent space
 N_TRAIN = config.scaled(smoke=6400, lecture=8000, full=60000)  # capped by what exists
 BATCH_SIZE = config.scaled(smoke=64, lecture=64, full=128)
 LEARNING_RATE = config.scaled(smoke=3e-3, lecture=2e-3, full=1e-3)
-EPOCHS = config.scaled(smoke=10, lecture=30, full=60)
+EPOCHS = config.scaled(smoke=15, lecture=30, full=60)  # smoke: 10 epochs left a seed below the FCD check
 IW_K = config.scaled(smoke=50, lecture=500, full=5000)  # importance samples per test image
 IW_N_TEST = config.scaled(smoke=100, lecture=1000, full=10000)  # test images for the IW estimate
 N_FCD = metrics.sample_count()  # samples for the Fréchet distance: the course-wide n at this scale
@@ -127,6 +128,13 @@ class Sampling(layers.Layer):
     def __init__(self, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.initial_state = ops.convert_to_numpy(self.seed_generator.state)
+
+    def restart(self):
+        """Back to the first noise draw. The generator's state is not among the weights a model saves,
+        so a model loaded from the cache restarts its noise, while one just trained carries on from
+        where training left it: restarting both makes them draw the same noise."""
+        self.seed_generator.state.assign(self.initial_state)
 
     def call(self, inputs):
         z_mean, z_log_var = inputs  # (B, d) each
@@ -260,39 +268,72 @@ def evaluate(model, x, n_samples=5, batch=500):
     return {"elbo": (rec_sum - kl_sum) / len(x), "rec": rec_sum / len(x), "kl": kl_sum / len(x)}
 
 
-model = VAE(build_encoder(), build_decoder(), name="vae")
-model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
-untrained = evaluate(model, x_test)
+def build_vae(name="vae"):
+    """A fresh, compiled VAE; built, and its optimizer too, so that the cache can save and load it."""
+    model = VAE(build_encoder(), build_decoder(), name=name)
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
+    model.build((None, 28, 28, 1))
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+# The model before training, with the initial weights the (cached) training below starts from:
+# cache.cached_keras seeds every generator with cache.effective_seed(SEED) before it calls build_vae.
+config.seed_everything(cache.effective_seed(SEED))
+model_untrained = build_vae()
+untrained = evaluate(model_untrained, x_test)
 print("untrained:", {k: round(v, 1) for k, v in untrained.items()})
 z_prior = keras.random.normal((N_FCD, LATENT_DIM), seed=1)  # (N_FCD, d) prior samples, decoded below
-samples_untrained = ops.convert_to_numpy(ops.sigmoid(model.decoder(z_prior)))  # the model before training
+samples_untrained = ops.convert_to_numpy(ops.sigmoid(model_untrained.decoder(z_prior)))  # before training
 
 # %% [markdown]
 # ## 4. Training with `fit`
+#
+# **The cache.** The models of this lecture are trained through `lib.cache`: the trained weights and
+# the training history are stored under `build/cache/`, keyed by the code, the settings, the data and
+# the seed that define them, so a rerun loads them (and prints what it loaded, with the original
+# training time) instead of retraining; so is the importance-weighted estimate of section 6. To
+# retrain, run with `COURSE_CACHE=off` (ignore the cache) or `COURSE_CACHE=refresh` (retrain and
+# replace the entries); `COURSE_SCALE=untrained` never reads or writes it.
+
 
 # %%
-train_ds = data.to_tf_dataset(x_train, batch_size=BATCH_SIZE, shuffle=True, seed=0)
-test_ds = data.to_tf_dataset(x_test, batch_size=500, shuffle=False)
-t0 = time.time()
-fit = model.fit(
-    train_ds,
-    validation_data=test_ds,
-    epochs=config.training_steps(EPOCHS),
-    steps_per_epoch=1 if config.untrained() else None,
-    verbose=0,
-    shuffle=False,  # ds is shuffled
-    callbacks=[TqdmEpochs(config.training_steps(EPOCHS), "conv VAE on MNIST")],
+def train_vae(model):
+    """fit() on the training digits, validated on the test digits; the history, with the seconds."""
+    t0 = time.perf_counter()
+    fit = model.fit(
+        data.to_tf_dataset(x_train, batch_size=BATCH_SIZE, shuffle=True, seed=0),
+        validation_data=data.to_tf_dataset(x_test, batch_size=500, shuffle=False),
+        epochs=config.training_steps(EPOCHS),
+        steps_per_epoch=1 if config.untrained() else None,
+        verbose=0,
+        shuffle=False,  # the dataset is shuffled
+        callbacks=[TqdmEpochs(config.training_steps(EPOCHS), "conv VAE on MNIST")],
+    )
+    return {**fit.history, "seconds": time.perf_counter() - t0}
+
+
+MODEL_CODE = [Sampling, build_encoder, build_decoder, VAE, build_vae, TqdmEpochs, vae.gaussian_kl]
+model, history = cache.cached_keras(
+    "05_conv_vae",
+    build=build_vae,
+    train=train_vae,
+    code=[*MODEL_CODE, train_vae, data.to_tf_dataset],
+    params={"latent_dim": LATENT_DIM, "lr": LEARNING_RATE, "batch_size": BATCH_SIZE, "epochs": EPOCHS},
+    data={"x_train": x_train, "x_test": x_test},
+    seed=SEED,
 )
-train_seconds = time.time() - t0
-epochs_axis = np.arange(1, len(fit.history["loss"]) + 1)
+model.encoder.get_layer("z").restart()  # the same noise from here on, whether trained or loaded
+train_seconds = history["seconds"]  # the original training's wall time, also when loaded from the cache
+epochs_axis = np.arange(1, len(history["loss"]) + 1)
 print(f"{len(epochs_axis)} epochs in {train_seconds:.0f} s")
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
 for ax, key, title in zip(
     axes, ["loss", "rec", "kl"], ["−ELBO", "reconstruction log p(x|z)", "KL(q‖p)"], strict=True
 ):
-    ax.plot(epochs_axis, fit.history[key], marker="o", label="train")
-    ax.plot(epochs_axis, fit.history["val_" + key], marker="o", label="test")
+    ax.plot(epochs_axis, history[key], marker="o", label="train")
+    ax.plot(epochs_axis, history["val_" + key], marker="o", label="test")
     ax.set_title(title + " (nats)")
     ax.set_xlabel("epoch")
     ax.grid(alpha=0.3)
@@ -313,8 +354,9 @@ results.record("test_kl", test_eval["kl"], unit="nats")
 
 # %% tags=["learning-check"]
 # The ELBO, a lower bound on log p(x), beats the base rate's exact log-likelihood and the untrained model.
-# Smoke, seeds 0/1/2: 42.8-46.1 nats above the base rate, 368-372 above the untrained model (lecture,
-# seed 0: 56 and 383); untrained (one update): 319 below the base rate.
+# Smoke, seeds 0/1/2 (cache off): 44.9-49.2 nats above the base rate, 370-375 above the untrained model
+# (lecture, seed 0, measured before the cache re-seeded each training: 56 and 383); untrained (one
+# update): 320 below the base rate.
 assert test_eval["elbo"] > base_rate_ll + config.scaled(smoke=25, lecture=35, full=45), (
     "the test ELBO does not beat the independent-pixel base rate"
 )
@@ -402,15 +444,32 @@ def iw_estimate(x, k, batch=50, chunk=100):
     return np.concatenate(out)
 
 
+def iw_measurements(x):
+    """The IW estimate L_K per image on x, the ELBO on the same images, and the seconds they took:
+    the lecture's most expensive evaluation."""
+    t0 = time.perf_counter()
+    return {
+        "iw_ll": iw_estimate(x, IW_K),  # (N,)
+        "elbo_same": evaluate(model, x, n_samples=10)["elbo"],
+        "seconds": time.perf_counter() - t0,
+    }
+
+
 x_iw = x_test[:IW_N_TEST]
-t0 = time.time()
-iw_ll = iw_estimate(x_iw, IW_K)
-elbo_same = evaluate(model, x_iw, n_samples=10)["elbo"]
+iw = cache.cached_arrays(  # keyed by the trained weights and the images
+    "05_iw_estimate",
+    compute=lambda: iw_measurements(x_iw),
+    code=[iw_measurements, iw_estimate, log_weights.python_function, evaluate, VAE, vae],
+    params={"k": IW_K, "n_images": IW_N_TEST, "latent_dim": LATENT_DIM},
+    data=[*(w.numpy() for w in model.trainable_weights), x_iw],
+    seed=SEED,
+)
+iw_ll, elbo_same = iw["iw_ll"], float(iw["elbo_same"])
 base_rate_iw = float(base_rate_per_image[: len(x_iw)].mean())  # the base rate on the same images
 gap = iw_ll.mean() - elbo_same
 print(
     f"on {len(x_iw)} test images: ELBO {elbo_same:.2f}, IW (k={IW_K}) {iw_ll.mean():.2f} ± "
-    f"{iw_ll.std() / np.sqrt(len(iw_ll)):.2f} nats  [{time.time() - t0:.0f} s]; gap {gap:.2f} nats; "
+    f"{iw_ll.std() / np.sqrt(len(iw_ll)):.2f} nats  [computed in {float(iw['seconds']):.0f} s]; gap {gap:.2f} nats; "
     f"base rate {base_rate_iw:.2f}"
 )
 results.record(
@@ -427,14 +486,14 @@ results.record("iw_minus_elbo_gap", gap, unit="nats")
 
 # %%
 # A check of the estimator, true for any model, trained or not: L_k lies above the ELBO, by a few nats at
-# most (tens of nats would mean wrong log-weights). Smoke, seeds 0/1/2: 3.1-4.3 (lecture,
-# seed 0: 5.0); untrained (one update): 0.4.
+# most (tens of nats would mean wrong log-weights). Smoke, seeds 0/1/2 (cache off): 3.6-5.4 (lecture,
+# seed 0, before the cache: 5.0); untrained (one update): 0.4.
 assert 0 < gap < 10, f"the IW estimate should sit a few nats above the ELBO, got a gap of {gap:.2f}"
 
 # %% tags=["learning-check"]
 # The IW bound (still a lower bound on log p(x)) beats the exact base-rate log-likelihood on the same
-# images. Smoke, seeds 0/1/2: 51.6-57.8 nats above it (lecture, seed 0: 62); untrained (one update): 306
-# below it.
+# images. Smoke, seeds 0/1/2 (cache off): 50.8-63.8 nats above it (lecture, seed 0, measured before the
+# cache re-seeded each training: 62); untrained (one update): 307 below it.
 assert iw_ll.mean() > base_rate_iw + config.scaled(smoke=30, lecture=40, full=50), (
     "the importance-weighted log-likelihood does not beat the independent-pixel base rate"
 )
@@ -469,13 +528,52 @@ results.record("fcd_samples_untrained", score_untrained["fcd"], unit="", n=score
 
 # %% tags=["learning-check"]
 # The samples are far closer to real digits than the same model's before training, and spread over the
-# digits. Smoke, seeds 0/1/2: FCD 400-494 vs 1071-1072 before training (ratio 0.37-0.46), 9 digits
-# covered (lecture, seed 0: ratio 0.29, 10 digits); untrained (one update): ratio 1.00, 1 digit.
+# digits. Smoke, seeds 0/1/2 (cache off, 15 epochs): FCD 335-444 vs 1071-1072 before training (ratio
+# 0.31-0.41), 10 digits covered (with 10 epochs seed 1 gave ratio 0.61 and 7 digits); lecture, seed 0,
+# measured before the cache re-seeded each training: ratio 0.29, 10 digits; untrained (one update):
+# ratio 1.00, 1 digit.
 assert score["fcd"] < config.scaled(smoke=0.6, lecture=0.4, full=0.3) * score_untrained["fcd"], (
     "the samples are not much closer to real digits than the untrained model's"
 )
 assert score["digits_covered"] >= config.scaled(smoke=7, lecture=8, full=9), (
     "samples collapsed onto few digits"
+)
+
+# %% [markdown]
+# **Does it copy? And the course comparison.** As in lecture 04 (§7.4), `lib.memorisation` compares each
+# prior sample's pixel distance to its nearest training image with the same distance for held-out test
+# digits (a median ratio near 1: as novel as real digits; far below 1: copies); the samples are pixel
+# probabilities, compared with the grey levels of the training digits the model saw (binarized) and
+# of the test digits. The conv VAE then enters the course's comparison of its MNIST models
+# (`build/comparison.md`, generated by `python -m lib.results`) with the score of its samples, its
+# size, its training time (that of the original training when the model came from the cache), the time
+# to decode 100 prior samples, its IW test log-likelihood and this check.
+
+# %%
+memo = memorisation.memorisation_check(samples, train_u8, test_u8, pixel_range_samples="unit")
+print("conv VAE prior samples:", memo)
+
+n_parameters = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+sampling_times = []
+for i in range(5):  # the median of a few repeats: the first call may pay for warm-up
+    t0 = time.perf_counter()
+    decode(keras.random.normal((100, LATENT_DIM), seed=100 + i))
+    sampling_times.append(time.perf_counter() - t0)
+sampling_seconds_per_100 = float(np.median(sampling_times))
+comparison.record_model(
+    "VAE (Keras, conv)",
+    score=score,
+    n_parameters=n_parameters,
+    training_seconds=train_seconds,
+    sampling_seconds_per_100=sampling_seconds_per_100,
+    test_log_likelihood=float(iw_ll.mean()),
+    likelihood=f"IW k={IW_K}, stochastically binarized test set (seed 1), first {len(x_iw)} images",
+    memorisation=memo.summary(),
+)
+print(
+    f"VAE (Keras, conv): {n_parameters:,} trainable parameters, FCD {score['fcd']:.2f}, trained in "
+    f"{train_seconds:.1f} s, {sampling_seconds_per_100 * 1e3:.1f} ms per 100 samples, IW test "
+    f"log-likelihood {iw_ll.mean():.2f} nats"
 )
 
 # %% [markdown]
@@ -528,17 +626,36 @@ if f_train_u8 is not None:
     f_base = float(
         (fx_test * np.log(f_mean) + (1 - fx_test) * np.log1p(-f_mean)).sum(axis=(1, 2, 3)).mean()
     )  # −BCE of the base-rate model
-    fashion = VAE(build_encoder(), build_decoder(), name="fashion_vae")
-    fashion.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
-    f_before = evaluate(fashion, fx_test, n_samples=1)["elbo"]
-    fashion.fit(
-        data.to_tf_dataset(fx_train, batch_size=BATCH_SIZE, seed=0),
-        epochs=config.training_steps(EPOCHS_FASHION),
-        steps_per_epoch=1 if config.untrained() else None,
-        verbose=0,
-        shuffle=False,
-        callbacks=[TqdmEpochs(config.training_steps(EPOCHS_FASHION), "conv VAE on Fashion-MNIST")],
+
+    def train_fashion(model):
+        t0 = time.perf_counter()
+        fit = model.fit(
+            data.to_tf_dataset(fx_train, batch_size=BATCH_SIZE, seed=0),
+            epochs=config.training_steps(EPOCHS_FASHION),
+            steps_per_epoch=1 if config.untrained() else None,
+            verbose=0,
+            shuffle=False,
+            callbacks=[TqdmEpochs(config.training_steps(EPOCHS_FASHION), "conv VAE on Fashion-MNIST")],
+        )
+        return {**fit.history, "seconds": time.perf_counter() - t0}
+
+    config.seed_everything(cache.effective_seed(SEED))  # the untrained model the training starts from
+    f_before = evaluate(build_vae("fashion_vae"), fx_test, n_samples=1)["elbo"]
+    fashion, f_history = cache.cached_keras(
+        "05_fashion_vae",
+        build=lambda: build_vae("fashion_vae"),
+        train=train_fashion,
+        code=[*MODEL_CODE, train_fashion, data.to_tf_dataset],
+        params={
+            "latent_dim": LATENT_DIM,
+            "lr": LEARNING_RATE,
+            "batch_size": BATCH_SIZE,
+            "epochs": EPOCHS_FASHION,
+        },
+        data=fx_train,
+        seed=SEED,
     )
+    fashion.encoder.get_layer("z").restart()
     f_after = evaluate(fashion, fx_test, n_samples=1)["elbo"]
     print(
         f"Fashion-MNIST test objective (−BCE − KL per image): {f_before:.1f} before, {f_after:.1f} after "
@@ -566,8 +683,9 @@ if f_train_u8 is not None:
 
 # %% tags=["learning-check"]
 # The Fashion VAE beats the base-rate model on the same (unnormalised) objective, and its untrained self.
-# Smoke, seeds 0/1/2: 93.8-99.8 above the base rate, 253-258 above the untrained model (lecture, seed 0:
-# 107 and 266); untrained (one update): 157 below the base rate. Without Fashion-MNIST nothing was trained and there is nothing to check.
+# Smoke, seeds 0/1/2 (cache off): 89.3-100.0 above the base rate, 248-259 above the untrained model
+# (lecture, seed 0, measured before the cache re-seeded each training: 107 and 266); untrained (one
+# update): 156 below the base rate. Without Fashion-MNIST nothing was trained and there is nothing to check.
 if f_train_u8 is not None:
     assert f_after > f_base + 50, "the Fashion VAE does not beat independent pixels"
     assert f_after > f_before + 150, "training did not improve the Fashion VAE's objective"
