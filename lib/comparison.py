@@ -141,7 +141,7 @@ def comparison_table(directory: Path | None = None) -> str:
         mem = r.get("memorisation") or {}
         lines.append(
             f"| {r['model']} | {s['fcd']:.1f} ({s['floor']:.1f} / {s['ceiling']:.0f}), n={s['n']} "
-            f"| {s['digits_covered']} | {ll} | {_num(r.get('sampling_seconds_per_100'), '.2f')} "
+            f"| {s['digits_covered']} | {ll} | {_num(r.get('sampling_seconds_per_100'), '.3g')} "
             f"| {r['n_parameters']:,} | {_num(r.get('training_seconds'), '.0f')} "
             f"| {_num(mem.get('median_ratio'), '.2f')} | {r['scale']} |"
         )

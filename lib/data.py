@@ -15,7 +15,7 @@ expected in a subfolder ``mnist/`` or ``fashion-mnist/``, gzipped or not, and re
 split, as in ``../shared/data``, loads fine). ``read_idx`` and the error classes are
 re-exported here.
 
-If nothing is found and ``download`` is true, the files are fetched from public mirrors in
+If nothing is found and ``allow_download`` is true, the files are fetched from public mirrors in
 turn, each verified against its canonical SHA-256, written to a temporary file and renamed
 into ``data/`` only when complete and verified.
 """
@@ -214,7 +214,7 @@ def load_mnist(
     *,
     kind: Kind = "digits",
     data_dir: str | os.PathLike[str] | None = None,
-    download: bool = True,
+    allow_download: bool = True,
     mirrors: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load MNIST digits or Fashion-MNIST.
@@ -223,7 +223,7 @@ def load_mnist(
         split: ``"train"`` or ``"test"``.
         kind: ``"digits"`` (MNIST) or ``"fashion"`` (Fashion-MNIST).
         data_dir: a directory searched first (files in its ``mnist/`` or ``fashion-mnist/``).
-        download: fetch from the public mirrors when no local copy exists.
+        allow_download: fetch from the public mirrors when no local copy exists.
         mirrors: base URLs to download from instead of :data:`MIRRORS`.
 
     Returns:
@@ -246,12 +246,12 @@ def load_mnist(
         + (", or install Debian's dataset-fashion-mnist" if kind == "fashion" else "")
         + "."
     )
-    if not download:
+    if not allow_download:
         raise DatasetUnavailable(
             f"{kind} ({split}) not found; searched:\n{searched}\nDownloading is off. {hint}"
         )
     try:
-        folder = globals()["download"](kind, split, data_dir=data_dir, mirrors=mirrors)
+        folder = download(kind, split, data_dir=data_dir, mirrors=mirrors)
     except DatasetUnavailable as exc:
         raise DatasetUnavailable(
             f"{kind} ({split}) not found; searched:\n{searched}\n{exc}\n{hint}"

@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 00 — Course tour: deep generative models for the physical sciences
 #
 # A *generative model* learns a probability distribution $p_\theta(x)$ from samples
@@ -34,7 +34,7 @@
 # - what binarized MNIST looks like, and what the Fréchet classifier distance says about
 #   real digits versus noise.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Set-up
 # Every notebook starts with the same cell: imports, `config.setup` (which reads the scale,
 # seeds every random generator and names the notebook for the results table), and the device.
@@ -53,7 +53,7 @@ DEVICE = config.torch_device()
 
 N_SHOW = 40  # digits drawn per grid
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The lectures
 #
 # | # | notebook | model | framework | measured by |
@@ -73,7 +73,7 @@ N_SHOW = 40  # digits drawn per grid
 # Every model is **measured**, not only drawn. A sample grid can look good while the model
 # misses half the distribution; a number on held-out data cannot hide that.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Three scales, one code path
 #
 # Each notebook picks its sizes with one line per hyper-parameter, e.g.
@@ -97,7 +97,7 @@ N_SHOW = 40  # digits drawn per grid
 # %%
 print(f"this run: COURSE_SCALE={SCALE}; samples are scored {metrics.sample_count()} at a time")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Where the data come from
 #
 # `data.load_mnist(split, kind=...)` looks, in order, in the `data_dir` argument, the folder named
@@ -123,22 +123,22 @@ assert train_y.shape == (len(train_x),) and set(np.unique(train_y)) == set(range
 assert len(test_x) == len(test_y) and test_x.shape[1:] == (28, 28)
 results.describe(dataset="MNIST", n_train=len(train_x), n_test=len(test_x))
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 order = np.argsort(train_y[:400], kind="stable")[:: 400 // N_SHOW][:N_SHOW]
 plotting.image_grid(train_x[order], ncols=10, title="MNIST training digits, sorted by label")
 
 # %% [markdown]
 # Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) has the same format with ten kinds of clothing; a
 # few lectures offer it as a harder second dataset. The cell below only *looks* for it
-# (`download=False`), so it shows nothing on a machine that lacks it. To get it, either install
+# (`allow_download=False`), so it shows nothing on a machine that lacks it. To get it, either install
 # Debian's package (`sudo apt-get install dataset-fashion-mnist`, which puts the files in
 # `/usr/share/datasets/fashion-mnist/`), or, with internet access, call
-# `data.load_mnist("test", kind="fashion", download=True)` once: it downloads the official files,
+# `data.load_mnist("test", kind="fashion", allow_download=True)` once: it downloads the official files,
 # checks their SHA-256 and caches them in `data/fashion-mnist/`.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 try:
-    fashion_x, fashion_y = data.load_mnist("test", kind="fashion", download=False)
+    fashion_x, fashion_y = data.load_mnist("test", kind="fashion", allow_download=False)
 except data.DatasetUnavailable as err:
     fashion_x = None
     print("Fashion-MNIST is not installed here:", str(err).splitlines()[0])
@@ -146,7 +146,7 @@ else:
     idx = np.argsort(fashion_y[:400], kind="stable")[:: 400 // N_SHOW][:N_SHOW]
     plotting.image_grid(fashion_x[idx], ncols=10, title="Fashion-MNIST test images, sorted by label")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Binarized MNIST
 #
 # The RBM and VAE lectures model each pixel as a Bernoulli variable $v_i\in\{0,1\}$, so the
@@ -160,7 +160,7 @@ else:
 # $p(v) = \prod_i \mu_i^{v_i}(1-\mu_i)^{1-v_i}$ with $\mu_i$ the training mean of pixel $i$. Its
 # test log-likelihood is the *base rate* every later model has to beat by a wide margin.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 train_bin = data.binarize(train_x, "stochastic", seed=0)  # (N, 28, 28) float32 0/1
 test_bin = data.binarize(test_x, "stochastic", seed=1)
 fig, axes = plt.subplots(1, 3, figsize=(12, 2.8))
@@ -203,7 +203,7 @@ assert abs(base_rate_train_ll + pixel_entropy) < 0.1, (base_rate_train_ll, pixel
 # images, would move it by tens of nats.
 assert abs(base_rate_ll - base_rate_train_ll) < 20.0, (base_rate_ll, base_rate_train_ll)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The yardstick for samples: a Fréchet distance
 #
 # Likelihoods are exact or estimable for RBMs and VAEs but not for GANs, so samples are also scored
@@ -253,7 +253,7 @@ results.record(
     "fcd_ceiling_uniform_noise", real_score["ceiling"], n=real_score["n"], key="FCD ceiling (uniform noise)"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The device
 # Lectures on PyTorch use `config.torch_device()`; everything in the course runs on a CPU at the
 # `smoke` and `lecture` scales.
@@ -265,7 +265,7 @@ for _ in range(20):
     x = torch.tanh(x @ x.T / 16)
 print(f"20 matrix products of 256×256 on {DEVICE}: {1e3 * (time.perf_counter() - t0):.1f} ms")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Conclusion
 # You have seen the lectures' order and what each one measures, how to run them at each scale,
 # where the data come from, the base-rate log-likelihood that likelihood models must beat, and

@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 01 · Restricted Boltzmann machines in PyTorch, measured by their likelihood
 #
 # A restricted Boltzmann machine (RBM) is the simplest energy-based generative model with latent
@@ -36,7 +36,7 @@
 # (`nn.Module`, autograd, optimisers). This is the first lecture; notebook 02 redoes the model in
 # TensorFlow/Keras and the Ising lecture reuses the measuring tools of `lib.rbm`.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 import inspect
 import time
 
@@ -83,7 +83,7 @@ SKLEARN_LRS = config.scaled(
     smoke=[0.05, 0.2], lecture=[0.02, 0.05, 0.1, 0.2, 0.5], full=[0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The model: energy, probabilities, free energy
 #
 # An RBM has binary visible units $v \in \{0,1\}^{D}$ ($D = 784$ pixels) and binary hidden units
@@ -113,7 +113,7 @@ SKLEARN_LRS = config.scaled(
 # the RBM and VAE lectures are comparable: `binarize(train, "stochastic", seed=0)` and
 # `binarize(test, "stochastic", seed=1)`, drawn once and then fixed.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 train_images, _ = data.load_mnist("train")
 test_images, _ = data.load_mnist("test")
 v_train = data.binarize(train_images[:N_TRAIN], "stochastic", seed=0).reshape(-1, 784)  # (N, 784)
@@ -139,7 +139,7 @@ LL_BASE = rbmlib.base_rate_log_likelihood(v_test, base_bias)
 print(f"independent-pixel (base-rate) model: test log-likelihood {LL_BASE:.2f} nats")
 results.record("base_rate_test_log_likelihood", LL_BASE, unit="nats")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The RBM as a PyTorch module
 #
 # The module holds $W$, $b$, $c$ and implements the conditionals, one step of **block Gibbs
@@ -155,7 +155,7 @@ results.record("base_rate_test_log_likelihood", LL_BASE, unit="nats")
 display(Markdown(f"```python\n{inspect.getsource(RBM)}```"))
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Learning: the data term minus the model term
 #
 # The gradient of the log-likelihood of one data vector is a difference of two expectations
@@ -229,7 +229,7 @@ for name, param, grad in zip("Wbc", (demo.W, demo.b, demo.c), closed_form, stric
     )
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Measuring an RBM
 #
 # **Reconstruction error is not a likelihood.** $\lVert v - \mathbb{E}[v\mid h(v)]\rVert^2$ measures
@@ -269,7 +269,7 @@ for name, param, grad in zip("Wbc", (demo.W, demo.b, demo.c), closed_form, stric
 # same model loads it (see section 5 for the cache).
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def log_partition(name, params, *, exact: bool, n_betas: int = AIS_BETAS):
     """log Z of the RBM with weights params = (W, b, c), exact or by AIS, as a dict with its ±3σ
     AIS interval (log_z, low, high); cached under build/cache/ keyed by the weights."""
@@ -303,7 +303,7 @@ def test_log_likelihood(model, name, *, exact: bool):
     return ll, ll - (z["high"] - z["log_z"]), ll + (z["log_z"] - z["low"])
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. A large RBM trained with PCD
 #
 # Our showcase model has $H$ = `H_LARGE` hidden units and is trained with PCD-1. That is far too
@@ -318,7 +318,7 @@ def test_log_likelihood(model, name, *, exact: bool):
 # entries); `COURSE_SCALE=untrained` never reads or writes it.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def trained_rbm(name, n_hidden, *, method, k, epochs):
     """An RBM trained by rbm_torch.train (CD-k or PCD-k) and its history, from build/cache/ when
     nothing that defines it has changed."""
@@ -356,7 +356,7 @@ plt.show()
 # **Filters.** Each column of $W$ is the pattern that turns one hidden unit on. Trained RBMs learn
 # localised strokes and blobs, with the surround inhibited (light/dark: positive/negative weights).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 W_large = rbm_large.W.detach().numpy()  # (784, H)
 filters = W_large[:, :50].T  # (50, 784)
 lim = np.abs(filters).max()
@@ -389,7 +389,7 @@ plt.show()
 # rebuilt from the seed): its samples are the average digit with independent noise. The notebook
 # asserts that the trained model's FCD is below half (`FCD_RATIO`) of the untrained model's.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 SAMPLE_STEPS = config.scaled(smoke=200, lecture=2000, full=10000)
 N_SAMPLES = metrics.sample_count()
 N_SHOWN = 16
@@ -423,7 +423,7 @@ plotting.image_grid(
 )
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plotting.animate_chain([f.numpy() for f in frames], ncols=8)
 
 # %%
@@ -451,7 +451,7 @@ plt.show()
 assert score["fcd"] < FCD_RATIO * score_untrained["fcd"], (score["fcd"], score_untrained["fcd"])
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. CD-1 vs CD-10 vs PCD at the same budget
 #
 # Same data, same number of epochs (so the same number of parameter updates), same optimiser and
@@ -569,7 +569,7 @@ print(
 # %% [markdown]
 # The other two large models, and the whole table:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 for name, (method, k) in METHODS.items():
     if name == "PCD-1":
         seconds, (ll, lo, hi) = hist_large["seconds"], (ll_large, ll_large_low, ll_large_high)
@@ -612,7 +612,7 @@ for name, row in table.items():
 assert table["CD-10"]["large_ll"] > table["CD-1"]["large_ll"] + 1.0, table
 assert table["PCD-1"]["large_ll"] > table["CD-1"]["large_ll"] + 0.5, table
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading the table.** What this notebook guarantees, and asserts above: every model, whatever its
 # negative samples, beats the independent-pixel model by at least `MARGIN_SMALL` nats (small models,
 # exact) and `MARGIN_LARGE` nats (large models, AIS), that is 8 and 40 nats at smoke scale, 30 and
@@ -645,7 +645,7 @@ print(
     f"training time CD-10 / CD-1 at H={H_LARGE}: {table['CD-10']['large_seconds'] / table['CD-1']['large_seconds']:.1f}×"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. A small RBM against scikit-learn's `BernoulliRBM`
 #
 # scikit-learn ships an RBM trained by **persistent** CD-1 with plain SGD, whose `learning_rate` is
@@ -668,7 +668,7 @@ print(
 # $\log Z$), next to its test log-likelihood, and do the same for the base-rate model: the
 # difference between the two is what section 8 refers to.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rbm_race, hist_race = trained_rbm(f"race_PCD-1_h{H_RACE}", H_RACE, method="pcd", k=1, epochs=EPOCHS)
 ours_seconds_per_epoch = hist_race["seconds"] / config.training_steps(EPOCHS)
 SK_EPOCHS = config.training_steps(EPOCHS)  # scikit-learn's n_iter (1 at COURSE_SCALE=untrained)
@@ -717,7 +717,7 @@ best_lr = max(sk_runs, key=lambda lr: sk_runs[lr]["ais_ll"])
 sk_best = sk_runs[best_lr]
 sk_seconds_per_epoch = sk_best["seconds"] / SK_EPOCHS
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 W_o, b_o, c_o = race_params = rbm_race.numpy_params()
 log_z_ours = log_partition(f"race_PCD-1_h{H_RACE}", race_params, exact=True)["log_z"]
 ll_ours = rbmlib.log_likelihood(v_test, W_o, b_o, c_o, log_z_ours)
@@ -780,7 +780,7 @@ assert ll_ours > ll_sk + 10.0, f"ours {ll_ours:.2f} should beat scikit-learn {ll
 # not asserted: starting its visible biases at zero, it may spend a short run merely catching up
 # with the pixel frequencies, so with few updates it can even stay *below* the base rate.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. How do these numbers compare with the literature?
 #
 # Salakhutdinov & Murray (2008), on the **full** MNIST training set (60 000 images, stochastically
@@ -811,7 +811,7 @@ display(
     )
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Ours are expected to be lower (more negative) than the paper's, for three reasons:
 #
 # 1. **Less data and far less training.** Below the `full` scale we train on a few thousand images

@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 02 · The same RBM in TensorFlow/Keras, held to the same likelihood
 #
 # Notebook 01 built a restricted Boltzmann machine in PyTorch and measured it by its test
@@ -37,7 +37,7 @@
 # and are harmless: oneDNN is the fast CPU back-end, and its round-off differences are far below
 # anything this notebook measures.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the logs
@@ -80,7 +80,7 @@ SAMPLE_STEPS = config.scaled(smoke=200, lecture=1000, full=5000)
 MARGIN = config.scaled(smoke=7.0, lecture=30.0, full=50.0)
 TOLERANCE = config.scaled(smoke=4.0, lecture=3.0, full=3.0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Data and the baseline
 #
 # Same data as notebook 01: MNIST, **stochastically binarized** with the course-wide fixed seeds
@@ -104,7 +104,7 @@ results.describe(
     epochs=EPOCHS,
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The RBM as a Keras layer
 #
 # Recall from 01: $E(v,h) = -b^\top v - c^\top h - v^\top W h$, free energy
@@ -195,7 +195,7 @@ class KerasRBM(keras.Model):
         )
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Training with the compiled CD-k step
 #
 # The gradient is written out: for a batch of $B$ data vectors $v^{(0)}$ and their CD-k samples
@@ -215,7 +215,7 @@ class KerasRBM(keras.Model):
 # it loaded, with the original training time) instead of retraining. To retrain, run with
 # `COURSE_CACHE=off` (ignore the cache) or `COURSE_CACHE=refresh` (retrain and replace the entry).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 TOTAL_UPDATES = EPOCHS * int(np.ceil(len(v_train) / BATCH_SIZE))
 n_epochs = config.training_steps(EPOCHS)
 
@@ -272,7 +272,7 @@ plt.show()
 # modes far from it, so training does not push them down. Notebook 01's PCD-trained large model is
 # the one to look at for varied samples.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 W_np, b_np, c_np = model.numpy_params()
 lim = np.abs(W_np).max()
 plotting.image_grid(W_np.T, ncols=10, vrange=(-lim, lim), title=f"the {N_HIDDEN} filters (columns of W)")
@@ -289,7 +289,7 @@ plotting.image_grid(
 )
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The exact test log-likelihood, by `lib.rbm`
 #
 # With $H$ = `N_HIDDEN` hidden units, $\log Z = \log\sum_h e^{c^\top h}\prod_i(1+e^{b_i+(Wh)_i})$ is an
@@ -318,7 +318,7 @@ assert ll_keras > LL_BASE + MARGIN, (
     f"training should beat the base-rate model: {ll_keras:.2f} vs {LL_BASE:.2f}"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Same settings in PyTorch: do the two frameworks agree?
 #
 # So that this notebook stands alone, we train the course's PyTorch RBM, `lib.rbm_torch` (lecture 01's
@@ -332,7 +332,7 @@ assert ll_keras > LL_BASE + MARGIN, (
 # base-rate model by `MARGIN` nats.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def train_torch_reference():
     """lib.rbm_torch's RBM trained by rbm_torch.train with this notebook's settings: its (W, b, c)
     and the training time, cached under build/cache/."""
@@ -391,7 +391,7 @@ assert ll_torch > LL_BASE + MARGIN, (
 )
 assert abs(difference) < TOLERANCE, f"Keras and PyTorch disagree by {difference:+.2f} nats"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Conclusion
 #
 # - The RBM fits naturally into Keras as a layer holding $W, b, c$ with methods for the two

@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 03 — Energy-based models and Langevin sampling: from exact 2-D densities to MNIST
 #
 # An **energy-based model** (EBM) assigns every configuration $x$ a scalar energy $E_\theta(x)$
@@ -51,7 +51,7 @@
 # `lib/toy2d.py`, the divergences in `lib/divergences.py` (each tested in `tests/`); the model
 # code you are meant to read stays in this notebook.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Set-up
 
 # %%
@@ -116,7 +116,7 @@ results.describe(
     spectral_norm=True,
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Energy-based models and their likelihood gradient
 #
 # With $\log p_\theta(x) = -E_\theta(x) - \log Z_\theta$ and
@@ -178,7 +178,7 @@ results.describe(
 # $E(x) = (|x| - R)^2/2w^2$ whose normaliser $Z$ has a closed form. Both can be sampled
 # exactly, so every MCMC result can be *compared* with the truth.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 MIXTURE_K, MIXTURE_RADIUS, MIXTURE_STD = 8, 2.5, 0.4  # 8 Gaussians of std 0.4 on a circle of radius 2.5
 RING_RADIUS, RING_WIDTH = 2.5, 0.3  # the ring's R and w
 EXTENT, N_GRID = 4.0, 100  # densities on a 100 × 100 grid over [-4, 4]²
@@ -195,7 +195,7 @@ for ax, (name, target) in zip(axes, [("mixture of 8 Gaussians", mixture), ("ring
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Same budget, three samplers
 #
 # Each sampler runs `N_CHAINS` independent chains for `N_STEPS_2D` steps from uniform noise on
@@ -213,7 +213,7 @@ plt.show()
 # few hundred samples spread over hundreds of cells, even perfect samples have a histogram KL far
 # from zero.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 EPS_DEMO = 0.05  # ε of ULA and MALA; RWM moves with s = √ε
 N_PERMUTATIONS = 100  # relabellings in the MMD permutation test
 N_TRAJECTORIES = 4  # trajectories drawn per panel
@@ -300,7 +300,7 @@ assert table[("ring", "MALA")]["p"] > 0.01, "MALA samples of the ring should pas
 results.record("ring_hist_kl_mala", table[("ring", "MALA")]["kl"], unit="nats", step_size=EPS_DEMO)
 results.record("ring_hist_kl_exact_floor", table[("ring", "exact")]["kl"], unit="nats")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The bias of unadjusted Langevin grows with the step size
 #
 # Now the step size varies. Across the ring the energy is a parabola of curvature $1/w^2$, so
@@ -371,7 +371,7 @@ results.record("ring_width_mala_largest_step", bias["MALA"][-1], step_size=STEP_
 # the bias gets absorbed into the learned energy. Keep that last point in mind: it means the
 # trained $E_\theta$ is only meaningful together with its sampler.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Part 2 — learning a 2-D density
 #
 # The target is now a mixture of four Gaussians at $(\pm1.5, \pm1.5)$ with standard deviation
@@ -409,7 +409,7 @@ results.record("ring_width_mala_largest_step", bias["MALA"][-1], step_size=STEP_
 # shares its mass between the four modes: the mass within $2\times0.5 = 1$ of each centre, which is
 # the same for the four modes under the true density.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 SQUARE_MEANS = [[-1.5, -1.5], [1.5, -1.5], [-1.5, 1.5], [1.5, 1.5]]  # the four modes
 SQUARE_STD = 0.5
 N_DATA_2D = 20_000  # training samples
@@ -483,7 +483,7 @@ for step in tqdm(config.training(range(1, ITERS_2D + 1)), desc="2-D EBM"):
         )
 updates_2d = step
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 _, p_model = toy2d.grid_density(E2, EXTENT, N_GRID)
 kl_learned = divergences.kl_divergence(p_true, p_model)
 kl_uniform = divergences.kl_divergence(p_true, np.full_like(p_true, 1 / p_true.size))
@@ -531,7 +531,7 @@ results.record(
 )
 results.record("square_mixture_mode_masses", mass_learned.tolist(), true_value=mass_true.tolist())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Within the asserted bounds, the learned density has its four modes in the right places and
 # gives each of them at least half (smoke) or 60 % (lecture) of its true mass. The *weights* are
 # the delicate part: a Langevin chain in one mode rarely crosses to another, so the negatives'
@@ -609,7 +609,7 @@ print(
 # The energy network: four strided convolutions and two linear layers, each spectrally normalised.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 class Swish(nn.Module):
     """s(x) = x·sigmoid(x): smooth, so Langevin sees a continuous gradient."""
 
@@ -683,7 +683,7 @@ print(f"before training: E(noise) − E(test digits) = {gap_before:+.4f}")
 # buffer does not report which states it restarted, but a restarted state differs from the one
 # stored in its slot).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 history = {"loss": [], "E(real)": [], "E(sample)": []}
 snapshots = {}  # update -> negatives
 chain_steps = torch.zeros(BUFFER_SIZE, dtype=torch.long)  # Langevin steps per buffer state since its restart
@@ -717,7 +717,7 @@ updates_mnist = step + 1
 train_seconds = time.time() - t0
 print(f"{updates_mnist} updates in {train_seconds:.0f} s")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plotting.plot_history(history, xlabel="update")
 plt.show()
 fig, axes = plt.subplots(1, len(snapshots), figsize=(4 * len(snapshots), 2.2))
@@ -750,7 +750,7 @@ results.record(
 # update gives a chain), then on to `K_LONG` steps. We record every few steps of a few chains to
 # animate them: watch noise being carved into strokes.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 N_ANIMATE = 16  # chains in the animation
 N_FRAMES = 30  # frames in the animation
 
@@ -776,10 +776,10 @@ with torch.no_grad():
     )
 print(f"mean energy of the chains: start {e_start:+.3f} -> after {K_LONG} steps {e_end:+.3f}")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plotting.animate_chain(anim.chain, ncols=8, interval=150)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### One more use of the energy: out-of-distribution scores
 #
 # $E_\theta(x)$ is an unnormalised negative log-density, so *differences* of energies are
@@ -841,7 +841,7 @@ results.record(
     before_training=auc["before training"]["flipped digits"],
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Chance (0.5) is not the right yardstick for these AUROCs: compare the two rows of the table.
 # A random network already responds very differently to uniform noise and to digits, but in an
 # arbitrary direction (an AUROC far from 0.5 on either side); training is what makes noise
@@ -878,7 +878,7 @@ results.record(
 # 3. **fresh chains**, `K_LONG` steps (the same chains, continued);
 # 4. the reference: fresh chains of `K_TRAIN` steps on the **network before training**.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 clf = metrics.load_classifier()
 print(f"classifier test accuracy: {clf.test_accuracy:.3f}")
 buffer_samples = sample_langevin(energy, buffer.data[:N_EVAL], K_TRAIN).samples.cpu()  # (N_EVAL, 1, 28, 28)
@@ -929,7 +929,7 @@ assert s_buffer["fcd"] / s_untrained["fcd"] < config.scaled(smoke=0.4, lecture=0
 )
 assert s_buffer["digits_covered"] >= config.scaled(smoke=3, lecture=8, full=9), s_buffer
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 for name, key, s, steps in [
     ("fcd_replay_buffer", "MNIST EBM: FCD of replay-buffer samples", s_buffer, float(buffer_steps.mean())),
     ("fcd_fresh_chains", None, s_short, K_TRAIN),
@@ -988,7 +988,7 @@ display(
     )
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Where the fresh chains score worse, the reason is in how the energy was trained: it is shaped
 # only where the training chains go, and most of those are long-lived buffer states, so nothing
 # asks the energy to guide a chain from noise to a digit within a short budget. The learning

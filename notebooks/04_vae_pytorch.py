@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 04 — Variational autoencoders in PyTorch: the KL divergence, the ELBO, and an honest likelihood
 #
 # The RBM lectures gave us a model whose likelihood we could only estimate with a lot of effort
@@ -47,7 +47,7 @@
 # so the log-likelihoods in nats of lectures 01, 02, 04 and 05 are measured on *the same* binary
 # test images and can be compared directly.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Set-up
 
 # %%
@@ -95,7 +95,7 @@ N_FCD = metrics.sample_count()  # samples for the Fréchet distance: the course-
 # A model that has learned anything about digits — strokes, shapes, correlations between pixels —
 # must beat its test log-likelihood, and by tens of nats.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 train_u8, train_labels = data.load_mnist("train")
 test_u8, test_labels = data.load_mnist("test")
 train_u8, train_labels = train_u8[:N_TRAIN], train_labels[:N_TRAIN]
@@ -118,7 +118,7 @@ base_rate_ll = float(base_rate_per_image.mean())
 print(f"base-rate (independent-pixel Bernoulli) test log-likelihood: {base_rate_ll:.2f} nats per image")
 results.record("test_ll_base_rate", base_rate_ll, unit="nats")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. A reminder: the autoencoder, and why it cannot generate
 #
 # An autoencoder is a pair of networks, an encoder $f_\phi:\mathbb{R}^{784}\to\mathbb{R}^d$ and a
@@ -138,7 +138,7 @@ results.record("test_ll_base_rate", base_rate_ll, unit="nats")
 # replace the entries); `COURSE_SCALE=untrained` never reads or writes it.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def mlp(sizes, activation=ACTIVATION):
     """Linear layers of the given sizes with `activation` between them (none after the last)."""
     layers = []
@@ -223,7 +223,7 @@ assert ae_test_loss < -base_rate_ll - 25, "the autoencoder does not reconstruct 
 # lands many of them in the holes, and the decoder — never trained there — produces blurs and
 # chimeras.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng = np.random.default_rng(0)
 lo, hi = np.percentile(z_ae, 1, axis=0), np.percentile(z_ae, 99, axis=0)
 z_box = rng.uniform(lo, hi, size=(40, 2)).astype(np.float32)  # (40, 2) codes "sampled" from the box
@@ -237,7 +237,7 @@ axes[0].legend(loc="upper right")
 plotting.image_grid(ae_samples, ncols=8, ax=axes[1], title="decoded random codes")
 plt.tight_layout()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A VAE fixes both problems at once: it *prescribes* the distribution of codes, $p(z)=\mathcal{N}(0,I)$,
 # and trains the decoder on codes that are noisy, so that whole regions of latent space, not
 # single points, decode to sensible images.
@@ -281,7 +281,7 @@ plt.tight_layout()
 # (we can sample from $q$, not from the posterior), so expect VAE posteriors to be mode-seeking and
 # too narrow rather than too broad.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 grid = np.linspace(-6, 6, 2001)
 dz = grid[1] - grid[0]
 target = 0.5 * stats.norm.pdf(grid, -2.0, 0.6) + 0.5 * stats.norm.pdf(grid, 2.0, 0.6)  # bimodal p
@@ -329,7 +329,7 @@ assert abs(mu_rev) > 1.5 and sd_rev < 1.0, "the reverse-KL fit should sit on one
 assert sd_fwd > 2.0 and abs(mu_fwd) < 0.05, "the forward-KL fit should cover both modes"
 assert fit.fun < kl_rev_of_fwd, "the mode-seeking fit must beat moment matching on the reverse KL"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 2.2 The KL divergence between two diagonal Gaussians, step by step
 #
 # The VAE needs $\mathrm{KL}\big(q\,\|\,p\big)$ for $q=\mathcal N(\mu_q,\sigma_q^2)$ and $p=\mathcal N(\mu_p,\sigma_p^2)$
@@ -360,7 +360,7 @@ kl_exact = vae.gaussian_kl(mu_q, lv_q)
 print(f"closed form {kl_exact:.4f} nats; Monte Carlo {kl_mc:.4f} ± {kl_se:.4f}")
 assert abs(kl_mc - kl_exact) < 4 * kl_se
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The evidence lower bound (ELBO)
 #
 # **Derivation 1 (Jensen).** Multiply and divide by $q_\phi(z\mid x)$ inside the marginal, then use the
@@ -412,7 +412,7 @@ for name, gr in [("pathwise", grad_path), ("score function", grad_score)]:
 assert abs(grad_path.mean() + 6) < 0.05 and abs(grad_score.mean() + 6) < 0.3
 assert grad_score.std() > 3 * grad_path.std()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Both are unbiased, but the score-function estimate is several times noisier even in one
 # dimension, and its variance grows with the dimension of $z$ and the size of $f$. The
 # reparameterisation trick is what makes VAEs trainable by plain SGD.
@@ -432,7 +432,7 @@ assert grad_score.std() > 3 * grad_path.std()
 # ReLU at smoke and lecture scale and tanh at full scale, which is their exact configuration.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 class Encoder(nn.Module):
     """q_phi(z | x) = N(mu(x), diag sigma(x)^2)."""
 
@@ -541,7 +541,7 @@ samples_untrained = model_untrained.sample(N_FCD).cpu().numpy()  # (N_FCD, 784):
 # for over-fitting (a few thousand fixed binary images are few for the `N_PARAMS` parameters printed above).
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def train_vae(model):
     """Adam on the negative ELBO; returns the per-step terms, the per-epoch train and test -ELBO, and
     the training time in seconds."""
@@ -585,7 +585,7 @@ print(
     f"trained {len(epoch_log['test -elbo'])} epochs ({len(history['kl'])} updates) in {train_seconds:.0f} s"
 )
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.5))
 plotting.plot_history(history, keys=["-rec", "kl"], xlabel="step", axes=axes[:2])
 axes[0].set_title("−reconstruction term (nats per image)")
@@ -629,7 +629,7 @@ assert test_eval["elbo"] > base_rate_ll + config.scaled(smoke=50, lecture=70, fu
 )
 assert test_eval["elbo"] > untrained["elbo"] + 300, "training did not improve the ELBO"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. What the model does
 #
 # **Reconstructions**: encode a test digit, take the posterior mean code, decode; we show pixel
@@ -648,7 +648,7 @@ fig = plotting.image_grid(
 # famously blurry when shown as probabilities: independent pixels given $z$ cannot express sharp
 # strokes whose exact position is uncertain.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 samples = model.sample(N_FCD).cpu().numpy()  # (N_FCD, 784) probabilities
 fig = plotting.image_grid(samples[:60], ncols=20, title="samples from the prior (pixel probabilities)")
 
@@ -661,7 +661,7 @@ fig = plotting.image_grid(samples[:60], ncols=20, title="samples from the prior 
 # posterior means of real digits are not prior draws and need not lie on that sphere (their norms are
 # printed below for comparison), so it does not by itself favour slerp between two encoded test digits.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 g = torch.Generator().manual_seed(3)
 z_ends = torch.randn(2, LATENT_DIM, generator=g).numpy()  # (2, d) two prior samples
 t = np.linspace(0.0, 1.0, 12, dtype=np.float32)[:, None]  # (12, 1)
@@ -679,7 +679,7 @@ fig = plotting.image_grid(
     frames, ncols=12, title="between two prior samples: linear (top) and spherical (bottom) interpolation"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. A two-dimensional latent space
 #
 # The same VAE with $d=2$ lets us *see* the code space. Compare it with the autoencoder's of section 1:
@@ -727,7 +727,7 @@ assert elbo_2d > base_rate_ll + config.scaled(smoke=15, lecture=30, full=40), (
     "the 2-D VAE's test ELBO does not beat the independent-pixel base rate"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. How good is it? Measuring a VAE
 #
 # ### 7.1 The importance-weighted bound
@@ -745,7 +745,7 @@ assert elbo_2d > base_rate_ll + config.scaled(smoke=15, lecture=30, full=40), (
 # a stable log-sum-exp (`log_mean_exp`), so that memory stays bounded.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 @torch.no_grad()
 def iw_estimate(model, x, k, batch=100, chunk=100):
     """Per-image L_k estimates (NumPy, (N,)) for x (N, 784)."""
@@ -823,7 +823,7 @@ assert iw_ll.mean() > base_rate_iw + config.scaled(smoke=60, lecture=80, full=10
     "the importance-weighted log-likelihood does not beat the independent-pixel base rate"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The gap between the two numbers (printed above) is the part of the ELBO's looseness that better
 # inference removes: $\mathcal L_k - \mathcal L_1$ estimates (a lower bound on)
 # $\mathbb E\,\mathrm{KL}(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x))$. A gap of a few nats — the assert above
@@ -866,7 +866,7 @@ assert iw_ll.mean() > base_rate_iw + config.scaled(smoke=60, lecture=80, full=10
 # beside its two reference points: held-out real digits (the floor) and uniform noise (the ceiling).
 # We score the same model's samples before training too, and its reconstructions of test digits.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 clf = metrics.load_classifier()
 with torch.no_grad():
     recon_fcd = model.decoder(model.encoder(X_TEST[:N_FCD]).loc).probs.cpu().numpy()  # (N_FCD, 784)
@@ -904,7 +904,7 @@ assert score["fcd"] < config.scaled(smoke=0.4, lecture=0.25, full=0.2) * score_u
 )
 assert score["digits_covered"] >= 9, "samples collapsed onto few digits"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 7.4 Does it copy? And the course comparison
 #
 # A Fréchet distance near the floor would also be reached by a model that returns its training
@@ -919,7 +919,7 @@ assert score["digits_covered"] >= 9, "samples collapsed onto few digits"
 # (that of the original training when the model came from the cache), the time to decode 100 prior
 # samples, its IW test log-likelihood and this check.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 memo = memorisation.memorisation_check(samples, train_u8, test_u8, pixel_range_samples="unit")
 print("VAE prior samples:", memo)
 
@@ -944,7 +944,7 @@ print(
     f"{sampling_seconds_per_100 * 1e3:.2f} ms per 100 samples, IW test log-likelihood {iw_ll.mean():.2f} nats"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Conclusion
 #
 # * A plain autoencoder compresses but cannot generate: nothing fixes where its codes live.
@@ -960,7 +960,7 @@ print(
 results.record("wall_time", time.time() - T_START, unit="s")
 print(f"notebook ran in {time.time() - T_START:.0f} s at scale {SCALE}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
 # 1. **β-VAE.** Train the 2-D model with $\beta=0.5$ and $\beta=4$ (pass `beta` to `elbo`). How do

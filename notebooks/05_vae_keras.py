@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 05 — A convolutional VAE in Keras 3
 #
 # Lecture 04 derived the variational autoencoder — the ELBO, its reconstruction and KL terms, the
@@ -42,7 +42,7 @@
 # binarization, `data.binarize(train, "stochastic", seed=0)` and `data.binarize(test, "stochastic", seed=1)` —
 # so that the log-likelihoods in nats are comparable across the course.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Set-up
 #
 # TensorFlow is imported before `config.setup` so that the set-up seeds it (and Keras).
@@ -84,7 +84,7 @@ N_FCD = metrics.sample_count()  # samples for the Fréchet distance: the course-
 N_FASHION = config.scaled(smoke=6000, lecture=6000, full=60000)  # Fashion-MNIST training images
 EPOCHS_FASHION = config.scaled(smoke=3, lecture=5, full=30)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 train_u8, train_labels = data.load_mnist("train")
 test_u8, test_labels = data.load_mnist("test")
 train_u8, train_labels = train_u8[:N_TRAIN], train_labels[:N_TRAIN]
@@ -108,7 +108,7 @@ base_rate_ll = float(base_rate_per_image.mean())
 print(f"base-rate (independent-pixel Bernoulli) test log-likelihood: {base_rate_ll:.2f} nats per image")
 results.record("test_ll_base_rate", base_rate_ll, unit="nats")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The reparameterisation trick as a layer
 #
 # The encoder outputs the mean $\mu_\phi(x)$ and the log-variance $\ell_\phi(x)=\log\sigma^2_\phi(x)$ of
@@ -142,7 +142,7 @@ class Sampling(layers.Layer):
         return z_mean + ops.exp(0.5 * z_log_var) * eps  # (B, d)
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Convolutional encoder and decoder
 #
 # Images have local structure, which convolutions exploit with far fewer parameters than dense
@@ -181,7 +181,7 @@ build_encoder().summary()
 build_decoder().summary()
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The model: a `keras.Model` with its own `train_step`
 #
 # `fit` normally minimises `loss(y, model(x))`. The ELBO is not of that form — it needs the encoder's
@@ -195,7 +195,7 @@ build_decoder().summary()
 # TensorFlow tensors. `test_step` computes the same terms without gradients, for validation data.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 class VAE(keras.Model):
     def __init__(self, encoder, decoder, beta=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -256,7 +256,7 @@ class TqdmEpochs(keras.callbacks.Callback):
 # $z$ per image — before and after training.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def evaluate(model, x, n_samples=5, batch=500):
     """Mean test ELBO, reconstruction and KL (nats per image) of a VAE on x (N, 28, 28, 1)."""
     rec_sum, kl_sum = 0.0, 0.0
@@ -286,7 +286,7 @@ print("untrained:", {k: round(v, 1) for k, v in untrained.items()})
 z_prior = keras.random.normal((N_FCD, LATENT_DIM), seed=1)  # (N_FCD, d) prior samples, decoded below
 samples_untrained = ops.convert_to_numpy(ops.sigmoid(model_untrained.decoder(z_prior)))  # before training
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Training with `fit`
 #
 # **The cache.** The models of this lecture are trained through `lib.cache`: the trained weights and
@@ -362,7 +362,7 @@ assert test_eval["elbo"] > base_rate_ll + config.scaled(smoke=25, lecture=35, fu
 )
 assert test_eval["elbo"] > untrained["elbo"] + 250, "training did not improve the ELBO"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Reconstructions, the latent space and the manifold
 #
 # Test digits and their reconstructions from the posterior mean code (pixel probabilities
@@ -387,7 +387,7 @@ fig = plotting.image_grid(
 # by label, next to the decoder's image of a quantile grid of the prior (as in lecture 04). The KL term
 # keeps the codes inside the prior's disk, and neighbouring codes decode to similar images.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
 plotting.latent_scatter(z_test, test_labels, ax=axes[0], title="conv VAE: posterior means of test digits")
 plotting.manifold_figure(decode, n=15, ax=axes[1], title="decoded quantile grid of the prior")
@@ -397,7 +397,7 @@ fig.tight_layout()
 samples = decode(z_prior)  # (N_FCD, 28, 28, 1) probabilities, from the same prior draws as before training
 fig = plotting.image_grid(samples[:40], ncols=20, title="samples from the prior (pixel probabilities)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Measuring it: ELBO, importance-weighted log-likelihood, Fréchet distance
 #
 # The importance-weighted bound of lecture 04 §7,
@@ -410,7 +410,7 @@ fig = plotting.image_grid(samples[:40], ncols=20, title="samples from the prior 
 # framework-agnostic `lib.vae.iw_log_likelihood_chunked`, which combines the chunks with a stable
 # log-sum-exp.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 LOG_2PI = float(np.log(2 * np.pi))
 
 
@@ -549,7 +549,7 @@ assert score["digits_covered"] >= config.scaled(smoke=7, lecture=8, full=9), (
 # size, its training time (that of the original training when the model came from the cache), the time
 # to decode 100 prior samples, its IW test log-likelihood and this check.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 memo = memorisation.memorisation_check(samples, train_u8, test_u8, pixel_range_samples="unit")
 print("conv VAE prior samples:", memo)
 
@@ -576,7 +576,7 @@ print(
     f"log-likelihood {iw_ll.mean():.2f} nats"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Comparison with lecture 04.** Lecture 04 trains a fully connected VAE on the same binary digits,
 # with a 2-D latent space and with a 50-D one, and prints the same yardsticks (its test ELBOs, its IW
 # estimate, the same base rate); each notebook runs on its own, so read its printed numbers beside
@@ -610,10 +610,10 @@ print(
 # model (independent pixels, each $\lambda_j$ the mean grey level of pixel $j$). The section is skipped
 # if Fashion-MNIST is not found.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 try:
-    f_train_u8, f_train_labels = data.load_mnist("train", kind="fashion", download=False)
-    f_test_u8, f_test_labels = data.load_mnist("test", kind="fashion", download=False)
+    f_train_u8, f_train_labels = data.load_mnist("train", kind="fashion", allow_download=False)
+    f_test_u8, f_test_labels = data.load_mnist("test", kind="fashion", allow_download=False)
 except data.DatasetUnavailable as exc:
     print("Fashion-MNIST not installed; skipping this section.", str(exc).splitlines()[0])
     f_train_u8 = None
@@ -708,7 +708,7 @@ if f_train_u8 is not None:
 results.record("wall_time", time.time() - T_START, unit="s")
 print(f"notebook ran in {time.time() - T_START:.0f} s at scale {SCALE}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
 # 1. **Latent dimension.** Set `LATENT_DIM = 16` (the figures of §5 then need a 2-D projection, e.g.

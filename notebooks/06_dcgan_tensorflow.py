@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 06 — Generative adversarial networks: the minimax game, a toy collapse, and a DCGAN in TensorFlow
 #
 # The VAE of lectures 04–05 learns a decoder by maximising a bound on the likelihood. A
@@ -66,7 +66,7 @@
 # derivative by construction; binary states drawn by Gibbs sampling do not, and would need other
 # gradient estimators. The generators of this lecture are therefore neural networks.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Set-up
 # Everything that sets a size or a step count is here, chosen per scale with `config.scaled`.
 # The `full` values are the TensorFlow DCGAN tutorial's (buffer 60000, batch 256, noise dimension
@@ -78,7 +78,7 @@
 # steps, so it takes a five times larger learning rate: enough to turn noise into rough digits,
 # which is all its checks ask.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 import json
 import os
 import shutil
@@ -146,7 +146,7 @@ TOY_NOISE_DIM = 2
 TOY_LR = 1e-3
 TOY_SNAPSHOTS = 10
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The minimax game
 #
 # The discriminator maximises, and the generator minimises, the **value**
@@ -209,7 +209,7 @@ TOY_SNAPSHOTS = 10
 # $d^*$ and $v$ from `lib/gan.py`, the JSD from `lib/divergences.py`, each tested against exact
 # values in `tests/`): a two-mode data density, a one-mode model.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 grid = np.linspace(-8.0, 8.0, 2001)  # (G,)
 dx = grid[1] - grid[0]
 p_data = toy2d.mixture_density(grid, toy2d.line_means(2, spacing=4.0), std=0.7)  # modes at ±2
@@ -253,7 +253,7 @@ fig.tight_layout()
 # generator's parameters is zero. A near-optimal discriminator then separates the two sets
 # perfectly and tells the generator nothing about *where* to move.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 ETA, N_GAME_STEPS = 0.1, 300
 path_simultaneous, path_alternating = [np.array([1.0, 0.0])], [np.array([1.0, 0.0])]  # (a, b)
 for _ in range(N_GAME_STEPS):
@@ -281,7 +281,7 @@ ax.legend(fontsize=8)
 ax.set_title(r"gradient play on $v(a, b) = ab$, $\eta = 0.1$")
 fig.tight_layout()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The non-saturating generator loss
 #
 # Let the discriminator output a logit $a$, with $d = \sigma(a) = 1/(1+e^{-a})$, and write
@@ -301,7 +301,7 @@ fig.tight_layout()
 #
 # We plot the analytic gradients and check them against TensorFlow's automatic differentiation.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 D_axis = np.linspace(0.001, 0.999, 500)  # d(g(z))
 logits = tf.constant(np.log(D_axis / (1 - D_axis)), tf.float64)  # a = σ⁻¹(D)
 with tf.GradientTape(persistent=True) as tape:
@@ -326,7 +326,7 @@ axes[1].set_title("gradient w.r.t. the discriminator's logit")
 axes[1].legend(fontsize=8)
 fig.tight_layout()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. What goes wrong: a toy GAN on a ring of Gaussians
 #
 # The data are 8 Gaussians of standard deviation 0.05 on a circle of radius 2 (the benchmark of
@@ -358,7 +358,7 @@ fig.tight_layout()
 # figures and checks that follow are the same as after training. To retrain, run with
 # `COURSE_CACHE=off` (ignore the cache) or `COURSE_CACHE=refresh` (retrain and replace the entries).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 TOY_MEANS = toy2d.ring_means(8, radius=2.0)  # (8, 2)
 TOY_STD = 0.05
 
@@ -463,7 +463,7 @@ for name, run in toy_runs.items():
 # ring and sharpen onto the modes, and for the generator-heavy one to pile (almost) everything
 # onto one place and then **hop** from mode to mode. The checks below count both.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 n_snaps = len(next(iter(toy_runs.values()))["step"])
 cols = np.unique(np.linspace(0, n_snaps - 1, 5).astype(int))
 fig, axes = plt.subplots(
@@ -492,7 +492,7 @@ for ax, (name, run) in zip(axes, toy_runs.items()):
     ax.set_title(name, fontsize=9)
 fig.colorbar(im, ax=axes, label="share of samples nearest to the mode")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 balanced = toy_runs["balanced (1 g step per d step)"]
 collapsing = toy_runs["generator-heavy (5 g steps per d step)"]
 untrained_balanced, final_balanced = balanced["coverage"][0], balanced["coverage"][-1]
@@ -552,7 +552,7 @@ assert final_collapsing.modes_covered <= 3, final_collapsing
 # discriminator (Metz et al.), minibatch discrimination, and losses whose gradients do not vanish
 # (the Wasserstein GAN). Exercise 2 tries one.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The DCGAN on MNIST
 #
 # ### Data
@@ -577,7 +577,7 @@ print(
     f"{steps_per_epoch} batches of {BATCH_SIZE} per epoch"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Generator and discriminator
 #
 # The **generator** maps $z \in \mathbb{R}^{100}$ through a dense layer to a $7\times7$ stack of
@@ -591,7 +591,7 @@ print(
 # and LeakyReLU in the gradient graph and logs a harmless `remapper failed` error.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def make_generator(filters=GEN_FILTERS, noise_dim=NOISE_DIM):
     f0, f1, f2 = filters
     return keras.Sequential(
@@ -638,7 +638,7 @@ print(
     f"discriminator: {make_discriminator().count_params():,} parameters"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Losses, optimisers and the training step
 #
 # With $a$ the discriminator's logit and `cross_entropy` the binary cross-entropy on logits,
@@ -661,7 +661,7 @@ print(
 # $\alpha = 0.1$: large steps early to learn fast, small ones at the end to settle. The `full`
 # scale keeps the tutorial's constant rate ($\alpha = 1$).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
 
 
@@ -704,7 +704,7 @@ def make_train_step(generator, discriminator, generator_optimizer, discriminator
     return train_step
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Checkpoints
 #
 # `tf.train.Checkpoint` saves the variables of everything it is given (both networks, both
@@ -726,7 +726,7 @@ def checkpoint_manager(epoch, **objects):
     return tf.train.CheckpointManager(checkpoint, CKPT_DIR, max_to_keep=2)
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Measuring the samples
 #
 # The **Fréchet distance** between two sets of images fits a Gaussian to each set's features
@@ -762,7 +762,7 @@ def score_generator(generator):
     return metrics.score_samples(sample_generator(generator, N_SCORE), pixel_range="symmetric")
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### One step, checked
 # Before the long loop, one training step on one batch, taken by a separate pair of networks
 # with their own optimisers (the networks trained below start afresh from the seed). The
@@ -787,7 +787,7 @@ changed = [not np.allclose(a, b.numpy()) for a, b in zip(weights_before, probe_g
 assert all(changed), "a training step must change every generator weight"
 del probe_generator, probe_discriminator, probe_step
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Training, watched
 # `train_dcgan` builds the optimisers, the compiled training step and the checkpoint manager,
 # scores the untrained generator, and then, each epoch: a progress bar over the batches (with the
@@ -909,7 +909,7 @@ for epoch in range(len(history["fcd"])):
         f"FCD {history['fcd'][epoch]:7.2f}  [{history['seconds'][epoch]:.0f} s]"
     )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The curves
 # Compare the losses with the values of the game's equilibrium ($L_d = \log 4 \approx 1.39$,
 # $L_g = \log 2 \approx 0.69$, dotted) and $d(x)$, $d(g(z))$ with ½. They stay close to these
@@ -924,7 +924,7 @@ for epoch in range(len(history["fcd"])):
 # also why the checks below score a fresh set of samples after training instead of trusting the
 # last point of the curve alone.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"last epoch: L_d = {history['disc_loss'][-1]:.3f} (log 4 = {np.log(4):.3f}), "
     f"L_g = {history['gen_loss'][-1]:.3f} (log 2 = {np.log(2):.3f}), "
@@ -970,7 +970,7 @@ fig.tight_layout()
 # The fixed-noise grid after every epoch, as an animation (press play), and 64 fresh samples at
 # the end.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plotting.animate_chain(
     fixed_grids[-40:],
     ncols=8,
@@ -985,7 +985,7 @@ plotting.image_grid(
     final_samples[:64], ncols=16, vrange=(-1, 1), title=f"DCGAN samples after {len(history['fcd'])} epochs"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Restoring a checkpoint
 # A fresh generator with random weights, restored from the latest checkpoint, must reproduce the
 # trained generator's images exactly. (`expect_partial()` says that we restore only the
@@ -1023,7 +1023,7 @@ same = np.allclose(
 )
 assert same, "the restored generator must reproduce the trained one"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Mode coverage on MNIST
 # Which digit does the classifier see in each generated image? A generator covering every mode
 # gives about 10% each, like the real digits; a collapsed one piles up on a few. We summarise the
@@ -1059,7 +1059,7 @@ ax.legend()
 fig.tight_layout()
 print(f"classifier test accuracy {clf.test_accuracy:.2%}; generated label shares: {np.round(label_fake, 3)}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Recorded results and checks
 
 # %%
@@ -1138,7 +1138,7 @@ assert final["label_jsd"] < collapse_jsd(5), (
     f"label distribution too far from the real one ({final['label_jsd']:.3f})"
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Conclusion
 #
 # - A GAN is a two-player game: the discriminator is a classifier, and at its optimum

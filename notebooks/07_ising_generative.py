@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 07 — Generative models that learn the 2D Ising model
 #
 # Until now our generative models learned *images*, and we judged them with proxies: a
@@ -49,7 +49,7 @@
 # "stochastic", seed=0)`, `seed=1` for test — so their nats are comparable; Ising spins are
 # already binary and need no binarization.)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Set-up
 
 # %%
@@ -107,7 +107,7 @@ VAE_LATENT = 2
 VAE_HIDDEN = 128
 VAE_LR = 2e-3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The Ising model
 #
 # Spins $s_i\in\{-1,+1\}$ sit on an $L\times L$ square lattice with periodic boundaries
@@ -144,7 +144,7 @@ VAE_LR = 2e-3
 # Onsager: `ising.exact` sums over all $2^{L^2}$ states. The model lives in `lib/ising.py`, its Monte Carlo in `lib/ising_mc.py`
 # (vectorised NumPy; tested against hand-computed values and brute force in `tests/test_ising.py`).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 temps_fine = np.linspace(1.2, 4.0, 57)
 exact_small = [ising.exact(L_SMALL, T) for T in temps_fine]
 
@@ -172,7 +172,7 @@ fig.tight_layout()
 # $T_c$ rather than diverging, and $m$ stays large above $T_c$ because 16 spins are never
 # really disordered. Finite-size effects are part of the physics the models must learn.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Monte Carlo: the ground truth for lattices we cannot enumerate
 #
 # For $L=8$ there are $2^{64}\approx 10^{19}$ states; we *sample* instead, with Markov chains
@@ -209,7 +209,7 @@ fig.tight_layout()
 # `cache: loaded ...`) instead of recomputing; run with `COURSE_CACHE=off` to recompute without
 # the cache, or `COURSE_CACHE=refresh` to recompute and replace the stored entries.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 L_TAU, N_CHAINS_TAU, TAU_BURN = 16, 16, 300
 TAU_STEPS = config.scaled(smoke=150, lecture=600, full=3000)
 
@@ -263,7 +263,7 @@ assert tau["wolff"] < 0.5 * tau["metropolis"], tau
 # multiplied by a random global sign — an exact symmetry of $p_T$ — so both ordered states appear.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def monte_carlo(L, temps, n, seed):
     """n configurations (n, L, L) int8 at each temperature: Wolff near T_c, Metropolis further away."""
     out = {}
@@ -310,7 +310,7 @@ results.describe(
     temperatures=TEMPS,
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. An RBM that learns the Boltzmann distribution from samples
 #
 # Map spins to binary units, $v_i=(s_i+1)/2$. The RBM of lecture 01 has $n_h$ hidden units $h_j$
@@ -360,7 +360,7 @@ CD = {"method": "cd", "k": CD_K, "lr": RBM_LR, "batch_size": BATCH_SIZE, "moment
 print(f"RBM training: {CD}, initial weights N(0, {RBM_WEIGHT_SCALE}²)")
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Exactness where it is possible: the 4×4 lattice at $T_c$
 #
 # With 16 visible units we can evaluate the RBM's full distribution: for each of the
@@ -375,7 +375,7 @@ print(f"RBM training: {CD}, initial weights N(0, {RBM_WEIGHT_SCALE}²)")
 # infinitely many fresh Monte Carlo samples — the quantity maximum-likelihood training minimises.
 # In nats; 0 means perfect.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 exact_T = ising.exact(L_SMALL, T_SMALL)
 P_TRUE = exact_T["probabilities"]  # (65536,)
 STATES = ising.all_states(L_SMALL)  # (65536, 4, 4) int8
@@ -462,7 +462,7 @@ assert abs(logsumexp(neg_f) - rbm.log_partition_exact(W, b, c)) < 1e-5 * abs(log
 # distribution** of the training set itself, which puts zero mass on the states it never saw
 # and so has infinite KL — a generative model must *generalise* to states it was not shown.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 kl_uniform = kl_to_boltzmann(np.full(65536, -16 * np.log(2.0)))
 best_h = HIDDEN_SIZES[-1]
 kl_final = {h: kl_curves[h][-1] for h in HIDDEN_SIZES}
@@ -563,7 +563,7 @@ assert kl_final[best_h] < config.scaled(smoke=0.1, lecture=0.02, full=0.0075) * 
 )
 assert kl_final[best_h] < kl_final[HIDDEN_SIZES[0]], kl_final
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Away from $T_c$
 #
 # Is the critical point really the hardest place? Train the same RBM ($n_h$ = `best_h`) on
@@ -575,7 +575,7 @@ assert kl_final[best_h] < kl_final[HIDDEN_SIZES[0]], kl_final
 # what the RBM loses by splitting its mass unevenly between $s$ and $-s$ (it is $\ge0$, by the
 # convexity of $-\log$).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 codes = (V_ALL @ 2 ** np.arange(16)).astype(np.int64)  # each state's bit pattern as an integer
 position = np.empty(65536, dtype=np.int64)
 position[codes] = np.arange(65536)
@@ -662,7 +662,7 @@ for T in TEMPS_SMALL_AWAY:
         d,
     )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. A VAE on the same 4×4 spins
 #
 # The VAE of lecture 04 is a *directed* model: $z\sim\mathcal N(0,I)$, then each spin
@@ -685,7 +685,7 @@ for T in TEMPS_SMALL_AWAY:
 # latent dimensions.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 class VAE(nn.Module):
     def __init__(self, n_visible, latent=VAE_LATENT, hidden=VAE_HIDDEN):
         super().__init__()
@@ -822,7 +822,7 @@ print(
 )
 assert kl_vae < 0.1 * min(kl_vae_init, kl_uniform), (kl_vae, kl_vae_init, kl_uniform)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Across the transition: RBM and VAE on the larger lattice
 #
 # Now the Torlai–Melko experiment proper: at each temperature train one RBM
@@ -839,7 +839,7 @@ assert kl_vae < 0.1 * min(kl_vae_init, kl_uniform), (kl_vae, kl_vae_init, kl_uni
 # training generates nearly that.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def gibbs_from_noise(model, n, steps, seed):
     """n configurations (n, L, L) int8: block Gibbs chains started from uniform random spins."""
     gen = torch.Generator(device=DEVICE).manual_seed(seed)
@@ -891,7 +891,7 @@ independent_obs = {
     for T in TEMPS
 }
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 KEYS = ["energy_per_spin", "abs_magnetization_per_spin", "specific_heat_per_spin", "susceptibility_per_spin"]
 LABELS = ["energy $e$", "magnetization $m$", "specific heat $c$", r"susceptibility $\chi$"]
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
@@ -917,7 +917,7 @@ axes[3].set_yscale("log")
 fig.suptitle(f"Observables of generated {L_BIG}×{L_BIG} configurations vs Monte Carlo")
 fig.tight_layout()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 T_near = min(TEMPS, key=lambda t: abs(t - TC))
 fig, axes = plt.subplots(3, 1, figsize=(8, 3.6))
 for ax, (name, spins) in zip(
@@ -934,7 +934,7 @@ fig.tight_layout()
 # relative deviation:
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def deviations(name):
     rel, z = {}, {}
     for key in KEYS:
@@ -985,7 +985,7 @@ results.record(
     temperatures=[TEMPS[0], TEMPS[-1]],
 )
 
-# %% tags=["learning-check"]
+# %% tags=["learning-check"] slideshow={"slide_type": "subslide"}
 # The generated configurations must reproduce the Monte Carlo energy and |m| at every temperature
 # far better than independent spins (relative deviation of e: −100 %; of |m|: −70 % to −87 %); the
 # RBM must get the (local) energy clearly closer than the VAE at every temperature; and at the
@@ -1008,7 +1008,7 @@ assert np.all(vae_m < 0.3), vae_m
 assert np.all(rbm_e < 0.8 * vae_e), (rbm_e, vae_e)
 assert vae_c_low > 2 and vae_c_low > 5 * rbm_c_low, (vae_c_low, rbm_c_low)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. What each family gets right and wrong near $T_c$
 #
 # Read the figure and the printed deviations from left to right; the check above asserts the
@@ -1046,7 +1046,7 @@ assert vae_c_low > 2 and vae_c_low > 5 * rbm_c_low, (vae_c_low, rbm_c_low)
 #   least ten times rarer than at the highest. The RBM knows nothing of Wolff clusters; the VAE
 #   samples in one shot.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # Mixing of the RBM's block Gibbs chains, started from the generated (already burnt-in)
 # configurations, recording the magnetization m per spin after each v -> h -> v step.
 TAU_GIBBS_STEPS = config.scaled(smoke=500, lecture=2000, full=5000)
@@ -1105,7 +1105,7 @@ print(
 print(f"notebook wall time: {elapsed:.0f} s at scale {SCALE}")
 results.record("wall_time", round(elapsed, 1), unit="s")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Conclusion
 #
 # - Monte Carlo gives us ground truth for the Ising model at any size; Wolff cluster updates

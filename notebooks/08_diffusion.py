@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 08 — Score-based and diffusion models: Langevin sampling with a learned score
 #
 # Lecture 03 learned an **energy** $E_\theta(x)$ and sampled $p_\theta \propto e^{-E_\theta}$ with
@@ -48,7 +48,7 @@
 # `lib/memorisation.py` (tested against exact results in `tests/test_diffusion.py` and
 # `tests/test_memorisation.py`); the networks and training loops you are meant to read stay here.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Set-up
 
 # %%
@@ -120,7 +120,7 @@ results.describe(
     train_steps=TRAIN_STEPS,
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Scores
 #
 # ### The score does not see the partition function
@@ -201,7 +201,7 @@ results.describe(
 # lecture 03**. The only difference from lecture 03 is the loss: regression on noisy data
 # instead of contrastive divergence with Langevin negatives.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The target, its noised scores, and the failure of plain Langevin
 #
 # First with the *exact* scores (`diffusion.mixture_score`: a Gaussian mixture convolved with
@@ -286,7 +286,7 @@ print("annealed Langevin  ", w_annealed.round(3))
 assert np.abs(w_annealed - uneven.weights).max() < 0.05, w_annealed
 assert np.abs(w_plain - uneven.weights).max() > 0.05, w_plain
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Learning the noise-conditional score with DSM
 #
 # The network: lecture 03's MLP (two hidden layers of 64 SiLU units), with $\log\sigma$ as a third
@@ -347,7 +347,7 @@ for _ in tqdm(config.training(range(ITERS_DSM)), desc="DSM, 2-D"):
 seconds_dsm = time.time() - t0
 print(f"DSM: {len(history_2d['DSM loss'])} updates in {seconds_dsm:.1f} s")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Lecture 03's EBM on the same target and budget
 #
 # For the comparison we train lecture 03's contrastive EBM again, with its recipe (the same MLP
@@ -388,7 +388,7 @@ for _ in tqdm(config.training(range(ITERS_2D)), desc="contrastive EBM, 2-D"):
 seconds_ebm = time.time() - t0
 print(f"contrastive EBM: {updates_ebm} updates in {seconds_ebm:.1f} s")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Measuring both against the exact density
 #
 # Two numbers per model, both from lecture 03:
@@ -402,7 +402,7 @@ print(f"contrastive EBM: {updates_ebm} updates in {seconds_ebm:.1f} s")
 #
 # The reference for "has it learned?" is the same network before training.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 _, p_true = toy2d.grid_density(square.energy, EXTENT, N_GRID)
 _, p_true_hist = toy2d.grid_density(square.energy, EXTENT, HIST_GRID)
 
@@ -482,7 +482,7 @@ assert kl["contrastive EBM (lecture 03)"][0] < 0.25 * kl["same EBM, untrained"][
 # the data (the corners) the learned arrows are an extrapolation, which annealing never needs to
 # trust.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(2, 3, figsize=(13, 8.5))
 pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
 for j, sigma in enumerate([SIGMAS[0], SIGMAS[len(SIGMAS) // 2], SIGMAS[-1]]):
@@ -509,7 +509,7 @@ results.record("ebm_density_kl_same_budget", kl["contrastive EBM (lecture 03)"][
 results.record("ebm_sample_kl_same_budget", kl["contrastive EBM (lecture 03)"][1], unit="nats")
 results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": seconds_ebm}, unit="s")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. DDPM: denoising diffusion probabilistic models (Ho et al. 2020)
 #
 # Annealed Langevin needs hand-tuned ladders and step sizes. DDPM turns the ladder into a
@@ -604,7 +604,7 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 # train it with Adam and keep an exponential moving average (EMA) of its weights for sampling:
 # the average of the last few hundred iterates denoises far better than the last iterate.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 schedule = diffusion.Schedule.cosine(T_STEPS)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
 for name, s in [("cosine", schedule), ("linear", diffusion.Schedule.linear(T_STEPS))]:
@@ -626,7 +626,7 @@ plotting.image_grid(noisy, ncols=8, vrange=(-1, 1), title=f"q(x_t | x_0) at t = 
 plt.show()
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 class TimeEmbedding(nn.Module):
     """t (B,) -> (B, 4·dim): sinusoidal features of t, then an MLP."""
 
@@ -740,7 +740,7 @@ plotting.plot_history(
 )
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Samples, and the reverse process as an animation
 #
 # Ancestral sampling with all $T$ steps and `clip=1`, in batches; the animation records $x_t$ of
@@ -796,7 +796,7 @@ display(
     )
 )
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 frames, frame_steps = [], []
 record_every = max(1, T_STEPS // 25)
 g_anim = torch.Generator().manual_seed(SEED + 20)
@@ -827,7 +827,7 @@ plotting.animate_chain(frames, steps=frame_steps, ncols=8, vrange=(-1, 1))
 # 20, ceiling 1382). Untrained (one update, seed 0): 0.93.
 assert ddpm_scores["fcd"] < 0.5 * untrained_scores["fcd"], (ddpm_scores["fcd"], untrained_scores["fcd"])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Does it copy? The memorisation check
 #
 # An FCD near the floor does not prove a good model: returning training images would score
@@ -872,7 +872,7 @@ assert ddpm_scores["digits_covered"] >= config.scaled(smoke=5, lecture=8, full=9
 assert memo.copied_fraction < 0.05, memo.summary()
 assert memo.median_ratio < config.scaled(smoke=2.2, lecture=1.3, full=1.2), memo.summary()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. DDIM: fewer steps, no noise (Song, Meng & Ermon 2021)
 #
 # The DDPM loss only involves the marginals $q(x_t\mid x_0)$, never the chain itself. Many other
@@ -892,7 +892,7 @@ assert memo.median_ratio < config.scaled(smoke=2.2, lecture=1.3, full=1.2), memo
 # We sample as many images as before with DDIM at several step counts and plot the FCD against the
 # number of network evaluations, with the sampling time beside it.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 ddim = {}
 for steps in tqdm(DDIM_STEPS, desc="DDIM step counts"):
     images, sec = sample_images(unet, N_EVAL, steps=steps, seed=SEED + 10)
@@ -932,7 +932,7 @@ plt.show()
 # the network is (its errors are not averaged out by fresh noise). The fixed-noise property also
 # makes DDIM invertible: running the ODE forwards encodes an image into its noise (exercise 4).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 results.record(
     "ddpm_fcd",
     ddpm_scores["fcd"],
@@ -976,7 +976,7 @@ for model, scores, sec in (
         memorisation=memo.summary() if model == "DDPM" else None,
     )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The physics: diffusion, Fokker–Planck, and time reversal
 #
 # **The forward process is an Ornstein–Uhlenbeck process.** With a continuous time $u\in[0,1]$

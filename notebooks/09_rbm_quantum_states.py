@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 09 · Boltzmann machines as quantum wavefunctions: variational Monte Carlo against the exact ground state
 #
 # So far a Boltzmann machine has modelled a *probability distribution*: of digits (lectures 01,
@@ -45,7 +45,7 @@
 # times). From quantum mechanics: states as vectors, Hamiltonians as Hermitian matrices, Pauli
 # matrices, the ground state as the lowest eigenvector. No quantum many-body theory is assumed.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 import math
 import time
 
@@ -84,7 +84,7 @@ SHIFT0, SHIFT_DECAY, SHIFT_MIN = 1.0, 0.95, 1e-3  # diagonal shift λ_p = max(λ
 ADAM_LR = 0.01
 INIT_SCALE = 0.01  # initial parameters ~ N(0, 0.01²): small, but not zero (section 7)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The transverse-field Ising chain
 #
 # $n$ spins-½ on a ring ($\sigma_{n} \equiv \sigma_0$), with the Pauli matrices $\sigma^x, \sigma^z$
@@ -139,7 +139,7 @@ assert worst < 1e-8, check_rows  # the closed form and the sparse Hamiltonian ag
 # $C(r) = \langle \sigma^z_0 \sigma^z_r \rangle$.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def exact_ground_state(H):
     """Lowest eigenvalue and eigenvector (sign fixed so that its sum is positive)."""
     w, v = sla.eigsh(H, k=1, which="SA")
@@ -177,7 +177,7 @@ axes[1].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The variational principle and the RBM wavefunction
 #
 # For any state $\psi$, the energy expectation bounds the ground-state energy from above:
@@ -231,7 +231,7 @@ print(f"parameters: {demo.n_params} (translation-invariant) vs {demo.to_rbm().n_
 assert np.allclose(by_hand, demo.log_psi(s_demo))
 assert np.allclose(demo.log_psi(s_demo), demo.log_psi(np.roll(s_demo, 2, axis=1)))  # translation invariant
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Variational Monte Carlo
 #
 # **The energy as an average.** Insert $\sum_{s}|s\rangle\langle s|$ into $E[\psi]$:
@@ -284,7 +284,7 @@ assert np.allclose(demo.log_psi(s_demo), demo.log_psi(np.roll(s_demo, 2, axis=1)
 # The loop below is the whole method: sample, local energies, log-derivatives, update.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 class Adam:
     """Adam (Kingma & Ba 2015) on a flat parameter vector: the comparison for SR."""
 
@@ -352,7 +352,7 @@ def run_seed(*key):
     return int(np.random.SeedSequence([config.seed(), *[round(1000 * k) for k in key]]).generate_state(1)[0])
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The first ground state: the critical chain, SR against Adam
 #
 # We train the translation-invariant RBM with $\alpha = 2$ at the critical point $h = J$ on a ring
@@ -400,7 +400,7 @@ for name, r in [("SR", main_sr), ("Adam", main_adam)]:
           f"relative error before training {r['rel_init']:.2e}")  # fmt: skip
 print(f"time per SR step at n = {N_MAIN}, {N_CHAINS} chains: {1000 * sec_per_step:.1f} ms")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for name, r, c in [("SR", main_sr, "C0"), ("Adam", main_adam, "C1")]:
     steps = np.arange(len(r["hist"]["energy"]))
@@ -433,7 +433,7 @@ plt.show()
 # error of a mean of $N$ correlated samples is $\sigma\sqrt{2\tau_{\text{int}}/N}$; samples
 # $2\tau_{\text{int}}$ sweeps apart are effectively independent.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng_ac = np.random.default_rng(run_seed(N_MAIN, 99))
 ac_chains = min(N_CHAINS, 200)
 ac = nqs.sample(main_sr["model"], main_sr["chains"][:ac_chains], config.scaled(smoke=100, lecture=200, full=400),
@@ -500,7 +500,7 @@ assert abs(main_sr["rel"]) <= 0.01 * main_sr["rel_init"], (main_sr["rel"], main_
 assert abs(main_adam["rel"]) <= 0.1 * main_adam["rel_init"], (main_adam["rel"], main_adam["rel_init"])
 assert abs(main_sr["rel"]) < abs(main_adam["rel"]) / 3, (main_sr["rel"], main_adam["rel"])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Correlations against exact diagonalisation
 #
 # The energy is the quantity we optimised; a more demanding test is an observable we did not. On a
@@ -513,7 +513,7 @@ assert abs(main_sr["rel"]) < abs(main_adam["rel"]) / 3, (main_sr["rel"], main_ad
 # trained $\psi$ must agree, within its error bar, with $\langle\psi|H|\psi\rangle/\langle\psi|\psi\rangle$
 # computed by enumerating all $2^n$ amplitudes (`nqs.exact_energy`).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 corr_run = tfim_run(N_CORR, ALPHA_MAIN, 1.0, "sr")
 corr_states = nqs.spin_states(N_CORR)
 H_corr = nqs.tfim_hamiltonian(N_CORR, 1.0, J)
@@ -574,7 +574,7 @@ print(f"max |C_VMC − C_exact| = {corr_dev.max():.4f}; |m| deviation {abs(mag_v
 assert np.all(corr_dev <= 4 * corr_vmc[:, 1] + CORR_TOL), (corr_dev, corr_vmc[:, 1])
 assert abs(mag_vmc[0] - mag_exact) <= 4 * mag_vmc[1] + CORR_TOL, (mag_vmc, mag_exact)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. How good is the RBM? Size, hidden-unit density and field
 #
 # Carleo & Troyer (2017, Fig. 2) reported relative energy errors of order $10^{-4}$ or less for
@@ -590,7 +590,7 @@ assert abs(mag_vmc[0] - mag_exact) <= 4 * mag_vmc[1] + CORR_TOL, (mag_vmc, mag_e
 # relative error $\le 10^{-4}$ at $n = 20$ and $\le 3\cdot10^{-4}$ at $n = 40$, each with a
 # statistical error at most a third of its bound.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 size_runs = {n: tfim_run(n, ALPHA_MAIN, 1.0) for n in N_SIZES}
 alpha_runs = {alpha: tfim_run(N_ALPHA, alpha, 1.0) for alpha in ALPHAS}
 field_runs = {h: tfim_run(N_ALPHA, ALPHA_MAIN, h) for h in FIELDS}
@@ -664,7 +664,7 @@ for label, runs in [("alpha", alpha_runs), ("h", field_runs)]:
         print(f"{label} = {k}: relative error {r['rel']:.2e}, before training {r['rel_init']:.2e}")
         assert abs(r["rel"]) <= 0.1 * abs(r["rel_init"]), (label, k, r["rel"], r["rel_init"])
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 largest = max(N_SIZES)
 results.describe(
     model="translation-invariant RBM wavefunction (Carleo & Troyer 2017), VMC with stochastic reconfiguration",
@@ -695,7 +695,7 @@ results.record(
     key=f"time per SR step (n = {N_MAIN})",
 )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. The Heisenberg chain: a ground state with signs
 #
 # The antiferromagnetic Heisenberg chain,
@@ -741,7 +741,7 @@ for n in sorted({n for n, _ in HEIS_RUNS if n <= 16}):
     )
     assert abs(e_rot - e_orig) < 1e-9 and np.all(psi_rot > 0)  # Marshall's theorem
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 HEIS_RUNS_DONE = {}
 for n, alpha in HEIS_RUNS:
     seed = run_seed(n, alpha, 7)
@@ -800,7 +800,7 @@ for (n, alpha), r in HEIS_RUNS_DONE.items():
         key=f"Heisenberg chain (n = {n}, α = {alpha}): relative energy error" if r is best else None,
     )
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Conclusion
 #
 # - An RBM with its hidden units traced out is a wavefunction: $\psi(s) = e^{a\cdot s}\prod_j 2\cosh\theta_j(s)$.
@@ -823,7 +823,7 @@ for (n, alpha), r in HEIS_RUNS_DONE.items():
 # solution); W. Marshall, *Proc. R. Soc. A* 232, 48 (1955) (the sign rule); the NetKet library
 # (netket.org) for production VMC.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
 # 1. **The 2-D transverse-field Ising model.** Write the local energy of

@@ -14,11 +14,11 @@ def test_loads_from_data_dir_gz_and_raw(isolated_data, tmp_path):
     x, y = fake_split(30)
     write_split(tmp_path / "d1" / "mnist", "train", x, y, gz=True)
     write_split(tmp_path / "d2" / "mnist", "test", x[:10], y[:10], gz=False)
-    gx, gy = data.load_mnist("train", data_dir=tmp_path / "d1", download=False)
+    gx, gy = data.load_mnist("train", data_dir=tmp_path / "d1", allow_download=False)
     assert gx.dtype == np.uint8 and gx.shape == (30, 28, 28) and gy.shape == (30,)
     np.testing.assert_array_equal(gx, x)
     np.testing.assert_array_equal(gy, y)
-    rx, _ = data.load_mnist("test", data_dir=tmp_path / "d2", download=False)
+    rx, _ = data.load_mnist("test", data_dir=tmp_path / "d2", allow_download=False)
     np.testing.assert_array_equal(rx, x[:10])
 
 
@@ -27,25 +27,25 @@ def test_search_order_data_dir_then_env_then_cache(isolated_data, tmp_path, monk
         x, y = fake_split(5 + i, seed=i)
         write_split(root / "mnist", "train", x, y)
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "env"))
-    assert len(data.load_mnist("train", data_dir=tmp_path / "arg", download=False)[0]) == 5
-    assert len(data.load_mnist("train", download=False)[0]) == 6
+    assert len(data.load_mnist("train", data_dir=tmp_path / "arg", allow_download=False)[0]) == 5
+    assert len(data.load_mnist("train", allow_download=False)[0]) == 6
     monkeypatch.delenv("COURSE_DATA_DIR")
-    assert len(data.load_mnist("train", download=False)[0]) == 7
+    assert len(data.load_mnist("train", allow_download=False)[0]) == 7
 
 
 def test_fashion_uses_its_own_subfolder_and_system_dir(isolated_data, tmp_path, monkeypatch):
     x, y = fake_split(8)
     write_split(tmp_path / "sys", "test", x, y)  # a system dir holds the files directly
     monkeypatch.setattr(data, "SYSTEM_DIRS", {"digits": [], "fashion": [tmp_path / "sys"]})
-    fx, _ = data.load_mnist("test", kind="fashion", download=False)
+    fx, _ = data.load_mnist("test", kind="fashion", allow_download=False)
     assert len(fx) == 8
     with pytest.raises(data.DatasetUnavailable):
-        data.load_mnist("test", kind="digits", download=False)
+        data.load_mnist("test", kind="digits", allow_download=False)
 
 
 def test_offline_error_lists_places_and_fix(isolated_data, tmp_path):
     with pytest.raises(data.DatasetUnavailable) as err:
-        data.load_mnist("train", data_dir=tmp_path / "nowhere", download=False)
+        data.load_mnist("train", data_dir=tmp_path / "nowhere", allow_download=False)
     msg = str(err.value)
     assert str(tmp_path / "nowhere" / "mnist") in msg
     assert str(isolated_data / "mnist") in msg
@@ -56,7 +56,7 @@ def test_offline_error_lists_places_and_fix(isolated_data, tmp_path):
 @pytest.mark.parametrize("split,kind", [("valid", "digits"), ("train", "kmnist")])
 def test_bad_arguments(isolated_data, split, kind):
     with pytest.raises(ValueError):
-        data.load_mnist(split, kind=kind, download=False)
+        data.load_mnist(split, kind=kind, allow_download=False)
 
 
 def _write_images_raw(folder: Path, raw: bytes, labels_n: int = 3, gz: bool = True) -> Path:
@@ -73,7 +73,7 @@ def test_corrupt_bad_magic(isolated_data, tmp_path):
     raw = b"\x12\x34\x08\x03" + idx_bytes(np.zeros((3, 28, 28), np.uint8))[4:]
     path = _write_images_raw(tmp_path / "mnist", raw)
     with pytest.raises(data.CorruptDataError, match="magic") as err:
-        data.load_mnist("train", data_dir=tmp_path, download=False)
+        data.load_mnist("train", data_dir=tmp_path, allow_download=False)
     assert str(path) in str(err.value)
     assert isinstance(err.value, data.DataError)  # one except clause catches every dataset error
 
@@ -82,7 +82,7 @@ def test_corrupt_dimensions_disagree_with_length(isolated_data, tmp_path):
     raw = idx_bytes(np.zeros((3, 28, 28), np.uint8))[:-100]
     path = _write_images_raw(tmp_path / "mnist", raw, gz=False)
     with pytest.raises(data.CorruptDataError, match="truncated") as err:
-        data.load_mnist("train", data_dir=tmp_path, download=False)
+        data.load_mnist("train", data_dir=tmp_path, allow_download=False)
     assert str(path) in str(err.value)
 
 
@@ -92,23 +92,23 @@ def test_corrupt_truncated_gzip(isolated_data, tmp_path):
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(data.CorruptDataError, match="decompressed") as err:
-        data.load_mnist("train", data_dir=tmp_path, download=False)
+        data.load_mnist("train", data_dir=tmp_path, allow_download=False)
     assert str(path) in str(err.value)
 
 
 def test_corrupt_count_mismatch(isolated_data, tmp_path):
     _write_images_raw(tmp_path / "mnist", idx_bytes(np.zeros((3, 28, 28), np.uint8)), labels_n=4)
     with pytest.raises(data.CorruptDataError, match=r"3 images but .* 4 labels"):
-        data.load_mnist("train", data_dir=tmp_path, download=False)
+        data.load_mnist("train", data_dir=tmp_path, allow_download=False)
 
 
 def test_corrupt_wrong_rank_and_size(isolated_data, tmp_path):
     _write_images_raw(tmp_path / "a" / "mnist", idx_bytes(np.zeros((3, 784), np.uint8)))
     with pytest.raises(data.CorruptDataError, match="rank 2, expected 3"):
-        data.load_mnist("train", data_dir=tmp_path / "a", download=False)
+        data.load_mnist("train", data_dir=tmp_path / "a", allow_download=False)
     _write_images_raw(tmp_path / "b" / "mnist", idx_bytes(np.zeros((3, 32, 32), np.uint8)))
     with pytest.raises(data.CorruptDataError, match="28×28"):
-        data.load_mnist("train", data_dir=tmp_path / "b", download=False)
+        data.load_mnist("train", data_dir=tmp_path / "b", allow_download=False)
 
 
 def test_read_idx_roundtrip(tmp_path):
@@ -119,8 +119,8 @@ def test_read_idx_roundtrip(tmp_path):
 
 @pytest.mark.skipif(not (SHARED / "mnist").is_dir(), reason="offline fixture ../shared/data not present")
 def test_offline_fixture_loads_despite_noncanonical_checksums(isolated_data):
-    x, y = data.load_mnist("train", data_dir=SHARED, download=False)
-    tx, ty = data.load_mnist("test", data_dir=SHARED, download=False)
+    x, y = data.load_mnist("train", data_dir=SHARED, allow_download=False)
+    tx, ty = data.load_mnist("test", data_dir=SHARED, allow_download=False)
     assert x.shape == (8000, 28, 28) and tx.shape == (2000, 28, 28)
     assert set(np.unique(y)) == set(range(10)) and ty.max() == 9
     assert 30 < x.mean() < 40  # MNIST's mean pixel is about 33
