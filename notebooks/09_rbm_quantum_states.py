@@ -56,7 +56,7 @@ from IPython.display import Markdown, display
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from lib import config, ising_mc, nqs, results
+from lib import config, ising_mc, nqs, results, spin_chains
 
 SCALE = config.setup("09_rbm_quantum_states", seed=0)
 # Small matrices (a few thousand configurations × ~100 parameters): one BLAS thread is as fast as
@@ -113,8 +113,8 @@ INIT_SCALE = 0.01  # initial parameters ~ N(0, 0.01²): small, but not zero (sec
 #
 # $$E_0 = -\sum_{m=1}^{n} \sqrt{J^2 + h^2 - 2Jh\cos k_m}, \qquad k_m = \frac{(2m-1)\pi}{n}.$$
 #
-# `nqs.tfim_ground_energy` evaluates it (and refuses odd $n$, whose ground state lies in the other
-# sector). We check it against **exact diagonalisation**: `nqs.tfim_hamiltonian` builds $H$ as a
+# `spin_chains.tfim_ground_energy` evaluates it (and refuses odd $n$, whose ground state lies in the other
+# sector). We check it against **exact diagonalisation**: `spin_chains.tfim_hamiltonian` builds $H$ as a
 # sparse matrix (spin $i$ is bit $n-1-i$ of the basis index, bit 0 = spin up) and the Lanczos
 # algorithm (`scipy.sparse.linalg.eigsh`) finds its lowest eigenvalue up to $n = 16$
 # (65,536 states).
@@ -123,8 +123,8 @@ INIT_SCALE = 0.01  # initial parameters ~ N(0, 0.01²): small, but not zero (sec
 check_rows = []
 for n in range(4, N_ED_MAX + 1, 4):
     for h in FIELDS:
-        e_lanczos = sla.eigsh(nqs.tfim_hamiltonian(n, h, J), k=1, which="SA")[0][0]
-        check_rows.append((n, h, e_lanczos, nqs.tfim_ground_energy(n, h, J)))
+        e_lanczos = sla.eigsh(spin_chains.tfim_hamiltonian(n, h, J), k=1, which="SA")[0][0]
+        check_rows.append((n, h, e_lanczos, spin_chains.tfim_ground_energy(n, h, J)))
 worst = max(abs(a - b) for _, _, a, b in check_rows)
 print(" n    h      Lanczos E0     closed form E0")
 for n, h, a, b in check_rows:
@@ -154,11 +154,11 @@ def diagonal_observables(states, prob):
 
 
 n_phase = N_ED_MAX - 2
-phase_states = nqs.spin_states(n_phase)
+phase_states = spin_chains.spin_states(n_phase)
 h_grid = np.linspace(0.1, 2.5, config.scaled(smoke=9, lecture=17, full=25))
 phase_mag, phase_corr = [], {}
 for h in tqdm(h_grid, desc="exact diagonalisation"):
-    _, psi0 = exact_ground_state(nqs.tfim_hamiltonian(n_phase, h, J))
+    _, psi0 = exact_ground_state(spin_chains.tfim_hamiltonian(n_phase, h, J))
     corr, mag = diagonal_observables(phase_states, psi0**2)
     phase_mag.append(mag)
     phase_corr[h] = corr
@@ -244,7 +244,7 @@ assert np.allclose(demo.log_psi(s_demo), demo.log_psi(np.roll(s_demo, 2, axis=1)
 #
 # $$E_{\text{loc}}(s) = -J\sum_i s_i s_{i+1} - h \sum_i \frac{\psi(s^{(i)})}{\psi(s)},$$
 #
-# with $s^{(i)}$ = $s$ with spin $i$ flipped (`nqs.local_energy`). So $E$ is the average of
+# with $s^{(i)}$ = $s$ with spin $i$ flipped (`spin_chains.local_energy`). So $E$ is the average of
 # $E_{\text{loc}}$ over samples of $|\psi|^2$. If $\psi$ is an eigenstate, $E_{\text{loc}}(s) = E$
 # for every $s$: the variance of the local energy vanishes (the **zero-variance principle**), so
 # the better the wavefunction, the smaller the statistical error. We will watch that variance.
@@ -371,11 +371,11 @@ def tfim_train(n, alpha, h, optimizer="sr"):
     if key not in TFIM_RUNS:
         seed = run_seed(n, alpha, h)  # SR and Adam start from the same parameters and chains
         model = nqs.SymmetricRBM.random(n, alpha, scale=INIT_SCALE, seed=seed)
-        eloc = lambda m, s: nqs.local_energy(m, s, h, J)
+        eloc = lambda m, s: spin_chains.local_energy(m, s, h, J)
         s, hist = vmc(
             model, eloc, STEPS, seed=seed, optimizer=optimizer, desc=f"n={n} α={alpha} h={h} {optimizer}"
         )
-        e0 = nqs.tfim_ground_energy(n, h, J)
+        e0 = spin_chains.tfim_ground_energy(n, h, J)
         TFIM_RUNS[key] = {"model": model, "eloc": eloc, "hist": hist, "chains": s, "E0": e0, "seed": seed,
                           "rel_init": (hist["energy"][0] - e0) / abs(e0)}  # fmt: skip
     return TFIM_RUNS[key]
@@ -438,7 +438,9 @@ rng_ac = np.random.default_rng(run_seed(N_MAIN, 99))
 ac_chains = min(N_CHAINS, 200)
 ac = nqs.sample(main_sr["model"], main_sr["chains"][:ac_chains], config.scaled(smoke=100, lecture=200, full=400),
                 thin=1, burn_in=BURN_IN, rng=rng_ac)  # fmt: skip
-e_series = np.stack([nqs.local_energy(main_sr["model"], x, 1.0, J) for x in ac.samples])  # (T, chains)
+e_series = np.stack(
+    [spin_chains.local_energy(main_sr["model"], x, 1.0, J) for x in ac.samples]
+)  # (T, chains)
 m2_series = ac.samples.mean(axis=2) ** 2
 tau_e = ising_mc.integrated_autocorrelation_time(e_series)
 tau_m2 = ising_mc.integrated_autocorrelation_time(m2_series)
@@ -511,12 +513,12 @@ assert abs(main_sr["rel"]) < abs(main_adam["rel"]) / 3, (main_sr["rel"], main_ad
 #
 # On so small a system we can also check the sampler itself: the VMC estimate of the energy of the
 # trained $\psi$ must agree, within its error bar, with $\langle\psi|H|\psi\rangle/\langle\psi|\psi\rangle$
-# computed by enumerating all $2^n$ amplitudes (`nqs.exact_energy`).
+# computed by enumerating all $2^n$ amplitudes (`spin_chains.exact_energy`).
 
 # %% slideshow={"slide_type": "subslide"}
 corr_run = tfim_run(N_CORR, ALPHA_MAIN, 1.0, "sr")
-corr_states = nqs.spin_states(N_CORR)
-H_corr = nqs.tfim_hamiltonian(N_CORR, 1.0, J)
+corr_states = spin_chains.spin_states(N_CORR)
+H_corr = spin_chains.tfim_hamiltonian(N_CORR, 1.0, J)
 _, psi0_corr = exact_ground_state(H_corr)
 corr_exact, mag_exact = diagonal_observables(corr_states, psi0_corr**2)
 
@@ -540,7 +542,7 @@ for r in range(N_CORR // 2 + 1):
         f"{r:2d}   {corr_exact[r]:.5f}     {corr_vmc[r, 0]:.5f} ± {corr_vmc[r, 1]:.5f}   {corr_sigma[r]:.1f}"
     )
 print(f"<|m|>: exact {mag_exact:.5f}, VMC {mag_vmc[0]:.5f} ± {mag_vmc[1]:.5f}")
-e_enum = nqs.exact_energy(corr_run["model"], H_corr, corr_states)
+e_enum = spin_chains.exact_energy(corr_run["model"], H_corr, corr_states)
 print(
     f"energy of the trained ψ: VMC {corr_run['energy']:.6f} ± {corr_run['error']:.6f}, "
     f"enumeration {e_enum:.6f}; exact E0 {corr_run['E0']:.6f}"
@@ -709,7 +711,7 @@ results.record(
 # fixes them: $\psi_0(s) = (-1)^{N_\uparrow(A)}\,|\psi_0(s)|$, with $N_\uparrow(A)$ the number of
 # up spins on the even sites. Rotating the spins of one sublattice by $\pi$ about $z$ removes that
 # sign: in the rotated basis the exchange amplitude becomes $-2$, the Hamiltonian is stoquastic,
-# and a positive, real RBM applies again (`nqs.heisenberg_local_energy(..., marshall=True)`).
+# and a positive, real RBM applies again (`spin_chains.heisenberg_local_energy(..., marshall=True)`).
 #
 # Two more changes:
 #
@@ -726,18 +728,18 @@ results.record(
 # First the sign rule itself, checked on the exact ground state:
 
 # %%
-HEIS_REFERENCE = {22: nqs.HEISENBERG_E0_22}
+HEIS_REFERENCE = {22: spin_chains.HEISENBERG_E0_22}
 for n in sorted({n for n, _ in HEIS_RUNS if n <= 16}):
-    H_rot, sector = nqs.heisenberg_hamiltonian(n, marshall=True, magnetization=0)
-    H_orig, _ = nqs.heisenberg_hamiltonian(n, marshall=False, magnetization=0)
+    H_rot, sector = spin_chains.heisenberg_hamiltonian(n, marshall=True, magnetization=0)
+    H_orig, _ = spin_chains.heisenberg_hamiltonian(n, marshall=False, magnetization=0)
     e_rot, psi_rot = exact_ground_state(H_rot)
     e_orig, psi_orig = exact_ground_state(H_orig)
     HEIS_REFERENCE[n] = e_rot
-    signs = np.sign(psi_orig) * np.sign(psi_orig @ nqs.marshall_sign(sector))
+    signs = np.sign(psi_orig) * np.sign(psi_orig @ spin_chains.marshall_sign(sector))
     print(
         f"n = {n}: {len(sector)} states in the sector; E0 = {e_rot:.10f} (rotated) = {e_orig:.10f} (original); "
         f"rotated ground state positive: {bool(np.all(psi_rot > 0))}; original signs = Marshall signs: "
-        f"{bool(np.array_equal(signs, nqs.marshall_sign(sector)))}"
+        f"{bool(np.array_equal(signs, spin_chains.marshall_sign(sector)))}"
     )
     assert abs(e_rot - e_orig) < 1e-9 and np.all(psi_rot > 0)  # Marshall's theorem
 
@@ -746,7 +748,7 @@ HEIS_RUNS_DONE = {}
 for n, alpha in HEIS_RUNS:
     seed = run_seed(n, alpha, 7)
     model = nqs.SymmetricRBM.random(n, alpha, scale=INIT_SCALE, seed=seed)
-    eloc = lambda m, s: nqs.heisenberg_local_energy(m, s, marshall=True)
+    eloc = lambda m, s: spin_chains.heisenberg_local_energy(m, s, marshall=True)
     s, hist = vmc(model, eloc, STEPS, seed=seed, move="exchange", desc=f"Heisenberg n={n} α={alpha}")
     est = measure(model, eloc, s, seed=seed + 1, move="exchange", thin=THIN)
     e0 = HEIS_REFERENCE[n]
@@ -829,11 +831,11 @@ for (n, alpha), r in HEIS_RUNS_DONE.items():
 # 1. **The 2-D transverse-field Ising model.** Write the local energy of
 #    $H = -J\sum_{\langle ij\rangle}\sigma^z_i\sigma^z_j - h\sum_i\sigma^x_i$ on a $4\times4$
 #    periodic lattice (16 spins: exact diagonalisation is still possible with the bit-flip trick of
-#    `nqs.tfim_hamiltonian`). Train an unconstrained `nqs.RBM` with $\alpha = 1, 2$ near the 2-D
+#    `spin_chains.tfim_hamiltonian`). Train an unconstrained `nqs.RBM` with $\alpha = 1, 2$ near the 2-D
 #    critical field $h \approx 3.04\,J$. Is the relative error larger than in 1-D at the same $n$?
 # 2. **Complex parameters without the sign rule.** Train the Heisenberg chain in the original basis
 #    (`marshall=False`), where the ground state has signs. Write a complex RBM (complex $a, b, W$;
-#    `log_psi` returns complex numbers, which `nqs.heisenberg_local_energy` and `nqs.metropolis`
+#    `log_psi` returns complex numbers, which `spin_chains.heisenberg_local_energy` and `nqs.metropolis`
 #    accept), use $O_k^*$ in the force and in $S$, and take the real part of the update for
 #    $\mathrm{Re}\,\theta$ and $\mathrm{Im}\,\theta$ separately. Does it find the Marshall signs,
 #    and how many steps does it need compared with section 7?

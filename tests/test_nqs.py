@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse.linalg as sla
 
-from lib import nqs
+from lib import nqs, spin_chains
 
 
 def random_rbm(n: int, m: int, seed: int, scale: float = 0.5) -> nqs.RBM:
@@ -27,34 +27,34 @@ def random_symmetric(n: int, alpha: int, seed: int, scale: float = 0.5) -> nqs.S
 @pytest.mark.parametrize("h", [0.0, 0.3, 1.0, 2.5])
 @pytest.mark.parametrize("J", [1.0, 0.7])
 def test_closed_form_matches_exact_diagonalisation(n, h, J):
-    e_exact = np.linalg.eigvalsh(nqs.tfim_hamiltonian(n, h, J).toarray())[0]
-    assert nqs.tfim_ground_energy(n, h, J) == pytest.approx(e_exact, abs=1e-10)
+    e_exact = np.linalg.eigvalsh(spin_chains.tfim_hamiltonian(n, h, J).toarray())[0]
+    assert spin_chains.tfim_ground_energy(n, h, J) == pytest.approx(e_exact, abs=1e-10)
 
 
 @pytest.mark.parametrize("h", [0.5, 1.0, 2.0])
 def test_closed_form_matches_lanczos_at_n12(h):
-    e = sla.eigsh(nqs.tfim_hamiltonian(12, h), k=1, which="SA")[0][0]
-    assert nqs.tfim_ground_energy(12, h) == pytest.approx(e, abs=1e-9)
+    e = sla.eigsh(spin_chains.tfim_hamiltonian(12, h), k=1, which="SA")[0][0]
+    assert spin_chains.tfim_ground_energy(12, h) == pytest.approx(e, abs=1e-9)
 
 
 def test_closed_form_rejects_odd_and_bad_input():
     with pytest.raises(ValueError, match="even"):
-        nqs.tfim_ground_energy(7, 1.0)
+        spin_chains.tfim_ground_energy(7, 1.0)
     with pytest.raises(ValueError):
-        nqs.tfim_ground_energy(1, 1.0)
+        spin_chains.tfim_ground_energy(1, 1.0)
     with pytest.raises(ValueError):
-        nqs.tfim_ground_energy(8, float("nan"))
+        spin_chains.tfim_ground_energy(8, float("nan"))
     with pytest.raises(ValueError):
-        nqs.tfim_hamiltonian(30, 1.0)
+        spin_chains.tfim_hamiltonian(30, 1.0)
 
 
 def test_spin_states_and_hamiltonian_bit_order():
-    s = nqs.spin_states(3)
+    s = spin_chains.spin_states(3)
     assert s.shape == (8, 3)
     np.testing.assert_array_equal(s[0], [1, 1, 1])  # x = 0: all up
     np.testing.assert_array_equal(s[1], [1, 1, -1])  # bit 0 is the last spin
     np.testing.assert_array_equal(s[4], [-1, 1, 1])  # bit n−1 is spin 0
-    H = nqs.tfim_hamiltonian(3, h=0.4, J=1.5).toarray()
+    H = spin_chains.tfim_hamiltonian(3, h=0.4, J=1.5).toarray()
     assert H[0, 0] == pytest.approx(-1.5 * 3)  # three satisfied bonds
     assert H[4, 4] == pytest.approx(-1.5 * (-1 - 1 + 1))  # spin 0 down: two broken bonds
     assert H[0, 4] == pytest.approx(-0.4)  # σˣ on spin 0 connects x = 0 and x = 4
@@ -63,22 +63,22 @@ def test_spin_states_and_hamiltonian_bit_order():
 
 
 def test_heisenberg_hamiltonian_small_cases_and_marshall_rule():
-    H4, _ = nqs.heisenberg_hamiltonian(4)
+    H4, _ = spin_chains.heisenberg_hamiltonian(4)
     assert np.linalg.eigvalsh(H4.toarray())[0] == pytest.approx(-8.0)  # n = 4 ring: E₀ = −8
     for n in (6, 8, 10):
-        H, states = nqs.heisenberg_hamiltonian(n, magnetization=0)
-        Hm, states_m = nqs.heisenberg_hamiltonian(n, marshall=True, magnetization=0)
+        H, states = spin_chains.heisenberg_hamiltonian(n, magnetization=0)
+        Hm, states_m = spin_chains.heisenberg_hamiltonian(n, marshall=True, magnetization=0)
         np.testing.assert_array_equal(states, states_m)
         # the Marshall basis is a diagonal ±1 change of basis: same spectrum, positive ground state
-        D = np.diag(nqs.marshall_sign(states))
+        D = np.diag(spin_chains.marshall_sign(states))
         np.testing.assert_allclose(D @ H.toarray() @ D, Hm.toarray())
         w, v = np.linalg.eigh(Hm.toarray())
         ground = v[:, 0] * np.sign(v[:, 0].sum())
         assert np.all(ground > 0)
-        full, _ = nqs.heisenberg_hamiltonian(n)
+        full, _ = spin_chains.heisenberg_hamiltonian(n)
         assert w[0] == pytest.approx(np.linalg.eigvalsh(full.toarray())[0], abs=1e-10)
     with pytest.raises(ValueError):
-        nqs.heisenberg_hamiltonian(6, magnetization=1)
+        spin_chains.heisenberg_hamiltonian(6, magnetization=1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -94,11 +94,13 @@ def dense_local_energy(H, log_psi, states):
 @pytest.mark.parametrize("make", [lambda: random_rbm(6, 5, 1), lambda: random_symmetric(6, 2, 2)])
 def test_tfim_local_energy_matches_dense_matrix(make):
     wf = make()
-    s = nqs.spin_states(6)
-    H = nqs.tfim_hamiltonian(6, h=0.8, J=1.3)
+    s = spin_chains.spin_states(6)
+    H = spin_chains.tfim_hamiltonian(6, h=0.8, J=1.3)
     expected = dense_local_energy(H, wf.log_psi, s)
-    np.testing.assert_allclose(nqs.local_energy(wf.log_psi, s, 0.8, J=1.3), expected, rtol=1e-10)  # generic
-    np.testing.assert_allclose(nqs.local_energy(wf, s, 0.8, J=1.3), expected, rtol=1e-10)  # fast path
+    np.testing.assert_allclose(
+        spin_chains.local_energy(wf.log_psi, s, 0.8, J=1.3), expected, rtol=1e-10
+    )  # generic
+    np.testing.assert_allclose(spin_chains.local_energy(wf, s, 0.8, J=1.3), expected, rtol=1e-10)  # fast path
 
 
 def test_local_energy_of_any_callable():
@@ -109,40 +111,40 @@ def test_local_energy_of_any_callable():
         bits = (s < 0).astype(int) @ (1 << np.arange(4, -1, -1))
         return table[bits]
 
-    s = nqs.spin_states(5)
-    H = nqs.tfim_hamiltonian(5, h=1.1)
-    np.testing.assert_allclose(nqs.local_energy(log_psi, s, 1.1), dense_local_energy(H, log_psi, s))
+    s = spin_chains.spin_states(5)
+    H = spin_chains.tfim_hamiltonian(5, h=1.1)
+    np.testing.assert_allclose(spin_chains.local_energy(log_psi, s, 1.1), dense_local_energy(H, log_psi, s))
     with pytest.raises(ValueError, match="shape"):
-        nqs.local_energy(lambda x: np.zeros(3), s, 1.0)
+        spin_chains.local_energy(lambda x: np.zeros(3), s, 1.0)
     with pytest.raises(ValueError, match="±1"):
-        nqs.local_energy(log_psi, np.zeros((2, 5)), 1.0)
+        spin_chains.local_energy(log_psi, np.zeros((2, 5)), 1.0)
 
 
 @pytest.mark.parametrize("marshall", [False, True])
 def test_heisenberg_local_energy_matches_dense_matrix(marshall):
     for wf in (random_rbm(8, 4, 3), random_symmetric(8, 2, 4)):
-        H, states = nqs.heisenberg_hamiltonian(8, marshall=marshall)
+        H, states = spin_chains.heisenberg_hamiltonian(8, marshall=marshall)
         expected = dense_local_energy(H, wf.log_psi, states)
         tol = {"rtol": 1e-9, "atol": 1e-12 * np.abs(expected).max()}  # entries near 0 cancel
         np.testing.assert_allclose(
-            nqs.heisenberg_local_energy(wf, states, marshall=marshall), expected, **tol
+            spin_chains.heisenberg_local_energy(wf, states, marshall=marshall), expected, **tol
         )
         np.testing.assert_allclose(
-            nqs.heisenberg_local_energy(wf.log_psi, states, marshall=marshall), expected, **tol
+            spin_chains.heisenberg_local_energy(wf.log_psi, states, marshall=marshall), expected, **tol
         )
 
 
 def test_vmc_energy_by_exact_enumeration():
     """⟨E_loc⟩ over |ψ|² (enumerated, not sampled) is the Rayleigh quotient ⟨ψ|H|ψ⟩/⟨ψ|ψ⟩."""
     wf = random_rbm(8, 6, 5)
-    s = nqs.spin_states(8)
-    H = nqs.tfim_hamiltonian(8, h=1.0)
+    s = spin_chains.spin_states(8)
+    H = spin_chains.tfim_hamiltonian(8, h=1.0)
     p = np.exp(2 * wf.log_psi(s))
-    vmc = np.sum(p * nqs.local_energy(wf, s, 1.0)) / p.sum()
+    vmc = np.sum(p * spin_chains.local_energy(wf, s, 1.0)) / p.sum()
     psi = np.exp(wf.log_psi(s))
     assert vmc == pytest.approx(psi @ (H @ psi) / (psi @ psi), rel=1e-12)
-    assert nqs.exact_energy(wf, H, s) == pytest.approx(vmc, rel=1e-12)
-    assert vmc >= nqs.tfim_ground_energy(8, 1.0)  # the variational principle
+    assert spin_chains.exact_energy(wf, H, s) == pytest.approx(vmc, rel=1e-12)
+    assert vmc >= spin_chains.tfim_ground_energy(8, 1.0)  # the variational principle
 
 
 # ------------------------------------------------------------------------------------------
@@ -183,7 +185,7 @@ def test_symmetric_rbm_is_a_translation_invariant_rbm():
 
 def test_flip_log_ratios_and_stability():
     wf = random_rbm(6, 4, 9, scale=30.0)  # large weights: log 2cosh must not overflow
-    s = nqs.spin_states(6)
+    s = spin_chains.spin_states(6)
     lp = wf.log_psi(s)
     assert np.all(np.isfinite(lp))
     flips = wf.flip_log_ratios(s)
@@ -217,10 +219,12 @@ def test_parameter_round_trip_and_validation():
 def test_zero_initialisation_has_no_gradient_in_b_and_W():
     """Why an exactly zero start never trains: tanh(0) = 0 kills O_b and O_W."""
     wf = nqs.RBM(np.zeros(6), np.zeros(4), np.zeros((6, 4)))
-    s = nqs.spin_states(6)
+    s = spin_chains.spin_states(6)
     p = np.exp(2 * wf.log_psi(s))
-    _, states = nqs.heisenberg_hamiltonian(6, marshall=True)
-    grad = nqs.energy_gradient(wf.log_derivatives(states), nqs.heisenberg_local_energy(wf, states), weights=p)
+    _, states = spin_chains.heisenberg_hamiltonian(6, marshall=True)
+    grad = nqs.energy_gradient(
+        wf.log_derivatives(states), spin_chains.heisenberg_local_energy(wf, states), weights=p
+    )
     np.testing.assert_allclose(grad[6:], 0.0, atol=1e-12)
 
 
@@ -232,17 +236,17 @@ def test_zero_initialisation_has_no_gradient_in_b_and_W():
 def exact_tfim_energy(wf, theta, s, H):
     old = wf.params
     wf.set_params(theta)
-    e = nqs.exact_energy(wf, H, s)
+    e = spin_chains.exact_energy(wf, H, s)
     wf.set_params(old)
     return e
 
 
 def test_energy_gradient_matches_finite_differences():
     wf = random_symmetric(6, 2, 11)
-    s = nqs.spin_states(6)
-    H = nqs.tfim_hamiltonian(6, h=1.0)
+    s = spin_chains.spin_states(6)
+    H = spin_chains.tfim_hamiltonian(6, h=1.0)
     p = np.exp(2 * wf.log_psi(s))
-    grad = nqs.energy_gradient(wf.log_derivatives(s), nqs.local_energy(wf, s, 1.0), weights=p)
+    grad = nqs.energy_gradient(wf.log_derivatives(s), spin_chains.local_energy(wf, s, 1.0), weights=p)
     theta = wf.params
     eps = 1e-6
     fd = [
@@ -255,11 +259,11 @@ def test_energy_gradient_matches_finite_differences():
 
 def test_sr_update_solves_the_regularised_system_and_lowers_the_energy():
     wf = random_rbm(6, 6, 12, scale=0.2)
-    s = nqs.spin_states(6)
-    H = nqs.tfim_hamiltonian(6, h=1.0)
+    s = spin_chains.spin_states(6)
+    H = spin_chains.tfim_hamiltonian(6, h=1.0)
     p = np.exp(2 * wf.log_psi(s))
     O = wf.log_derivatives(s)
-    e = nqs.local_energy(wf, s, 1.0)
+    e = spin_chains.local_energy(wf, s, 1.0)
     delta = nqs.sr_update(O, e, learning_rate=0.05, diag_shift=1e-3, weights=p)
     w = p / p.sum()
     Oc = O - w @ O
@@ -269,9 +273,9 @@ def test_sr_update_solves_the_regularised_system_and_lowers_the_energy():
     # a large shift is gradient descent with rate η / (2λ)
     big = nqs.sr_update(O, e, learning_rate=0.05, diag_shift=1e6, weights=p)
     np.testing.assert_allclose(big, -0.05 / 2e6 * nqs.energy_gradient(O, e, weights=p), rtol=1e-4)
-    before = nqs.exact_energy(wf, H, s)
+    before = spin_chains.exact_energy(wf, H, s)
     wf.set_params(wf.params + delta)
-    assert nqs.exact_energy(wf, H, s) < before
+    assert spin_chains.exact_energy(wf, H, s) < before
     with pytest.raises(ValueError):
         nqs.sr_update(O, e, learning_rate=0.1, diag_shift=0.0)
 
@@ -293,7 +297,7 @@ def total_variation(samples: np.ndarray, states: np.ndarray, p: np.ndarray) -> f
 
 def test_metropolis_histogram_matches_psi_squared():
     wf = random_rbm(6, 4, 13, scale=0.6)
-    s = nqs.spin_states(6)
+    s = spin_chains.spin_states(6)
     p = np.exp(2 * wf.log_psi(s))
     p /= p.sum()
     rng = np.random.default_rng(0)
@@ -309,7 +313,7 @@ def test_metropolis_histogram_matches_psi_squared():
 
 def test_exchange_moves_conserve_magnetisation_and_sample_the_sector():
     wf = random_symmetric(6, 2, 14, scale=0.6)
-    _, states = nqs.heisenberg_hamiltonian(6, magnetization=0)
+    _, states = spin_chains.heisenberg_hamiltonian(6, magnetization=0)
     p = np.exp(2 * wf.log_psi(states))
     p /= p.sum()
     rng = np.random.default_rng(1)
