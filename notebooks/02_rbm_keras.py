@@ -241,21 +241,21 @@ def train_keras_rbm(model):
     return history
 
 
+# What defines both trainings (Keras here, the PyTorch reference in section 5), for the cache key.
+TRAINING_PARAMS = {
+    "n_hidden": N_HIDDEN,
+    "k": CD_K,
+    "lr": LEARNING_RATE,
+    "momentum": MOMENTUM,
+    "batch_size": BATCH_SIZE,
+    "epochs": EPOCHS,
+}
 model, history = cache.cached_keras(
     "02_keras_rbm",
     build=build_keras_rbm,
     train=train_keras_rbm,
     code=[RBMLayer, KerasRBM, build_keras_rbm, train_keras_rbm, data.to_tf_dataset],
-    params={
-        "n_hidden": N_HIDDEN,
-        "k": CD_K,
-        "lr": LEARNING_RATE,
-        "momentum": MOMENTUM,
-        "batch_size": BATCH_SIZE,
-        "epochs": EPOCHS,
-        "total_updates": TOTAL_UPDATES,
-        "seed": SEED,
-    },
+    params={**TRAINING_PARAMS, "total_updates": TOTAL_UPDATES, "seed": SEED},
     data={"v_train": v_train, "base_bias": base_bias},
     seed=SEED,
 )
@@ -350,14 +350,7 @@ def train_torch_reference():
         "02_torch_reference",
         compute=compute,
         code=[train_torch_reference, rbm_torch],
-        params={
-            "n_hidden": N_HIDDEN,
-            "k": CD_K,
-            "lr": LEARNING_RATE,
-            "momentum": MOMENTUM,
-            "batch_size": BATCH_SIZE,
-            "epochs": EPOCHS,
-        },
+        params=TRAINING_PARAMS,
         data={"v_train": v_train, "base_bias": base_bias},
         seed=SEED,
         frameworks=["torch"],
