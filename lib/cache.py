@@ -58,7 +58,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, NamedTuple, TypeVar, Unpack
 
 import numpy as np
 
@@ -68,10 +68,11 @@ from .cache_key import (
     check_name,
     fingerprint,
 )
-from .cache_store import CACHE_MODES, Content, cache_dir, cache_mode, cached, effective_seed
+from .cache_store import CACHE_MODES, Content, KeyArgs, cache_dir, cache_mode, cached, effective_seed
 
 __all__ = [
     "CACHE_MODES",
+    "KeyArgs",
     "cache_dir",
     "cache_key",
     "cache_mode",
@@ -86,6 +87,11 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+#: ``build()`` makes the untrained model(s); ``train(model)`` trains in place, returns the history.
+Build = Callable[[], Any]
+Train = Callable[[Any], Any]
+#: What the model caches return: the model(s) ``build()`` made, trained, and the history.
+Trained = tuple[Any, dict[str, Any]]
 
 
 # --------------------------------------------------------------------------- helpers per format
@@ -130,27 +136,18 @@ def cached_json(
     name: str,
     *,
     compute: Callable[[], Any],
-    code: Sequence[Any],
-    params: Mapping[str, Any] | None = None,
-    data: Any = None,
-    seed: int | None,
-    frameworks: Sequence[str] = (),
-    verbose: bool = True,
+    **key: Unpack[KeyArgs],
 ) -> Any:
     """A JSON-able result (numbers, lists, dicts; NumPy scalars and arrays become numbers and
     lists), e.g. an AIS estimate: ``cached_json("ais_cd10", compute=lambda: {...}, ...)``.
-    It comes back after a JSON round trip on both paths, so a fresh and a cached run agree."""
+    It comes back after a JSON round trip on both paths, so a fresh and a cached run agree.
+    The other arguments (``code``, ``params``, ``data``, ``seed``, ...) are those of :func:`cached`."""
     return cached(
         name,
         train=lambda: _as_json(compute(), f"the result of {name!r}"),
         save=lambda value: {"result.json": _json_content(value)},
         load=lambda paths: json.loads(paths["result.json"].read_text(encoding="utf-8")),
-        code=code,
-        params=params,
-        data=data,
-        seed=seed,
-        frameworks=frameworks,
-        verbose=verbose,
+        **key,
     )
 
 
@@ -167,15 +164,11 @@ def cached_arrays(
     name: str,
     *,
     compute: Callable[[], Mapping[str, Any]],
-    code: Sequence[Any],
-    params: Mapping[str, Any] | None = None,
-    data: Any = None,
-    seed: int | None,
-    frameworks: Sequence[str] = (),
-    verbose: bool = True,
+    **key: Unpack[KeyArgs],
 ) -> dict[str, np.ndarray]:
     """A dict of NumPy arrays (e.g. a long Monte Carlo reference run's observables), stored with
-    ``np.savez``; the arrays come back with their dtype and shape."""
+    ``np.savez``; the arrays come back with their dtype and shape. The other arguments are those
+    of :func:`cached`."""
 
     def train() -> dict[str, np.ndarray]:
         value = compute()
@@ -194,12 +187,7 @@ def cached_arrays(
         train=train,
         save=lambda arrays: {"arrays.npz": _save_npz(arrays)},
         load=lambda paths: _load_npz(paths["arrays.npz"]),
-        code=code,
-        params=params,
-        data=data,
-        seed=seed,
-        frameworks=frameworks,
-        verbose=verbose,
+        **key,
     )
 
 
@@ -217,20 +205,20 @@ def _models(built: Any, what: str, check: Callable[[Any], bool], kind: str) -> d
     return models
 
 
-def _cached_models(
-    name: str,
-    *,
-    build: Callable[[], Any],
-    train: Callable[[Any], Any],
-    models_of: Callable[[Any], dict[str, Any]],
-    save_files: Callable[[Mapping[str, Any]], dict[str, Content]],
-    load_into: Callable[[Mapping[str, Any], Mapping[str, Path]], None],
-    key_args: Mapping[str, Any],
-    frameworks: Sequence[str],
-) -> tuple[Any, dict[str, Any]]:
+class _Format(NamedTuple):
+    """How one framework's models are checked, saved and loaded by :func:`_cached_models`."""
+
+    models_of: Callable[[Any], dict[str, Any]]  # built -> {file stem: model}, checked
+    save_files: Callable[[Mapping[str, Any]], dict[str, Content]]
+    load_into: Callable[[Mapping[str, Any], Mapping[str, Path]], None]
+    frameworks: Sequence[str]  # added to the key's versions
+
+
+def _cached_models(name: str, build: Build, train: Train, fmt: _Format, key: KeyArgs) -> Trained:
     """What :func:`cached_torch` and :func:`cached_keras` share: build, train and keep the history;
-    save each model with ``save_files`` beside ``history.json``; on a load, build afresh and
-    ``load_into`` the built models."""
+    save each model with ``fmt.save_files`` beside ``history.json``; on a load, build afresh and
+    ``fmt.load_into`` the built models."""
+    models_of = fmt.models_of
 
     def do_train() -> tuple[Any, dict[str, Any]]:
         built = build()
@@ -239,28 +227,18 @@ def _cached_models(
 
     def save(result: tuple[Any, dict[str, Any]]) -> dict[str, Content]:
         built, history = result
-        return {**save_files(models_of(built)), "history.json": _json_content(history)}
+        return {**fmt.save_files(models_of(built)), "history.json": _json_content(history)}
 
     def load(paths: Mapping[str, Path]) -> tuple[Any, dict[str, Any]]:
         built = build()
-        load_into(models_of(built), paths)
+        fmt.load_into(models_of(built), paths)
         return built, json.loads(paths["history.json"].read_text(encoding="utf-8"))
 
-    return cached(name, train=do_train, save=save, load=load, frameworks=frameworks, **key_args)
+    frameworks = [*key.get("frameworks", ()), *fmt.frameworks]
+    return cached(name, train=do_train, save=save, load=load, **{**key, "frameworks": frameworks})
 
 
-def cached_torch(
-    name: str,
-    *,
-    build: Callable[[], Any],
-    train: Callable[[Any], Any],
-    code: Sequence[Any],
-    params: Mapping[str, Any] | None = None,
-    data: Any = None,
-    seed: int | None,
-    frameworks: Sequence[str] = (),
-    verbose: bool = True,
-) -> tuple[Any, dict[str, Any]]:
+def cached_torch(name: str, *, build: Build, train: Train, **key: Unpack[KeyArgs]) -> Trained:
     """A trained PyTorch model and its training history: ``(model, history)``.
 
     Args:
@@ -316,30 +294,11 @@ def cached_torch(
             if isinstance(obj, torch.nn.Module):
                 obj.train(bool(modes[stem]))
 
-    return _cached_models(
-        name,
-        build=build,
-        train=train,
-        models_of=models_of,
-        save_files=save_files,
-        load_into=load_into,
-        key_args={"code": code, "params": params, "data": data, "seed": seed, "verbose": verbose},
-        frameworks=[*frameworks, "torch"],
-    )
+    fmt = _Format(models_of, save_files, load_into, ["torch"])
+    return _cached_models(name, build, train, fmt, key)
 
 
-def cached_keras(
-    name: str,
-    *,
-    build: Callable[[], Any],
-    train: Callable[[Any], Any],
-    code: Sequence[Any],
-    params: Mapping[str, Any] | None = None,
-    data: Any = None,
-    seed: int | None,
-    frameworks: Sequence[str] = (),
-    verbose: bool = True,
-) -> tuple[Any, dict[str, Any]]:
+def cached_keras(name: str, *, build: Build, train: Train, **key: Unpack[KeyArgs]) -> Trained:
     """A trained Keras 3 model and its training history: ``(model, history)``.
 
     Args:
@@ -392,16 +351,8 @@ def cached_keras(
         for stem, model in models.items():
             model.load_weights(paths[f"{stem}.weights.h5"])
 
-    return _cached_models(
-        name,
-        build=build,
-        train=train,
-        models_of=models_of,
-        save_files=save_files,
-        load_into=load_into,
-        key_args={"code": code, "params": params, "data": data, "seed": seed, "verbose": verbose},
-        frameworks=[*frameworks, "keras", keras.backend.backend()],
-    )
+    fmt = _Format(models_of, save_files, load_into, ["keras", keras.backend.backend()])
+    return _cached_models(name, build, train, fmt, key)
 
 
 def clear(name: str | None = None) -> None:

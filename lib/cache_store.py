@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Required, TypedDict, TypeVar
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from .cache_key import (
     sha256,
 )
 
-__all__ = ["CACHE_MODES", "Content", "cache_dir", "cache_mode", "cached", "effective_seed"]
+__all__ = ["CACHE_MODES", "Content", "KeyArgs", "cache_dir", "cache_mode", "cached", "effective_seed"]
 
 T = TypeVar("T")
 #: What a ``save`` function returns for each payload file (see :func:`lib.atomic.write_atomic`).
@@ -35,6 +35,18 @@ Content = bytes | str | Callable[[BinaryIO], None]
 #: The values of ``COURSE_CACHE``: use the cache, ignore it, or retrain and replace each entry.
 CACHE_MODES: tuple[str, ...] = ("on", "off", "refresh")
 _META = "meta.json"
+
+
+class KeyArgs(TypedDict, total=False):
+    """The keyword arguments that identify an entry besides its name (and ``verbose``), taken by
+    :func:`cached` and by every ``cached_*`` function of :mod:`lib.cache`; see :func:`cached`."""
+
+    code: Required[Sequence[Any]]
+    params: Mapping[str, Any] | None
+    data: Any
+    seed: Required[int | None]
+    frameworks: Sequence[str]
+    verbose: bool
 
 
 class _Unreadable(Exception):

@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypedDict, Unpack
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from .idx import FILES, CorruptDataError, DataError, read_idx, read_split
 __all__ = [
     "MIRRORS",
     "SHA256",
+    "BatchOptions",
     "CorruptDataError",
     "DataError",
     "DatasetUnavailable",
@@ -304,33 +305,50 @@ def binarize(
     raise ValueError(f"method must be 'threshold' or 'stochastic', got {method!r}")
 
 
-def to_torch_loader(
-    *arrays: np.ndarray,
-    batch_size: int = 64,
-    shuffle: bool = True,
-    seed: int | None = 0,
-    drop_last: bool = False,
-) -> Any:
+class BatchOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`to_torch_loader` and :func:`to_tf_dataset`."""
+
+    batch_size: int  # default 64
+    shuffle: bool  # reshuffle every epoch (default True)
+    seed: int | None  # of the shuffling (default 0; None: unseeded)
+    drop_last: bool  # drop a last, smaller batch (default False)
+
+
+_BATCH_DEFAULTS: BatchOptions = {"batch_size": 64, "shuffle": True, "seed": 0, "drop_last": False}
+
+
+def _batching(arrays: Sequence[np.ndarray], options: BatchOptions, who: str) -> BatchOptions:
+    """The options with their defaults, after checking them and that the arrays have one length."""
+    if not arrays:
+        raise ValueError(f"{who} needs at least one array")
+    lengths = {len(a) for a in arrays}
+    if len(lengths) != 1:
+        raise ValueError(f"arrays must have the same length, got {[len(a) for a in arrays]}")
+    unknown = sorted(set(options) - set(_BATCH_DEFAULTS))
+    if unknown:
+        raise TypeError(f"{who} got unknown option(s) {unknown}; the options are {sorted(_BATCH_DEFAULTS)}")
+    return {**_BATCH_DEFAULTS, **options}
+
+
+def to_torch_loader(*arrays: np.ndarray, **options: Unpack[BatchOptions]) -> Any:
     """Wrap NumPy arrays in a ``torch.utils.data.DataLoader`` (``num_workers=0``).
 
-    Yields tuples of tensors (or a single tensor when one array is given). PyTorch is imported
-    here, not at module import.
+    Yields tuples of tensors (or a single tensor when one array is given). The options are
+    :class:`BatchOptions`. PyTorch is imported here, not at module import.
     """
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    if not arrays:
-        raise ValueError("to_torch_loader needs at least one array")
-    _check_lengths(arrays)
+    opt = _batching(arrays, options, "to_torch_loader")
     tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    seed = opt["seed"]
     loader = DataLoader(
         TensorDataset(*tensors),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=drop_last,
+        batch_size=opt["batch_size"],
+        shuffle=opt["shuffle"],
+        drop_last=opt["drop_last"],
         num_workers=0,
-        generator=generator,
+        generator=torch.Generator().manual_seed(seed) if seed is not None else None,
     )
     if len(arrays) == 1:
         return _Unwrap(loader)
@@ -353,27 +371,13 @@ class _Unwrap:
         return len(self.loader)
 
 
-def to_tf_dataset(
-    *arrays: np.ndarray,
-    batch_size: int = 64,
-    shuffle: bool = True,
-    seed: int | None = 0,
-    drop_last: bool = False,
-) -> Any:
-    """Wrap NumPy arrays in a batched ``tf.data.Dataset`` (TensorFlow imported lazily)."""
+def to_tf_dataset(*arrays: np.ndarray, **options: Unpack[BatchOptions]) -> Any:
+    """Wrap NumPy arrays in a batched ``tf.data.Dataset`` (TensorFlow imported lazily); the options
+    are :class:`BatchOptions`."""
     import tensorflow as tf
 
-    if not arrays:
-        raise ValueError("to_tf_dataset needs at least one array")
-    _check_lengths(arrays)
-    data = arrays[0] if len(arrays) == 1 else tuple(arrays)
-    ds = tf.data.Dataset.from_tensor_slices(data)
-    if shuffle:
-        ds = ds.shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size, drop_remainder=drop_last).prefetch(tf.data.AUTOTUNE)
-
-
-def _check_lengths(arrays: Sequence[np.ndarray]) -> None:
-    lengths = {len(a) for a in arrays}
-    if len(lengths) != 1:
-        raise ValueError(f"arrays must have the same length, got {[len(a) for a in arrays]}")
+    opt = _batching(arrays, options, "to_tf_dataset")
+    ds = tf.data.Dataset.from_tensor_slices(arrays[0] if len(arrays) == 1 else tuple(arrays))
+    if opt["shuffle"]:
+        ds = ds.shuffle(len(arrays[0]), seed=opt["seed"], reshuffle_each_iteration=True)
+    return ds.batch(opt["batch_size"], drop_remainder=opt["drop_last"]).prefetch(tf.data.AUTOTUNE)

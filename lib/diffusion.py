@@ -24,13 +24,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import torch
+from torch import Tensor
 
 __all__ = [
     "EpsModel",
+    "SamplerOptions",
     "Schedule",
     "ddim_sample",
     "ddim_timesteps",
@@ -260,45 +262,84 @@ def mixture_score(
 # --------------------------------------------------------------------------- samplers
 
 
-def _check_sampler_args(schedule: Schedule, shape: Any, clip: float | None) -> tuple[int, ...]:
+class SamplerOptions(TypedDict, total=False):
+    """The keyword arguments both samplers take (all optional)."""
+
+    clip: float | None  # clip the predicted clean sample to [−clip, clip] (images in [−1, 1]: 1)
+    generator: torch.Generator | None  # for the noise (drawn on the CPU, then moved to device)
+    device: Any  # where the samples live (default: the CPU)
+    dtype: torch.dtype  # of the samples (default float32)
+    callback: StepCallback | None  # called after every step, e.g. to record frames
+    progress: bool  # show a progress bar (default False)
+
+
+_SAMPLER_DEFAULTS: SamplerOptions = {
+    "clip": None,
+    "generator": None,
+    "device": None,
+    "dtype": torch.float32,
+    "callback": None,
+    "progress": False,
+}
+
+Noise = Callable[[], Tensor]
+#: One reverse step: ``update(x, t, t_prev, eps, x0_hat, noise)`` → the next ``x``, where ``t_prev``
+#: is the next (smaller) time visited, ``-1`` after the last, and ``noise()`` draws N(0, I).
+_Update = Callable[[Tensor, int, int, Tensor, Tensor, Noise], Tensor]
+
+
+def _options(schedule: Any, options: SamplerOptions) -> SamplerOptions:
+    """The options with their defaults, after checking them and the schedule."""
     if not isinstance(schedule, Schedule):
         raise ValueError(f"schedule must be a diffusion.Schedule, got {type(schedule).__name__}")
+    unknown = sorted(set(options) - set(_SAMPLER_DEFAULTS))
+    if unknown:
+        raise TypeError(f"unknown sampler option(s) {unknown}; the options are {sorted(_SAMPLER_DEFAULTS)}")
+    clip = options.get("clip")
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip must be positive or None, got {clip!r}")
+    return {**_SAMPLER_DEFAULTS, **options}
+
+
+def _reverse(
+    eps_model: EpsModel, schedule: Schedule, shape: Any, ts: list[int], update: _Update, opt: SamplerOptions
+) -> Tensor:
+    """The loop both samplers share: ``x ~ N(0, I)``, then for the visited times ``ts`` from the
+    last to the first, predict ``ε̂`` and ``x̂_0`` (clipped when asked) and take ``update``."""
+    clip, generator, device, dtype = opt["clip"], opt["generator"], opt["device"], opt["dtype"]
     shape = tuple(int(s) for s in shape)
     if len(shape) < 1 or min(shape) < 1:
         raise ValueError(f"shape must be (B, ...) with positive sizes, got {shape}")
-    if clip is not None and not clip > 0:
-        raise ValueError(f"clip must be positive or None, got {clip!r}")
-    return shape
 
+    def noise() -> torch.Tensor:
+        return torch.randn(shape, generator=generator, dtype=dtype).to(device)
 
-def _progress(iterable: Any, total: int, desc: str, progress: bool) -> Any:
-    if not progress:
-        return iterable
-    from tqdm.auto import tqdm
+    x = noise()
+    indices = range(len(ts) - 1, -1, -1)
+    if opt["progress"]:
+        from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, leave=False)
-
-
-def _call(eps_model: EpsModel, x: torch.Tensor, t: int) -> torch.Tensor:
-    tt = torch.full((len(x),), t, dtype=torch.long, device=x.device)
-    eps = eps_model(x, tt)
-    if eps.shape != x.shape:
-        raise ValueError(f"eps_model returned shape {tuple(eps.shape)} for a batch of shape {tuple(x.shape)}")
-    return eps
+        indices = tqdm(indices, total=len(ts), desc=f"sampling ({len(ts)} steps)", leave=False)
+    for step, i in enumerate(indices, start=1):
+        t = ts[i]
+        tt = torch.full((len(x),), t, dtype=torch.long, device=x.device)
+        eps = eps_model(x, tt)
+        if eps.shape != x.shape:
+            raise ValueError(
+                f"eps_model returned shape {tuple(eps.shape)} for a batch of shape {tuple(x.shape)}"
+            )
+        x0_hat = schedule.predict_x0(x, t, eps)
+        if clip is not None:
+            x0_hat = x0_hat.clamp(-clip, clip)
+        x = update(x, t, ts[i - 1] if i > 0 else -1, eps, x0_hat, noise)
+        if opt["callback"] is not None:
+            opt["callback"](step, t, x, x0_hat)
+    return x
 
 
 @torch.no_grad()
 def ddpm_sample(
-    eps_model: EpsModel,
-    schedule: Schedule,
-    shape: Any,
-    *,
-    clip: float | None = None,
-    generator: torch.Generator | None = None,
-    device: Any = None,
-    dtype: torch.dtype = torch.float32,
-    callback: StepCallback | None = None,
-    progress: bool = False,
+    eps_model: EpsModel, schedule: Schedule, shape: Any, **options: Unpack[SamplerOptions]
 ) -> torch.Tensor:
     """Ancestral sampling (Ho et al. 2020): ``x_{T−1} ~ N(0, I)``, then for ``t = T−1 … 0``
     ``x_{t−1} ~ N(μ̃_t(x̂_0, x_t), β̃_t I)`` with ``x̂_0`` predicted from ``ε̂(x_t, t)`` (clipped to
@@ -308,31 +349,20 @@ def ddpm_sample(
         eps_model: the noise predictor, called without gradients.
         schedule: the schedule it was trained with.
         shape: ``(B, ...)`` of the returned batch.
-        clip: clip the predicted clean sample to ``[−clip, clip]`` (images in [−1, 1]: 1).
-        generator: for the noise (drawn on the CPU, then moved to ``device``).
-        callback: called after every step (see :data:`StepCallback`), e.g. to record frames.
-        progress: show a progress bar.
+        options: ``clip``, ``generator``, ``device``, ``dtype``, ``callback`` (see
+            :data:`StepCallback`), ``progress``: see :class:`SamplerOptions`.
 
     Returns:
         The samples, a tensor of ``shape``.
     """
-    shape = _check_sampler_args(schedule, shape, clip)
-    x = torch.randn(shape, generator=generator, dtype=dtype).to(device)
-    for step, t in enumerate(
-        _progress(range(schedule.T - 1, -1, -1), schedule.T, "DDPM sampling", progress), start=1
-    ):
-        eps = _call(eps_model, x, t)
-        x0_hat = schedule.predict_x0(x, t, eps)
-        if clip is not None:
-            x0_hat = x0_hat.clamp(-clip, clip)
+
+    opt = _options(schedule, options)
+
+    def update(x: Tensor, t: int, t_prev: int, eps: Tensor, x0_hat: Tensor, noise: Noise) -> Tensor:
         mean, var = schedule.posterior(x0_hat, x, t)
-        if t > 0:
-            x = mean + var.sqrt() * torch.randn(shape, generator=generator, dtype=dtype).to(device)
-        else:
-            x = mean
-        if callback is not None:
-            callback(step, t, x, x0_hat)
-    return x
+        return mean + var.sqrt() * noise() if t > 0 else mean
+
+    return _reverse(eps_model, schedule, shape, list(range(schedule.T)), update, opt)
 
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
@@ -353,12 +383,7 @@ def ddim_sample(
     *,
     steps: int,
     eta: float = 0.0,
-    clip: float | None = None,
-    generator: torch.Generator | None = None,
-    device: Any = None,
-    dtype: torch.dtype = torch.float32,
-    callback: StepCallback | None = None,
-    progress: bool = False,
+    **options: Unpack[SamplerOptions],
 ) -> torch.Tensor:
     """DDIM (Song, Meng & Ermon 2021) on the sub-sequence :func:`ddim_timesteps` ``(T, steps)``:
 
@@ -370,27 +395,18 @@ def ddim_sample(
 
     Arguments as for :func:`ddpm_sample`, plus ``steps`` (1 … T) and ``eta`` ≥ 0.
     """
-    shape = _check_sampler_args(schedule, shape, clip)
     if not eta >= 0:
         raise ValueError(f"eta must be non-negative, got {eta!r}")
-    ts = ddim_timesteps(schedule.T, steps)
+    opt = _options(schedule, options)
     ab_all = schedule.alpha_bar
-    x = torch.randn(shape, generator=generator, dtype=dtype).to(device)
-    for step, i in enumerate(
-        _progress(range(len(ts) - 1, -1, -1), len(ts), "DDIM sampling", progress), start=1
-    ):
-        t = ts[i]
+
+    def update(x: Tensor, t: int, t_prev: int, eps: Tensor, x0_hat: Tensor, noise: Noise) -> Tensor:
         ab = float(ab_all[t])
-        ab_prev = float(ab_all[ts[i - 1]]) if i > 0 else 1.0
-        eps = _call(eps_model, x, t)
-        x0_hat = (x - math.sqrt(1 - ab) * eps) / math.sqrt(ab)
-        if clip is not None:
-            x0_hat = x0_hat.clamp(-clip, clip)
+        ab_prev = float(ab_all[t_prev]) if t_prev >= 0 else 1.0
+        if opt["clip"] is not None:  # the ε̂ consistent with the clipped x̂_0
             eps = (x - math.sqrt(ab) * x0_hat) / math.sqrt(1 - ab)
         s = eta * math.sqrt((1 - ab_prev) / (1 - ab)) * math.sqrt(max(0.0, 1 - ab / ab_prev))
         x = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(0.0, 1 - ab_prev - s**2)) * eps
-        if s > 0:
-            x = x + s * torch.randn(shape, generator=generator, dtype=dtype).to(device)
-        if callback is not None:
-            callback(step, t, x, x0_hat)
-    return x
+        return x + s * noise() if s > 0 else x
+
+    return _reverse(eps_model, schedule, shape, ddim_timesteps(schedule.T, steps), update, opt)

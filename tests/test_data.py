@@ -166,6 +166,8 @@ def test_torch_loader_batches_and_order():
     assert all((a == b).all() for a, b in zip(single, again))
     with pytest.raises(ValueError):
         data.to_torch_loader(x, y[:3])
+    with pytest.raises(TypeError, match="batchsize"):  # a misspelt option is named, not ignored
+        data.to_torch_loader(x, batchsize=4)
 
 
 def test_tf_dataset_batches():
@@ -174,3 +176,6 @@ def test_tf_dataset_batches():
     batches = list(ds)
     assert [int(b[0].shape[0]) for b in batches] == [4, 4, 2]
     np.testing.assert_array_equal(batches[-1][1].numpy(), y[8:])
+    assert [int(b.shape[0]) for b in data.to_tf_dataset(x, batch_size=4, drop_last=True)] == [4, 4]
+    with pytest.raises(TypeError, match="shufle"):
+        data.to_tf_dataset(x, shufle=False)

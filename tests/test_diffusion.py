@@ -344,3 +344,11 @@ def test_samplers_reject_bad_arguments(call):
     s = D.Schedule.cosine(10)
     with pytest.raises(ValueError):
         call(s, D.gaussian_eps_predictor(s, MU, VAR))
+
+
+def test_samplers_name_a_misspelt_option():
+    s = D.Schedule.cosine(10)
+    eps = D.gaussian_eps_predictor(s, MU, VAR)
+    for sample in (D.ddpm_sample, lambda *a, **k: D.ddim_sample(*a, steps=5, **k)):
+        with pytest.raises(TypeError, match="clamp"):
+            sample(eps, s, (4, 3), clamp=1.0)
