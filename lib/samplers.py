@@ -359,3 +359,23 @@ class ReplayBuffer:
         if tuple(x.shape) != (len(idx), *self.sample_shape):
             raise ValueError(f"x must have shape {(len(idx), *self.sample_shape)}, got {tuple(x.shape)}")
         self.data[idx] = x.detach().to(self.data.device, self.data.dtype)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The stored states and, when the buffer has its own generator, that generator's state:
+        what :func:`lib.cache.cached_torch` saves, so that a loaded buffer holds the same states
+        and draws the same batches as the one that was trained."""
+        state = {"data": self.data}
+        if self.generator is not None:
+            state["generator"] = self.generator.get_state()
+        return state
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`state_dict` returned (the states are copied in place)."""
+        data = state["data"]
+        if tuple(data.shape) != tuple(self.data.shape):
+            raise ValueError(f"stored states have shape {tuple(data.shape)}, this buffer {tuple(self.data.shape)}")
+        if ("generator" in state) != (self.generator is not None):
+            raise ValueError("the stored buffer and this one differ in having their own generator")
+        self.data.copy_(data)
+        if self.generator is not None:
+            self.generator.set_state(state["generator"])

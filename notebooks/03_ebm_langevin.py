@@ -55,7 +55,6 @@
 # ## Set-up
 
 # %%
-import copy
 import math
 import time
 
@@ -70,6 +69,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from tqdm.auto import tqdm
 
 from lib import (
+    cache,
     comparison,
     config,
     data,
@@ -425,24 +425,30 @@ KL_EVERY = 50  # updates between grid KLs in the training curve
 MODE_RADIUS = 2 * SQUARE_STD  # a mode's mass: the density within this distance of its centre
 
 square = toy2d.GaussianMixture(SQUARE_MEANS, SQUARE_STD)
-torch.manual_seed(SEED)
 x_2d = torch.tensor(square.sample(N_DATA_2D, seed=SEED), dtype=torch.float32)  # (20000, 2)
-energy_2d = nn.Sequential(
-    nn.Linear(2, HIDDEN_2D), nn.SiLU(), nn.Linear(HIDDEN_2D, HIDDEN_2D), nn.SiLU(), nn.Linear(HIDDEN_2D, 1)
-)
-opt_2d = torch.optim.Adam(energy_2d.parameters(), lr=LR_2D, betas=(0.0, 0.999))
-# constant learning rate for the first half, then linear decay towards 0: the end point settles
-sched_2d = torch.optim.lr_scheduler.LambdaLR(opt_2d, lambda t: min(1.0, 2 * (1 - t / ITERS_2D)))
-buffer_2d = samplers.ReplayBuffer(
-    BUFFER_2D,
-    (2,),
-    reinit_prob=REINIT_2D,
-    init=lambda n: (2 * torch.rand(n, 2) - 1) * BUFFER_2D_HALF_WIDTH,
-)
 
 
-def E2(x: torch.Tensor) -> torch.Tensor:
-    return energy_2d(x).squeeze(-1)  # (B, 2) -> (B,)
+def build_2d() -> dict:
+    """The untrained energy MLP and its replay buffer (initially uniform noise)."""
+    net = nn.Sequential(
+        nn.Linear(2, HIDDEN_2D),
+        nn.SiLU(),
+        nn.Linear(HIDDEN_2D, HIDDEN_2D),
+        nn.SiLU(),
+        nn.Linear(HIDDEN_2D, 1),
+    )
+    buffer = samplers.ReplayBuffer(
+        BUFFER_2D,
+        (2,),
+        reinit_prob=REINIT_2D,
+        init=lambda n: (2 * torch.rand(n, 2) - 1) * BUFFER_2D_HALF_WIDTH,
+    )
+    return {"energy": net, "buffer": buffer}
+
+
+def energy_of(net: nn.Module):
+    """The energy function (B, 2) -> (B,) of an MLP with one output."""
+    return lambda x: net(x).squeeze(-1)
 
 
 centres, p_true = toy2d.grid_density(square.energy, EXTENT, N_GRID)
@@ -456,32 +462,71 @@ def mode_masses(p: np.ndarray) -> np.ndarray:
     )
 
 
-_, p_init = toy2d.grid_density(E2, EXTENT, N_GRID)  # the same network before training
+config.seed_everything(cache.effective_seed(SEED))  # the seed training starts from (below)
+_, p_init = toy2d.grid_density(energy_of(build_2d()["energy"]), EXTENT, N_GRID)  # the network before training
 kl_init = divergences.kl_divergence(p_true, p_init)
 print(f"before training: KL(p || p_θ) = {kl_init:.3f} nats")
 
 # %% [markdown]
 # The training loop: a batch of data, a batch of negatives continued from the buffer, one Adam step.
+# The trained network and its buffer are cached by everything that defines them (`lib.cache`):
+# a rerun loads them in a second, and `COURSE_CACHE=off` retrains.
 
-# %%
-kl_history = {"update": [0], "KL(p || p_θ)": [kl_init]}
-for step in tqdm(config.training(range(1, ITERS_2D + 1)), desc="2-D EBM"):
-    x_pos = x_2d[torch.randint(len(x_2d), (BATCH_2D,))]  # (256, 2)
-    x_neg, idx = buffer_2d.sample(BATCH_2D)  # 95 % continued chains, 5 % fresh noise
-    x_neg = samplers.langevin(E2, x_neg, n_steps=K_2D, step_size=EPS_2D).samples
-    buffer_2d.update(idx, x_neg)
-    e_pos, e_neg = E2(x_pos), E2(x_neg)
-    loss = e_pos.mean() - e_neg.mean() + ALPHA_2D * (e_pos**2 + e_neg**2).mean()
-    opt_2d.zero_grad()
-    loss.backward()
-    opt_2d.step()
-    sched_2d.step()
-    if step % KL_EVERY == 0:
-        kl_history["update"].append(step)
-        kl_history["KL(p || p_θ)"].append(
-            divergences.kl_divergence(p_true, toy2d.grid_density(E2, EXTENT, N_GRID)[1])
-        )
-updates_2d = step
+
+# %% slideshow={"slide_type": "subslide"}
+def train_2d(models: dict) -> dict[str, list[float]]:
+    """ITERS_2D updates of the contrastive loss; returns the grid KL every KL_EVERY updates."""
+    E, buffer = energy_of(models["energy"]), models["buffer"]
+    opt = torch.optim.Adam(models["energy"].parameters(), lr=LR_2D, betas=(0.0, 0.999))
+    # constant learning rate for the first half, then linear decay towards 0: the end point settles
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: min(1.0, 2 * (1 - t / ITERS_2D)))
+    kl_history = {"update": [0], "KL(p || p_θ)": [kl_init]}
+    for step in tqdm(config.training(range(1, ITERS_2D + 1)), desc="2-D EBM"):
+        x_pos = x_2d[torch.randint(len(x_2d), (BATCH_2D,))]  # (256, 2)
+        x_neg, idx = buffer.sample(BATCH_2D)  # 95 % continued chains, 5 % fresh noise
+        x_neg = samplers.langevin(E, x_neg, n_steps=K_2D, step_size=EPS_2D).samples
+        buffer.update(idx, x_neg)
+        e_pos, e_neg = E(x_pos), E(x_neg)
+        loss = e_pos.mean() - e_neg.mean() + ALPHA_2D * (e_pos**2 + e_neg**2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % KL_EVERY == 0:
+            kl_history["update"].append(step)
+            kl_history["KL(p || p_θ)"].append(
+                divergences.kl_divergence(p_true, toy2d.grid_density(E, EXTENT, N_GRID)[1])
+            )
+    return kl_history | {"updates": [step]}
+
+
+models_2d, kl_history = cache.cached_torch(
+    "03_ebm_2d",
+    build=build_2d,
+    train=train_2d,
+    code=[build_2d, energy_of, train_2d, samplers.ReplayBuffer, samplers.langevin, toy2d.grid_density],
+    params={
+        "means": SQUARE_MEANS,
+        "std": SQUARE_STD,
+        "hidden": HIDDEN_2D,
+        "batch": BATCH_2D,
+        "lr": LR_2D,
+        "alpha": ALPHA_2D,
+        "k": K_2D,
+        "eps": EPS_2D,
+        "buffer": BUFFER_2D,
+        "reinit": REINIT_2D,
+        "half_width": BUFFER_2D_HALF_WIDTH,
+        "iters": ITERS_2D,
+        "kl_every": KL_EVERY,
+        "grid": [EXTENT, N_GRID],
+    },
+    data=x_2d,
+    seed=SEED,
+)
+E2 = energy_of(models_2d["energy"])
+buffer_2d = models_2d["buffer"]
+updates_2d = kl_history["updates"][0]
 
 # %% slideshow={"slide_type": "subslide"}
 _, p_model = toy2d.grid_density(E2, EXTENT, N_GRID)
@@ -636,14 +681,23 @@ class ConvEnergy(nn.Module):
         return self.net(x).squeeze(-1)  # (B,)
 
 
-torch.manual_seed(SEED + 3)
-energy = ConvEnergy().to(DEVICE)
-energy_init = copy.deepcopy(energy).eval()  # the same network before training: our reference
-print(f"ConvEnergy: {sum(p.numel() for p in energy.parameters()):,} parameters")
-opt = torch.optim.Adam(energy.parameters(), lr=LR_MNIST, betas=ADAM_BETAS)
-buffer = samplers.ReplayBuffer(
-    BUFFER_SIZE, (1, 28, 28), reinit_prob=REINIT_PROB, generator=torch.Generator().manual_seed(SEED + 4)
-)
+def build_ebm() -> dict:
+    """The untrained energy network, its replay buffer, the Langevin-step count of each buffer
+    state since its restart, and room for three snapshots of the negatives."""
+    buffer = samplers.ReplayBuffer(
+        BUFFER_SIZE, (1, 28, 28), reinit_prob=REINIT_PROB, generator=torch.Generator().manual_seed(SEED + 4)
+    )
+    return {
+        "energy": ConvEnergy().to(DEVICE),
+        "buffer": buffer,
+        "chain_steps": torch.zeros(BUFFER_SIZE, dtype=torch.long),
+        "snapshots": torch.zeros(3, N_SHOW, 1, 28, 28),
+    }
+
+
+config.seed_everything(cache.effective_seed(SEED + 3))  # the seed training starts from (below)
+energy_init = build_ebm()["energy"].eval()  # the same network before training: our reference
+print(f"ConvEnergy: {sum(p.numel() for p in energy_init.parameters()):,} parameters")
 
 
 def sample_langevin(model: nn.Module, x: torch.Tensor, n_steps: int, **kw) -> samplers.MCMCResult:
@@ -681,40 +735,88 @@ print(f"before training: E(noise) − E(test digits) = {gap_before:+.4f}")
 # by `K_TRAIN` Langevin steps, the contrastive loss with its L2 term, a clipped Adam step. We also
 # count how many Langevin steps each buffer state has accumulated since its last restart (the
 # buffer does not report which states it restarted, but a restarted state differs from the one
-# stored in its slot).
+# stored in its slot). The trained network, its buffer and the snapshots are cached like the
+# 2-D model's.
+
 
 # %% slideshow={"slide_type": "subslide"}
-history = {"loss": [], "E(real)": [], "E(sample)": []}
-snapshots = {}  # update -> negatives
-chain_steps = torch.zeros(BUFFER_SIZE, dtype=torch.long)  # Langevin steps per buffer state since its restart
-energy.train()
-t0 = time.time()
-for step in tqdm(config.training(range(ITERS_MNIST)), desc="MNIST EBM"):
-    x_pos = x_train[torch.randint(len(x_train), (BATCH,))].to(DEVICE)  # (B, 1, 28, 28)
-    x_pos = (x_pos + DATA_NOISE * torch.randn_like(x_pos)).clamp(-1, 1)
-    x_neg, idx = buffer.sample(BATCH)  # 95 % continued chains, 5 % fresh noise
-    restarted = (x_neg != buffer.data[idx]).flatten(1).any(1)  # (B,)
-    chain_steps[idx] = torch.where(restarted, 0, chain_steps[idx]) + K_TRAIN
-    x_neg = sample_langevin(energy, x_neg, K_TRAIN).samples  # (B, 1, 28, 28)
-    buffer.update(idx, x_neg)
+def train_ebm(models: dict) -> dict[str, list[float]]:
+    """ITERS_MNIST updates; the history holds the loss, both mean energies and the snapshots' updates."""
+    energy, buffer, chain_steps, snapshots = (
+        models[k] for k in ("energy", "buffer", "chain_steps", "snapshots")
+    )
+    opt = torch.optim.Adam(energy.parameters(), lr=LR_MNIST, betas=ADAM_BETAS)
+    history = {"loss": [], "E(real)": [], "E(sample)": [], "snapshot_update": []}
+    energy.train()
+    t0 = time.time()
+    for step in tqdm(config.training(range(ITERS_MNIST)), desc="MNIST EBM"):
+        x_pos = x_train[torch.randint(len(x_train), (BATCH,))].to(DEVICE)  # (B, 1, 28, 28)
+        x_pos = (x_pos + DATA_NOISE * torch.randn_like(x_pos)).clamp(-1, 1)
+        x_neg, idx = buffer.sample(BATCH)  # 95 % continued chains, 5 % fresh noise
+        restarted = (x_neg != buffer.data[idx]).flatten(1).any(1)  # (B,)
+        chain_steps[idx] = torch.where(restarted, 0, chain_steps[idx]) + K_TRAIN
+        x_neg = sample_langevin(energy, x_neg, K_TRAIN).samples  # (B, 1, 28, 28)
+        buffer.update(idx, x_neg)
 
-    e_pos, e_neg = energy(x_pos), energy(x_neg)  # (B,), (B,)
-    loss = e_pos.mean() - e_neg.mean() + ALPHA * (e_pos**2 + e_neg**2).mean()
-    opt.zero_grad()
-    loss.backward()
-    nn.utils.clip_grad_norm_(energy.parameters(), max_norm=GRAD_NORM_CLIP)
-    opt.step()
+        e_pos, e_neg = energy(x_pos), energy(x_neg)  # (B,), (B,)
+        loss = e_pos.mean() - e_neg.mean() + ALPHA * (e_pos**2 + e_neg**2).mean()
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(energy.parameters(), max_norm=GRAD_NORM_CLIP)
+        opt.step()
 
-    history["loss"].append(loss.item())
-    history["E(real)"].append(e_pos.mean().item())
-    history["E(sample)"].append(e_neg.mean().item())
-    if step == 0:
-        gap_first = energy_gap(energy)
-    if step + 1 in {ITERS_MNIST // 4, ITERS_MNIST // 2}:
-        snapshots[step + 1] = x_neg[:N_SHOW].detach().cpu()
-snapshots[step + 1] = x_neg[:N_SHOW].detach().cpu()
-updates_mnist = step + 1
-train_seconds = time.time() - t0
+        history["loss"].append(loss.item())
+        history["E(real)"].append(e_pos.mean().item())
+        history["E(sample)"].append(e_neg.mean().item())
+        if step == 0:
+            history["gap_first_update"] = [energy_gap(energy)]
+        if step + 1 in {ITERS_MNIST // 4, ITERS_MNIST // 2}:
+            snapshots[len(history["snapshot_update"])] = x_neg[:N_SHOW].detach().cpu()
+            history["snapshot_update"].append(step + 1)
+    snapshots[len(history["snapshot_update"])] = x_neg[:N_SHOW].detach().cpu()
+    history["snapshot_update"].append(step + 1)
+    history["train_seconds"] = [time.time() - t0]
+    return history
+
+
+models_ebm, history = cache.cached_torch(
+    "03_ebm_mnist",
+    build=build_ebm,
+    train=train_ebm,
+    code=[
+        Swish,
+        ConvEnergy,
+        build_ebm,
+        train_ebm,
+        sample_langevin,
+        energy_gap,
+        samplers.ReplayBuffer,
+        samplers.langevin,
+    ],
+    params={
+        "channels": CHANNELS,
+        "langevin": LANGEVIN,
+        "alpha": ALPHA,
+        "data_noise": DATA_NOISE,
+        "reinit": REINIT_PROB,
+        "betas": ADAM_BETAS,
+        "clip": GRAD_NORM_CLIP,
+        "n_probe": N_PROBE,
+        "n_show": N_SHOW,
+        "iters": ITERS_MNIST,
+        "batch": BATCH,
+        "k": K_TRAIN,
+        "buffer": BUFFER_SIZE,
+        "lr": LR_MNIST,
+    },
+    data=[x_train, probe_real, probe_noise],
+    seed=SEED + 3,
+)
+energy, buffer, chain_steps = models_ebm["energy"], models_ebm["buffer"], models_ebm["chain_steps"]
+snapshots = dict(zip(history.pop("snapshot_update"), models_ebm["snapshots"], strict=False))
+gap_first = history.pop("gap_first_update")[0]
+train_seconds = history.pop("train_seconds")[0]
+updates_mnist = len(history["loss"])
 print(f"{updates_mnist} updates in {train_seconds:.0f} s")
 
 # %% slideshow={"slide_type": "subslide"}
