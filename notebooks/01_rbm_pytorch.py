@@ -412,7 +412,26 @@ def gibbs_samples(model, n, steps, *, seed, n_frames=30):
     return p_v, time.perf_counter() - start, frames
 
 
-samples, sampling_seconds, frames = gibbs_samples(rbm_large, N_SAMPLES, SAMPLE_STEPS, seed=SEED + 1)
+def cached_gibbs(name, model, *, seed):
+    """gibbs_samples(model, N_SAMPLES, SAMPLE_STEPS), cached by the model's weights: a rerun loads
+    the samples, the frames and the seconds the chains took."""
+
+    def compute():
+        p_v, seconds, frames = gibbs_samples(model, N_SAMPLES, SAMPLE_STEPS, seed=seed)
+        return {"samples": p_v, "seconds": seconds, "frames": torch.stack(frames)}
+
+    out = cache.cached_arrays(
+        f"01_gibbs_{name}",
+        compute=compute,
+        code=[gibbs_samples, RBM],
+        params={"n": N_SAMPLES, "steps": SAMPLE_STEPS, "shown": N_SHOWN},
+        data=[model.W, model.b, model.c],
+        seed=seed,
+    )
+    return torch.from_numpy(out["samples"]), float(out["seconds"]), list(torch.from_numpy(out["frames"]))
+
+
+samples, sampling_seconds, frames = cached_gibbs("trained", rbm_large, seed=SEED + 1)
 sampling_seconds_per_100 = sampling_seconds / N_SAMPLES * 100
 print(
     f"{N_SAMPLES} chains × {SAMPLE_STEPS} Gibbs steps in {sampling_seconds:.1f} s "
@@ -429,7 +448,7 @@ plotting.animate_chain([f.numpy() for f in frames], ncols=8)
 # %%
 config.seed_everything(cache.effective_seed(SEED))  # the seed trained_rbm builds its model with
 rbm_untrained = RBM(784, H_LARGE, base_bias)  # the showcase model's initial weights
-samples_untrained, _, _ = gibbs_samples(rbm_untrained, N_SAMPLES, SAMPLE_STEPS, seed=SEED + 1)
+samples_untrained, _, _ = cached_gibbs("untrained", rbm_untrained, seed=SEED + 1)
 score = metrics.score_samples(samples.numpy(), pixel_range="unit")
 score_untrained = metrics.score_samples(samples_untrained.numpy(), pixel_range="unit")
 for label, sc in (("trained (PCD-1)", score), ("untrained (initial weights)", score_untrained)):

@@ -857,11 +857,34 @@ N_ANIMATE = 16  # chains in the animation
 N_FRAMES = 30  # frames in the animation
 
 x0_fresh = 2 * torch.rand(N_EVAL, 1, 28, 28, generator=torch.Generator().manual_seed(SEED + 2)) - 1
-fresh_short = sample_langevin(energy, x0_fresh, K_TRAIN).samples.cpu()  # (N_EVAL, 1, 28, 28)
-fresh_long = sample_langevin(energy, fresh_short, K_LONG - K_TRAIN, progress=True).samples.cpu()
-anim = sample_langevin(
-    energy, x0_fresh[:N_ANIMATE], K_LONG, return_chain=True, chain_every=max(1, K_LONG // N_FRAMES)
+
+
+def fresh_chains() -> dict[str, torch.Tensor]:
+    """N_EVAL chains from x0_fresh: after K_TRAIN steps, continued to K_LONG; and the recorded
+    states of N_ANIMATE of them. Cached by the trained weights, like the model itself."""
+    short = sample_langevin(energy, x0_fresh, K_TRAIN).samples.cpu()  # (N_EVAL, 1, 28, 28)
+    long = sample_langevin(energy, short, K_LONG - K_TRAIN, progress=True).samples.cpu()
+    anim = sample_langevin(
+        energy, x0_fresh[:N_ANIMATE], K_LONG, return_chain=True, chain_every=max(1, K_LONG // N_FRAMES)
+    )
+    return {"short": short, "long": long, "chain": anim.chain.cpu()}
+
+
+chains = cache.cached_arrays(
+    "03_fresh_chains",
+    compute=fresh_chains,
+    code=[fresh_chains, sample_langevin, samplers.langevin],
+    params={
+        "k_train": K_TRAIN,
+        "k_long": K_LONG,
+        "n_animate": N_ANIMATE,
+        "n_frames": N_FRAMES,
+        "langevin": LANGEVIN,
+    },
+    data=[*energy.state_dict().values(), x0_fresh],
+    seed=SEED + 2,
 )
+fresh_short, fresh_long = torch.from_numpy(chains["short"]), torch.from_numpy(chains["long"])
 
 fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(12, 3.6))
 plotting.image_grid(
@@ -879,7 +902,7 @@ with torch.no_grad():
 print(f"mean energy of the chains: start {e_start:+.3f} -> after {K_LONG} steps {e_end:+.3f}")
 
 # %% slideshow={"slide_type": "subslide"}
-plotting.animate_chain(anim.chain, ncols=8, interval=150)
+plotting.animate_chain(torch.from_numpy(chains["chain"]), ncols=8, interval=150)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### One more use of the energy: out-of-distribution scores

@@ -56,7 +56,7 @@ from IPython.display import Markdown, display
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from lib import config, ising_mc, nqs, results, spin_chains
+from lib import cache, config, ising_mc, nqs, results, spin_chains
 
 SCALE = config.setup("09_rbm_quantum_states", seed=0)
 # Small matrices (a few thousand configurations × ~100 parameters): one BLAS thread is as fast as
@@ -347,6 +347,58 @@ def measure(model, local_energy, s, *, seed, move="flip", thin=1, per_chain=FINA
     return {"energy": e.mean(), "error": err, "tau": tau, "n_samples": e.size, "samples": res.samples}
 
 
+VMC_SETTINGS = {
+    "steps": STEPS, "chains": N_CHAINS, "burn_in": BURN_IN, "sr_lr": SR_LR,
+    "shift": [SHIFT0, SHIFT_DECAY, SHIFT_MIN], "adam_lr": ADAM_LR,
+}  # fmt: skip
+CODE = [vmc, measure, Adam, random_states, nqs, spin_chains]  # what defines a run, for the cache
+
+
+def cached_vmc(hamiltonian, model, local_energy, *, seed, optimizer="sr", move="flip", desc="VMC"):
+    """vmc(...), cached by everything that defines the run (hamiltonian names the local energy,
+    e.g. "tfim h=1"): a rerun loads the optimised parameters into model, the chains and the history."""
+
+    def compute():
+        s, hist = vmc(model, local_energy, STEPS, seed=seed, optimizer=optimizer, move=move, desc=desc)
+        return {"params": model.params, "chains": s, **{f"hist_{k}": v for k, v in hist.items()}}
+
+    out = cache.cached_arrays(
+        f"09_vmc_n{model.n_visible}",
+        compute=compute,
+        code=CODE,
+        params=VMC_SETTINGS | {"hamiltonian": hamiltonian, "optimizer": optimizer, "move": move},
+        data=model.params,  # the initial parameters
+        seed=seed,
+    )
+    model.set_params(out["params"])
+    return out["chains"], {k.removeprefix("hist_"): v for k, v in out.items() if k.startswith("hist_")}
+
+
+def cached_measure(hamiltonian, model, local_energy, s, *, seed, move="flip", thin=1):
+    """measure(...), cached by the model's parameters and the chains it starts from."""
+
+    def compute():
+        est = measure(model, local_energy, s, seed=seed, move=move, thin=thin)
+        return est | {"samples": est["samples"].astype(np.int8)}  # ±1 spins
+
+    out = cache.cached_arrays(
+        f"09_measure_n{model.n_visible}",
+        compute=compute,
+        code=CODE,
+        params={
+            "hamiltonian": hamiltonian,
+            "move": move,
+            "thin": thin,
+            "per_chain": FINAL_PER_CHAIN,
+            "burn_in": BURN_IN_FINAL,
+        },
+        data=[model.params, s],
+        seed=seed,
+    )
+    est = {k: v.item() if v.ndim == 0 else v for k, v in out.items()}
+    return est | {"samples": out["samples"].astype(np.float64)}
+
+
 def run_seed(*key):
     """A seed for one run, derived from the notebook's seed (COURSE_SEED) and the run's settings."""
     return int(np.random.SeedSequence([config.seed(), *[round(1000 * k) for k in key]]).generate_state(1)[0])
@@ -372,8 +424,13 @@ def tfim_train(n, alpha, h, optimizer="sr"):
         seed = run_seed(n, alpha, h)  # SR and Adam start from the same parameters and chains
         model = nqs.SymmetricRBM.random(n, alpha, scale=INIT_SCALE, seed=seed)
         eloc = lambda m, s: spin_chains.local_energy(m, s, h, J)
-        s, hist = vmc(
-            model, eloc, STEPS, seed=seed, optimizer=optimizer, desc=f"n={n} α={alpha} h={h} {optimizer}"
+        s, hist = cached_vmc(
+            f"tfim h={h} J={J}",
+            model,
+            eloc,
+            seed=seed,
+            optimizer=optimizer,
+            desc=f"n={n} α={alpha} h={h} {optimizer}",
         )
         e0 = spin_chains.tfim_ground_energy(n, h, J)
         TFIM_RUNS[key] = {"model": model, "eloc": eloc, "hist": hist, "chains": s, "E0": e0, "seed": seed,
@@ -385,7 +442,11 @@ def tfim_run(n, alpha, h, optimizer="sr"):
     """Train (once) and add the final estimate, THIN sweeps between samples."""
     r = tfim_train(n, alpha, h, optimizer)
     if "energy" not in r:
-        r.update(measure(r["model"], r["eloc"], r["chains"], seed=r["seed"] + 1, thin=THIN))
+        r.update(
+            cached_measure(
+                f"tfim h={h} J={J}", r["model"], r["eloc"], r["chains"], seed=r["seed"] + 1, thin=THIN
+            )
+        )
         r["rel"] = (r["energy"] - r["E0"]) / abs(r["E0"])
         r["rel_error"] = r["error"] / abs(r["E0"])
     return r
@@ -749,8 +810,10 @@ for n, alpha in HEIS_RUNS:
     seed = run_seed(n, alpha, 7)
     model = nqs.SymmetricRBM.random(n, alpha, scale=INIT_SCALE, seed=seed)
     eloc = lambda m, s: spin_chains.heisenberg_local_energy(m, s, marshall=True)
-    s, hist = vmc(model, eloc, STEPS, seed=seed, move="exchange", desc=f"Heisenberg n={n} α={alpha}")
-    est = measure(model, eloc, s, seed=seed + 1, move="exchange", thin=THIN)
+    s, hist = cached_vmc(
+        "heisenberg marshall", model, eloc, seed=seed, move="exchange", desc=f"Heisenberg n={n} α={alpha}"
+    )
+    est = cached_measure("heisenberg marshall", model, eloc, s, seed=seed + 1, move="exchange", thin=THIN)
     e0 = HEIS_REFERENCE[n]
     HEIS_RUNS_DONE[(n, alpha)] = {
         "hist": hist,
