@@ -373,7 +373,9 @@ class ReplayBuffer:
         """Restore what :meth:`state_dict` returned (the states are copied in place)."""
         data = state["data"]
         if tuple(data.shape) != tuple(self.data.shape):
-            raise ValueError(f"stored states have shape {tuple(data.shape)}, this buffer {tuple(self.data.shape)}")
+            raise ValueError(
+                f"stored states have shape {tuple(data.shape)}, this buffer {tuple(self.data.shape)}"
+            )
         if ("generator" in state) != (self.generator is not None):
             raise ValueError("the stored buffer and this one differ in having their own generator")
         self.data.copy_(data)

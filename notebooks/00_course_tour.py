@@ -128,7 +128,7 @@ order = np.argsort(train_y[:400], kind="stable")[:: 400 // N_SHOW][:N_SHOW]
 plotting.image_grid(train_x[order], ncols=10, title="MNIST training digits, sorted by label")
 
 # %% [markdown]
-# Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) has the same format with ten kinds of clothing; a
+# Fashion-MNIST {cite:p}`xiao2017` has the same format with ten kinds of clothing; a
 # few lectures offer it as a harder second dataset. The cell below only *looks* for it
 # (`allow_download=False`), so it shows nothing on a machine that lacks it. To get it, either install
 # Debian's package (`sudo apt-get install dataset-fashion-mnist`, which puts the files in
@@ -152,7 +152,7 @@ else:
 # The RBM and VAE lectures model each pixel as a Bernoulli variable $v_i\in\{0,1\}$, so the
 # intensities $x_i\in[0,1]$ are binarized. Two conventions exist: a fixed threshold
 # $v_i = \mathbb{1}[x_i > \tfrac12]$, and *stochastic* binarization $v_i \sim
-# \operatorname{Bernoulli}(x_i)$ (Salakhutdinov & Murray 2008). The course uses one fixed stochastic
+# \operatorname{Bernoulli}(x_i)$ {cite:p}`salakhutdinov2008`. The course uses one fixed stochastic
 # binarization (seed 0 for the training set, 1 for the test set) so that likelihoods in nats are
 # comparable across lectures — and with the literature, which mostly uses the same convention.
 #
@@ -192,7 +192,7 @@ results.record("base_rate_train_log_likelihood", base_rate_train_ll, unit="nats"
 # overfits, so its test log-likelihood stays within 20 nats of the training one (asserted below),
 # unless the test images are binarized differently or come from another distribution. Some gap
 # remains on the offline subset: its 2,000 test digits are the last ones of MNIST's official test
-# set, which LeCun, Cortes & Burges describe as harder than the first 5,000 (taken from NIST's
+# set, which {cite:t}`lecun_mnist` describe as harder than the first 5,000 (taken from NIST's
 # test rather than training set), while its training digits are the first 8,000.
 
 # %%
@@ -207,7 +207,7 @@ assert abs(base_rate_ll - base_rate_train_ll) < 20.0, (base_rate_ll, base_rate_t
 # ## The yardstick for samples: a Fréchet distance
 #
 # Likelihoods are exact or estimable for RBMs and VAEs but not for GANs, so samples are also scored
-# the way the FID (Heusel et al. 2017) does: embed images with a classifier, fit a Gaussian to each
+# the way the FID {cite:p}`heusel2017` does: embed images with a classifier, fit a Gaussian to each
 # set of embeddings, and compute the Fréchet distance between the two Gaussians,
 # $$d^2 = \lVert\mu_a-\mu_b\rVert^2 + \operatorname{tr}\!\left(\Sigma_a+\Sigma_b-2\,(\Sigma_a^{1/2}\Sigma_b\Sigma_a^{1/2})^{1/2}\right).$$
 # Instead of Inception-v3 (trained on photographs) we use a small CNN trained on MNIST once and

@@ -109,7 +109,7 @@ SKLEARN_LRS = config.scaled(
 # p(v_i = 1 \mid h) = \sigma\!\left(b_i + (W h)_i\right), \qquad \sigma(x) = \frac{1}{1+e^{-x}}.$$
 #
 # **Data.** We use MNIST digits, binarized *stochastically* (each pixel is 1 with probability equal
-# to its grey level), as Salakhutdinov & Murray (2008). Course-wide convention, so that the nats of
+# to its grey level), as {cite:t}`salakhutdinov2008`. Course-wide convention, so that the nats of
 # the RBM and VAE lectures are comparable: `binarize(train, "stochastic", seed=0)` and
 # `binarize(test, "stochastic", seed=1)`, drawn once and then fixed.
 
@@ -177,10 +177,10 @@ display(Markdown(f"```python\n{inspect.getsource(RBM)}```"))
 #
 # Running the chain to equilibrium at every update is too slow, hence two cheap approximations:
 #
-# - **CD-k** (contrastive divergence, Hinton 2002): start the chain *at the data* and run $k$ Gibbs
+# - **CD-k** (contrastive divergence {cite:p}`hinton2002`): start the chain *at the data* and run $k$ Gibbs
 #   steps. Biased (the chain is far from equilibrium for small $k$), but low-variance; CD-1 learns good
 #   features yet is known to give poor likelihoods for large models.
-# - **PCD** (persistent CD, Tieleman 2008): keep a set of "fantasy" chains alive *across* updates and
+# - **PCD** (persistent CD {cite:p}`tieleman2008`): keep a set of "fantasy" chains alive *across* updates and
 #   advance them $k$ steps per update. As long as the weights change slowly, the chains stay close
 #   to equilibrium and the model term is nearly unbiased; hence Tieleman's advice to use a smaller
 #   learning rate than for CD. Here every method gets the same learning rate and the same decay to
@@ -204,7 +204,7 @@ display(Markdown(f"```python\n{inspect.getsource(RBM)}```"))
 # **The trainer.** `rbm_torch.train` applies the closed form directly, written out by hand (no
 # autograd graph, no optimiser object, preallocated buffers), with SGD and momentum 0.5, batch
 # size 64, and a learning rate that decays linearly to zero over training, for every method
-# (Tieleman 2008 found the decay essential for PCD: its chains must keep up with the weights, and
+# ({cite:t}`tieleman2008` found the decay essential for PCD: its chains must keep up with the weights, and
 # a large final learning rate leaves the model's distribution oscillating). Its PCD chains are
 # stored as their hidden state, as scikit-learn's `BernoulliRBM` does: the last half of a Gibbs
 # step, $h \sim p(h\mid v)$, reuses the hidden probabilities the gradient needs anyway. It logs the
@@ -246,7 +246,7 @@ for name, param, grad in zip("Wbc", (demo.W, demo.b, demo.c), closed_form, stric
 # about $10^6$ for $H=20$ (seconds) and $3\times 10^7$ for $H=25$ (a minute or two on one core).
 # `rbmlib.log_partition_exact` does this sum in vectorised chunks.
 #
-# **AIS for a large layer** (Neal 2001; Salakhutdinov & Murray 2008). Interpolate between a base
+# **AIS for a large layer** {cite:p}`neal2001,salakhutdinov2008`. Interpolate between a base
 # model $A$ with known $Z_A$ (here $W=0$ and the base-rate visible biases, so
 # $\log Z_A = \sum_i \log(1+e^{b_{A,i}}) + H \log 2$) and our RBM $B$, through
 # $p^*_\beta(v) = e^{(1-\beta) b_A^\top v + \beta b^\top v}\prod_j \left(1 + e^{\beta(c_j + (v^\top W)_j)}\right)$
@@ -639,7 +639,7 @@ assert table["PCD-1"]["large_ll"] > table["CD-1"]["large_ll"] + 0.5, table
 # on the large models CD-1 is the worst of the three: CD-10 beats it by more than 1 nat and PCD-1
 # by more than half a nat.
 #
-# What the literature leads us to expect (Tieleman 2008; Salakhutdinov & Murray 2008): at an equal
+# What the literature leads us to expect {cite:p}`tieleman2008,salakhutdinov2008`: at an equal
 # number of updates, better negative samples (longer chains, or persistent ones) give better
 # likelihoods, and the gap grows with the model, because a large CD-1 model can put probability
 # far from the data, where its short chains never go to correct it. On the large models that
@@ -802,7 +802,7 @@ assert ll_ours > ll_sk + 10.0, f"ours {ll_ours:.2f} should beat scikit-learn {ll
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. How do these numbers compare with the literature?
 #
-# Salakhutdinov & Murray (2008), on the **full** MNIST training set (60 000 images, stochastically
+# {cite:t}`salakhutdinov2008`, on the **full** MNIST training set (60 000 images, stochastically
 # binarized as here) and the 10 000 official test digits, report test log-likelihoods of about
 # **−143 nats** for an exactly evaluated 25-hidden RBM, **−125** for a 500-hidden RBM trained with
 # CD-1 and **−86** for 500 hidden units trained with CD-25 (many epochs, annealed learning rates).
@@ -838,7 +838,7 @@ display(
 #    far longer. A large RBM is nowhere near convergence after a few minutes on a laptop.
 # 2. **A different test set.** The course's offline subset takes train *and* test images from the
 #    official *test* split: the training images are its first 8 000, the test images its last 2 000,
-#    which LeCun, Cortes & Burges describe as harder than the first 5 000. Compare the training and
+#    which {cite:t}`lecun_mnist` describe as harder than the first 5 000. Compare the training and
 #    test log-likelihoods printed above: the base-rate model has far too few parameters (784) to
 #    overfit thousands of images, so its gap measures how much harder the test images are than the
 #    training images; the RBM's gap beyond that is what it overfits.

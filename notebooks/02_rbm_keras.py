@@ -395,7 +395,7 @@ assert abs(difference) < TOLERANCE, f"Keras and PyTorch disagree by {difference:
 # - Measured by the *same* exact log-likelihood code, Keras and PyTorch agree at the same settings
 #   within the asserted `TOLERANCE` (4 nats at smoke scale, 3 at lecture scale), while both beat the
 #   base-rate model by at least `MARGIN` nats (7 at smoke scale, 30 at lecture scale).
-# - The comparison with published numbers (Salakhutdinov & Murray 2008, full MNIST: ≈ −143 nats for
+# - The comparison with published numbers ({cite:t}`salakhutdinov2008`, full MNIST: ≈ −143 nats for
 #   25 hidden units evaluated exactly) is discussed in notebook 01: its numbers are expected to be
 #   lower because of the small offline training set, few epochs and a harder test subset.
 #

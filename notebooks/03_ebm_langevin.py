@@ -38,7 +38,7 @@
 # - learning a 2-D density with an MLP energy, Langevin negatives and a replay buffer, checked
 #   against the truth with a KL divergence on a grid;
 # - training a convolutional EBM on MNIST with short-run Langevin chains, the replay buffer and
-#   spectral normalisation of Du & Mordatch (2019), and **measuring** its samples with the
+#   spectral normalisation of {cite:t}`du2019`, and **measuring** its samples with the
 #   Fréchet classifier distance (FCD) between a floor (real held-out digits) and a ceiling
 #   (noise) — both for the replay buffer and for fresh chains started from noise; using the
 #   energy to flag out-of-distribution inputs.
@@ -386,7 +386,7 @@ results.record("ring_width_mala_largest_step", bias["MALA"][-1], step_size=STEP_
 # The small L2 term $\alpha$ pins the arbitrary additive constant of the energy (the contrastive
 # loss does not see it).
 #
-# **The replay buffer** (Du & Mordatch 2019). Where do the chains that produce $\tilde x$ start?
+# **The replay buffer** {cite:p}`du2019`. Where do the chains that produce $\tilde x$ start?
 # Starting every update's chains from noise would need many Langevin steps per update before the
 # negatives look like model samples. Instead we keep a **buffer**: a fixed-size store of chain
 # states (here 10 000 points, initially uniform noise). At each update we
@@ -1161,7 +1161,7 @@ display(
 #    `grad_clip`, or remove the spectral normalisation, and watch `E(real)` and `E(sample)`. Which
 #    of the divergence signs of section 4 appear first?
 # 6. **No buffer.** Set `REINIT_PROB = 1.0` (every chain starts from noise: short-run MCMC à la
-#    Nijkamp et al. 2019) and compare both FCDs at the same budget. Does the gap between buffer
+#    {cite:t}`nijkamp2019`) and compare both FCDs at the same budget. Does the gap between buffer
 #    and fresh chains close? What happens with 60 steps?
 # 7. **Inpainting.** Fix the top half of a test digit and run Langevin only on the bottom half
 #    (mask the update). Does the energy complete the digit plausibly?

@@ -20,7 +20,7 @@
 #
 # The RBM lectures gave us a model whose likelihood we could only estimate with a lot of effort
 # (annealed importance sampling), because the partition function $Z$ is intractable. The
-# **variational autoencoder** (VAE; Kingma & Welling 2013, Rezende, Mohamed & Wierstra 2014)
+# **variational autoencoder** (VAE) {cite:p}`kingma2014,rezende2014`
 # takes another road: a *directed* latent-variable model that is trivial to sample from, trained
 # by maximising a **lower bound** on the log-likelihood, with a second network — the encoder —
 # doing approximate inference.
@@ -34,8 +34,8 @@
 # - the evidence lower bound (ELBO), derived two ways; the reparameterisation trick and why its
 #   gradients have low variance; $\beta$ as a knob;
 # - a VAE built from `torch.distributions`, trained on binarized MNIST;
-# - how to **measure** it: the ELBO, the importance-weighted bound of Burda, Grosse &
-#   Salakhutdinov (2015) that tightens it, and the Fréchet classifier distance of its samples.
+# - how to **measure** it: the ELBO, the importance-weighted bound of {cite:t}`burda2016`
+#   that tightens it, and the Fréchet classifier distance of its samples.
 #
 # **Prerequisites**: `00_course_tour` (data, scales, the Fréchet classifier distance) and
 # `01_rbm_pytorch` (binarized MNIST, log-likelihoods in nats). Basic probability
@@ -382,7 +382,7 @@ assert abs(kl_mc - kl_exact) < 4 * kl_se
 #
 # The first term is (minus) the autoencoder's cross-entropy, averaged over *noisy* codes; the
 # second pulls every code distribution towards the prior — the regulariser that fills the holes
-# of section 1. A **β-VAE** (Higgins et al. 2017) weights the second term by $\beta$:
+# of section 1. A **β-VAE** {cite:p}`higgins2017` weights the second term by $\beta$:
 # $\beta>1$ buys a smoother, more disentangled latent space with worse reconstructions; $\beta<1$ the
 # reverse. Since the KL term is non-negative, $\text{rec}-\beta\,\text{KL}\le\mathcal L\le\log p_\theta(x)$ for every
 # $\beta\ge1$: the β-objective is still a lower bound, only a looser one, and $\beta=1$ is the tightest of
@@ -733,7 +733,7 @@ assert elbo_2d > base_rate_ll + config.scaled(smoke=15, lecture=30, full=40), (
 # ### 7.1 The importance-weighted bound
 #
 # The ELBO is a *lower bound*; a model can look worse than it is because its encoder is poor.
-# Burda, Grosse & Salakhutdinov (2015) tighten it with $k$ samples $z_1,\dots,z_k\sim q_\phi(z\mid x)$:
+# {cite:t}`burda2016` tighten it with $k$ samples $z_1,\dots,z_k\sim q_\phi(z\mid x)$:
 #
 # $$\mathcal L_k(x) = \mathbb E\Big[\log\frac1k\sum_{i=1}^k w_i\Big],\qquad w_i=\frac{p_\theta(x,z_i)}{q_\phi(z_i\mid x)} .$$
 #
@@ -842,13 +842,13 @@ assert iw_ll.mean() > base_rate_iw + config.scaled(smoke=60, lecture=80, full=10
 #
 # **Published numbers** on the full binarized MNIST (60,000 training images):
 #
-# * Kingma & Welling (2013), Fig. 2: variational lower bounds of roughly $-100$ nats for MLP VAEs with
+# * {cite:t}`kingma2014`, Fig. 2: variational lower bounds of roughly $-100$ nats for MLP VAEs with
 #   500-unit hidden layers and 10–200 latent dimensions (read off their plot; they report no table);
-# * Burda et al. (2015), Table 1, this very architecture (784-200-200-50 with tanh, a $k=1$ VAE), trained
+# * {cite:t}`burda2016`, Table 1, this very architecture (784-200-200-50 with tanh, a $k=1$ VAE), trained
 #   for 3,280 passes over the stochastically binarized data: test $\log p(x)\approx-86.76$ nats by
 #   $\mathcal L_{5000}$; the same network trained as an IWAE with $k=50$ reaches $-84.78$.
 # * For the RBM lectures: RBMs with 500 hidden units trained by CD-25 reach about $-86$ nats
-#   (Salakhutdinov & Murray 2008, by AIS).
+#   ({cite:t}`salakhutdinov2008`, by AIS).
 #
 # Our numbers are lower for reasons we can name: 7.5× fewer training images (the offline subset, which
 # the model can over-fit — compare the train and test curves above), one *fixed* binarization of them

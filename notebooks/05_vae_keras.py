@@ -588,7 +588,7 @@ print(
 # model, and its samples blurrier. Convolutions help the decoder draw strokes; they do not widen the
 # two-number bottleneck, so the two 2-D models need not differ by much.
 #
-# For reference, Kingma & Welling (2013) and Burda et al. (2015) report ≈ −87 to −100 nats on the full
+# For reference, {cite:t}`kingma2014` and {cite:t}`burda2016` report ≈ −87 to −100 nats on the full
 # MNIST with 20–50 latent dimensions; our offline subset (8,000 images, fixed binarization), a 2-D latent
 # space and a few epochs put us further away still.
 #
@@ -598,8 +598,8 @@ print(
 # keras.io example we train with the binary cross-entropy against the grey levels $x_j\in[0,1]$. That is a
 # fine *loss* but **not** a log-likelihood: the Bernoulli formula $\lambda^{x}(1-\lambda)^{1-x}$ is a
 # distribution over $x\in\{0,1\}$, and as a function of $x\in[0,1]$ it is not a normalised density — its
-# integral over $[0,1]$ is $1/C(\lambda)\le\tfrac12$. Loaiza-Ganem & Cunningham (2019, "The continuous
-# Bernoulli: fixing a pervasive error in variational autoencoders") add the missing normalising constant,
+# integral over $[0,1]$ is $1/C(\lambda)\le\tfrac12$. {cite:t}`loaizaganem2019`
+# add the missing normalising constant,
 #
 # $$p(x\mid\lambda) = C(\lambda)\,\lambda^{x}(1-\lambda)^{1-x},\qquad C(\lambda)=\frac{2\operatorname{artanh}(1-2\lambda)}{1-2\lambda}\quad\big(C(\tfrac12)=2\big),$$
 #

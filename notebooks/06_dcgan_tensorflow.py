@@ -19,7 +19,7 @@
 # # 06 — Generative adversarial networks: the minimax game, a toy collapse, and a DCGAN in TensorFlow
 #
 # The VAE of lectures 04–05 learns a decoder by maximising a bound on the likelihood. A
-# *generative adversarial network* (GAN; Goodfellow et al. 2014) never writes down a likelihood at
+# *generative adversarial network* (GAN) {cite:p}`goodfellow2014` never writes down a likelihood at
 # all. A **generator** $g_\theta$ turns noise $z \sim p(z)$ into samples $x = g_\theta(z)$; a
 # **discriminator** $d_\phi(x) \in (0, 1)$ is trained to tell real samples from generated ones, and
 # the generator is trained to fool it. The density of the model, $p_{\text{model}}$, is only ever
@@ -47,7 +47,7 @@
 # raising an image's resolution, and filling in parts of an image that are missing. In the
 # physical sciences the main appeal is speed: once trained, a generator draws a new sample in one
 # forward pass, so it can stand in for a slow simulator, for instance of particle showers in a
-# calorimeter (Paganini, de Oliveira & Nachman, *Phys. Rev. Lett.* 120, 042003, 2018).
+# calorimeter {cite:p}`paganini2018`.
 #
 # **Why an adversarial game?** Every model so far paid a price for its likelihood. The
 # Boltzmann machines and energy-based models of lectures 01–03 need the partition function $Z$,
@@ -73,7 +73,7 @@
 # 100, Adam with learning rate $10^{-4}$, 50 epochs, filters 256/128/64). The `lecture` values
 # make the same model run in a few minutes on a 2-core laptop: the offline MNIST training subset,
 # thinner networks, and the learning rate $2\cdot10^{-4}$ with $\beta_1 = 0.5$ of the DCGAN paper
-# (Radford et al. 2016), which converges faster, decayed along a cosine to a tenth of its value by
+# {cite:p}`radford2016`, which converges faster, decayed along a cosine to a tenth of its value by
 # the last step (section 4 explains why). The `smoke` scale (the CI run) has only a few hundred
 # steps, so it takes a five times larger learning rate: enough to turn noise into rough digits,
 # which is all its checks ask.
@@ -193,7 +193,7 @@ TOY_SNAPSHOTS = 10
 # $g^* = \arg\min_{\theta_g} c(\theta_g)$. If $c$ is convex in $\theta_g$, then "train $d$ to its
 # optimum, take a small gradient step on $g$, repeat" is gradient descent on a convex function: it
 # converges, and with enough capacity and data the model is consistent, $p_{\text{model}} \to
-# p_{\text{data}}$. Goodfellow et al. (2014) prove exactly this in the space of densities, where
+# p_{\text{data}}$. {cite:t}`goodfellow2014` prove exactly this in the space of densities, where
 # $c = -\log 4 + 2\,\mathrm{JSD}$ is convex in $p_{\text{model}}$. Real training breaks every
 # assumption: (i) we move the *weights* of a network, and $c$ is not convex in them; (ii) the
 # discriminator gets one (or a few) gradient steps per generator step, never its maximum; (iii)
@@ -247,8 +247,8 @@ axes[1].set_title("the JSD is flat when the supports separate")
 fig.tight_layout()
 
 # %% [markdown]
-# The right panel is the **vanishing-gradient** problem in its purest form (Arjovsky & Bottou
-# 2017): when the model's samples and the data barely overlap, as they do at the start of
+# The right panel is the **vanishing-gradient** problem in its purest form {cite:p}`arjovsky2017`:
+# when the model's samples and the data barely overlap, as they do at the start of
 # training in 784 dimensions, the JSD is stuck at $\log 2$ and its gradient with respect to the
 # generator's parameters is zero. A near-optimal discriminator then separates the two sets
 # perfectly and tells the generator nothing about *where* to move.
@@ -330,7 +330,7 @@ fig.tight_layout()
 # ## 3. What goes wrong: a toy GAN on a ring of Gaussians
 #
 # The data are 8 Gaussians of standard deviation 0.05 on a circle of radius 2 (the benchmark of
-# Metz et al. 2017). Generator and discriminator are small MLPs; each training step does one
+# {cite:t}`metz2017`). Generator and discriminator are small MLPs; each training step does one
 # discriminator update and `g_steps` generator updates. With logits $a$, the losses are
 # $-\log\sigma(a) = \mathrm{softplus}(-a)$ and $-\log(1-\sigma(a)) = \mathrm{softplus}(a)$:
 # $$
@@ -1163,7 +1163,7 @@ assert final["label_jsd"] < collapse_jsd(5), (
 #
 # ## Further reading
 #
-# - I. Goodfellow, Y. Bengio and A. Courville, *Deep Learning* (MIT Press, 2016), sections
+# - {cite:t}`goodfellow2016`, sections
 #   20.10–20.14, <https://www.deeplearningbook.org/contents/generative_models.html>: directed
 #   generative networks, among them VAEs and GANs (with a discussion of why GAN training may not
 #   converge), drawing samples from autoencoders, generative stochastic networks, other ways of
@@ -1171,23 +1171,21 @@ assert final["label_jsd"] < collapse_jsd(5), (
 # - I. Goodfellow, *NIPS 2016 Tutorial: Generative Adversarial Networks*, arXiv:1701.00160: how GANs
 #   compare with other generative models, the non-saturating loss, non-convergence and mode
 #   collapse, and practical tricks.
-# - I. Goodfellow et al., *Generative Adversarial Nets*, NeurIPS 2014, arXiv:1406.2661 (six pages);
-#   A. Radford, L. Metz and S. Chintala, *Unsupervised Representation Learning with Deep
-#   Convolutional Generative Adversarial Networks*, ICLR 2016, arXiv:1511.06434 (the DCGAN); the
+# - {cite:t}`goodfellow2014` (six pages); {cite:t}`radford2016` (the DCGAN); the
 #   TensorFlow DCGAN tutorial, <https://www.tensorflow.org/tutorials/generative/dcgan>.
 #
 # ## Exercises
 #
-# 1. **One-sided label smoothing** (Salimans et al. 2016). In `discriminator_loss`, replace the
+# 1. **One-sided label smoothing** {cite:p}`salimans2016`. In `discriminator_loss`, replace the
 #    real targets `tf.ones_like(real_output)` by `0.9 * tf.ones_like(real_output)`. Re-run the DCGAN:
 #    what happens to $d(x)$, the losses and the FCD curve? Why smooth only the real side?
 # 2. **A different loss.** (a) Train the toy GAN with the *minimax* generator loss
 #    $\mathbb{E}\log(1 - \sigma(a)) = -\mathbb{E}\,\mathrm{softplus}(a)$ and compare how fast the modes
-#    are covered. (b) Replace the DCGAN losses by the least-squares GAN (Mao et al. 2017):
+#    are covered. (b) Replace the DCGAN losses by the least-squares GAN {cite:p}`mao2017`:
 #    $L_d = \tfrac12\mathbb{E}(a(x)-1)^2 + \tfrac12\mathbb{E}\,a(g(z))^2$, $L_g = \tfrac12\mathbb{E}(a(g(z))-1)^2$,
 #    and compare the final FCD. (c) Can you stop the toy collapse with 5 *discriminator* steps per
 #    generator step?
-# 3. **A conditional GAN** (Mirza & Osindero 2014). Give both networks the label: concatenate a
+# 3. **A conditional GAN** {cite:p}`mirza2014`. Give both networks the label: concatenate a
 #    one-hot `y` to `z` in the generator, and add a second input to the discriminator (e.g. a
 #    `layers.Embedding(10, 28*28)` reshaped to an extra image channel). Train on
 #    `(train_x, train_labels)` and draw a grid whose rows are the digits 0–9. Check with

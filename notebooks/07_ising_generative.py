@@ -22,11 +22,10 @@
 # log-likelihood on held-out digits, a Fréchet distance in a classifier's feature space. Physics
 # offers something better: distributions whose every property we can compute. The 2D Ising model
 # is the "MNIST of statistical physics": simple to state, exactly solved on the infinite lattice
-# (Onsager 1944), exactly *enumerable* on a small one, and with a phase transition at which a
+# {cite:p}`onsager1944`, exactly *enumerable* on a small one, and with a phase transition at which a
 # generative model has to reproduce long-range, scale-free fluctuations.
 #
-# Torlai & Melko (2016, *Learning thermodynamics with Boltzmann machines*, PRB 94, 165134)
-# trained restricted Boltzmann machines on Monte Carlo configurations and asked whether the
+# {cite:t}`torlai2016` trained restricted Boltzmann machines on Monte Carlo configurations and asked whether the
 # RBM's *own samples* reproduce the thermodynamics. We do the same, and we check it exactly.
 #
 # **What you will learn**
@@ -187,7 +186,7 @@ fig.tight_layout()
 # **Critical slowing down.** Near $T_c$ the correlation length $\xi$ grows to the lattice size;
 # local moves need $\tau\sim L^{z}$ sweeps ($z\approx2.17$) to decorrelate.
 #
-# **Wolff (1989).** Pick a random seed spin; grow a cluster by adding each *aligned* neighbour of
+# **Wolff's algorithm** {cite:p}`wolff1989`. Pick a random seed spin; grow a cluster by adding each *aligned* neighbour of
 # a cluster spin with probability $p_{\text{add}} = 1-e^{-2\beta}$ (each bond tested once); flip
 # the whole cluster. This satisfies detailed balance with acceptance 1, and near $T_c$ the
 # clusters are as large as the correlated regions, so $z\approx0.25$. Our implementation grows

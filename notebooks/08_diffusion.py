@@ -28,15 +28,15 @@
 # samplers in physics (lattice field theory, molecular configurations, inverse problems).
 #
 # **What you will learn**
-# - the score, why it does not see the partition function, score matching (Hyvärinen 2005) and
-#   denoising score matching (Vincent 2011), derived;
+# - the score, why it does not see the partition function, score matching {cite:p}`hyvarinen2005` and
+#   denoising score matching {cite:p}`vincent2011`, derived;
 # - why Langevin with a learned score fails in low-density regions, and annealed Langevin over a
-#   ladder of noise levels (Song & Ermon 2019), measured on the exact 2-D densities of lecture 03
+#   ladder of noise levels {cite:p}`song2019`, measured on the exact 2-D densities of lecture 03
 #   and compared with lecture 03's contrastive EBM on the same target and budget;
-# - DDPM (Ho et al. 2020): the forward process in closed form, the posterior, the ε-prediction
+# - DDPM {cite:p}`ho2020`: the forward process in closed form, the posterior, the ε-prediction
 #   loss as weighted denoising score matching, ancestral sampling; a small U-Net on MNIST, measured
 #   with the course's Fréchet classifier distance and checked for memorisation;
-# - DDIM (Song, Meng & Ermon 2021): a deterministic sampler with far fewer steps, and what the
+# - DDIM {cite:p}`song2021ddim`: a deterministic sampler with far fewer steps, and what the
 #   steps cost in quality;
 # - the physics: the forward process as an Ornstein–Uhlenbeck diffusion, its Fokker–Planck
 #   equation, the reverse-time SDE and the probability-flow ODE, and the way back to lecture 03.
@@ -599,7 +599,7 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 #
 # ### The schedule and the network
 #
-# We use the **cosine schedule** of Nichol & Dhariwal (2021), $\bar\alpha_t \propto
+# We use the **cosine schedule** of {cite:t}`nichol2021`, $\bar\alpha_t \propto
 # \cos^2\big(\frac{(t+1)/T + s}{1+s}\frac\pi2\big)$: the linear schedule of Ho et al. destroys small
 # images too early (most of its levels are almost pure noise), the cosine one spends the levels
 # more evenly. The network is a small **U-Net**: a convolutional encoder ($28\to14\to7$) and decoder
@@ -1013,7 +1013,7 @@ for model, scores, sec in (
 # the overdamped Langevin equation of a particle in the harmonic well $V = x^2/2$ at temperature 1
 # (lecture 03's Langevin dynamics with the energy of a standard Gaussian), with a time-dependent
 # friction. Its stationary law is $\mathcal N(0, I)$, and it forgets the data at the rate
-# $\bar\alpha(u) = e^{-\int_0^u\beta}$: the "variance preserving" SDE of Song et al. (2021).
+# $\bar\alpha(u) = e^{-\int_0^u\beta}$: the "variance preserving" SDE of {cite:t}`song2021sde`.
 #
 # **Fokker–Planck.** The density $p_u(x)$ of the noised data obeys
 #
@@ -1023,7 +1023,7 @@ for model, scores, sec in (
 # probability flows down the gradient of the "free energy" $x^2/2 + \log p_u$, and stops when
 # $p_u \propto e^{-x^2/2}$.
 #
-# **Reverse-time SDE** (Anderson 1982). A diffusion $dx = f\,du + g\,dW$ run backwards in time is
+# **Reverse-time SDE** {cite:p}`anderson1982`. A diffusion $dx = f\,du + g\,dW$ run backwards in time is
 # again a diffusion, with the drift corrected by the score:
 #
 # $$dx = \big[f(x,u) - g(u)^2\,\nabla\log p_u(x)\big]\,du + g(u)\,d\bar W_u \qquad (u: 1\to 0).$$
@@ -1032,7 +1032,7 @@ for model, scores, sec in (
 # -\varepsilon_\theta/\sqrt{1-\bar\alpha}$, its Euler–Maruyama discretisation is, to first order in
 # $\beta$, the DDPM ancestral step. The score of the *noised* density is exactly what DSM learns.
 #
-# **Probability-flow ODE** (Song et al. 2021). Write Fokker–Planck as a continuity equation,
+# **Probability-flow ODE** {cite:p}`song2021sde`. Write Fokker–Planck as a continuity equation,
 # $\partial_u p_u = -\nabla\cdot(p_u v)$ with the velocity $v = f - \tfrac12 g^2\nabla\log p_u$. Particles
 # moving *deterministically* along
 #
@@ -1071,10 +1071,10 @@ for model, scores, sec in (
 #
 # 1. **Schedules.** Retrain with `diffusion.Schedule.linear(T_STEPS)` and compare the FCD at the same
 #    budget. Plot $\log(\bar\alpha_t/(1-\bar\alpha_t))$ (the log signal-to-noise ratio) for both
-#    schedules: where does the linear one waste its levels? (Nichol & Dhariwal 2021.)
+#    schedules: where does the linear one waste its levels? {cite:p}`nichol2021`
 # 2. **The last step without clipping.** Sample with `clip=None` and compare. Compute
 #    $\beta_t/\sqrt{\alpha_t(1-\bar\alpha_t)}$ for the last few $t$ of both schedules.
-# 3. **Classifier-free guidance** (Ho & Salimans 2022). Give the U-Net a label embedding (added to
+# 3. **Classifier-free guidance** {cite:p}`ho2022`. Give the U-Net a label embedding (added to
 #    the time embedding), drop the label 10–20 % of the time in training, and sample with
 #    $\hat\varepsilon = (1+w)\,\varepsilon_\theta(x_t,t,y) - w\,\varepsilon_\theta(x_t,t,\varnothing)$. Check
 #    with `metrics.predict_labels` that the samples obey $y$, and watch the FCD as $w$ grows.

@@ -19,8 +19,7 @@
 # # 09 · Boltzmann machines as quantum wavefunctions: variational Monte Carlo against the exact ground state
 #
 # So far a Boltzmann machine has modelled a *probability distribution*: of digits (lectures 01,
-# 02) or of Ising configurations (lecture 07), learned from samples. Carleo & Troyer (*Solving
-# the quantum many-body problem with artificial neural networks*, Science 355, 602 (2017)) used
+# 02) or of Ising configurations (lecture 07), learned from samples. {cite:t}`carleo2017` used
 # the same RBM for something else: as the **amplitude** $\psi(s)$ of a quantum state of $n$ spins.
 # There are no data. The RBM is trained to minimise the energy of a Hamiltonian, from samples it
 # draws from its own Born distribution $|\psi(s)|^2$: a generative model that learns a quantum
@@ -108,7 +107,7 @@ INIT_SCALE = 0.01  # initial parameters ~ N(0, 0.01²): small, but not zero (sec
 #   critical point is the hardest case for a variational wavefunction.
 #
 # **The exact solution.** A Jordan–Wigner transformation maps the chain onto free fermions
-# (Pfeuty 1970). For even $n$ the ground state lies in the sector with antiperiodic fermion
+# {cite:p}`pfeuty1970`. For even $n$ the ground state lies in the sector with antiperiodic fermion
 # momenta, and
 #
 # $$E_0 = -\sum_{m=1}^{n} \sqrt{J^2 + h^2 - 2Jh\cos k_m}, \qquad k_m = \frac{(2m-1)\pi}{n}.$$
@@ -263,7 +262,7 @@ assert np.allclose(demo.log_psi(s_demo), demo.log_psi(np.roll(s_demo, 2, axis=1)
 #
 # a covariance over $|\psi|^2$ (real parameters): again only samples are needed.
 #
-# **Stochastic reconfiguration** (Sorella 1998). Plain gradient descent treats all parameters
+# **Stochastic reconfiguration** {cite:p}`sorella1998`. Plain gradient descent treats all parameters
 # alike, but a small change of one parameter can change $\psi$ a lot and of another hardly at all.
 # SR measures steps by how much they change the *state*: the metric is the covariance of the
 # log-derivatives,
@@ -640,7 +639,7 @@ assert abs(mag_vmc[0] - mag_exact) <= 4 * mag_vmc[1] + CORR_TOL, (mag_vmc, mag_e
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. How good is the RBM? Size, hidden-unit density and field
 #
-# Carleo & Troyer (2017, Fig. 2) reported relative energy errors of order $10^{-4}$ or less for
+# {cite:t}`carleo2017` (Fig. 2) reported relative energy errors of order $10^{-4}$ or less for
 # this chain with $n = 80$ spins, decreasing systematically as $\alpha$ grows. We measure the
 # relative error of our final estimates
 #
@@ -883,9 +882,8 @@ for (n, alpha), r in HEIS_RUNS_DONE.items():
 #   stoquastic. Frustrated magnets and fermions have no such rotation: there the signs must be
 #   learned, the open frontier of neural quantum states.
 #
-# **Further reading.** G. Carleo & M. Troyer, *Science* 355, 602 (2017); S. Sorella, *PRL* 80,
-# 4558 (1998) (stochastic reconfiguration); P. Pfeuty, *Ann. Phys.* 57, 79 (1970) (the exact
-# solution); W. Marshall, *Proc. R. Soc. A* 232, 48 (1955) (the sign rule); the NetKet library
+# **Further reading.** {cite:t}`carleo2017`; {cite:t}`sorella1998` (stochastic reconfiguration);
+# {cite:t}`pfeuty1970` (the exact solution); {cite:t}`marshall1955` (the sign rule); the NetKet library
 # (netket.org) for production VMC.
 
 # %% [markdown] slideshow={"slide_type": "slide"}

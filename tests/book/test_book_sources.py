@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -242,6 +243,42 @@ def test_the_references_hold_what_the_issue_asks_for():
         "torlai2016",
     ):
         assert f"{{{key}," in bib, key
+
+
+CITE = re.compile(r"\{cite(?::[pt])?\}`([^`]+)`")
+
+
+def _markdown(py: Path) -> str:
+    """The Markdown cells of a jupytext py:percent notebook, without the leading '# '."""
+    cells = re.split(r"^# %%.*$", py.read_text(encoding="utf-8"), flags=re.M)
+    headers = re.findall(r"^# %%.*$", py.read_text(encoding="utf-8"), flags=re.M)
+    return "\n".join(
+        re.sub(r"^# ?", "", body, flags=re.M)
+        for head, body in zip(headers, cells[1:])
+        if "[markdown]" in head
+    )
+
+
+def _cited(text: str) -> set[str]:
+    return {key.strip() for keys in CITE.findall(text) for key in keys.split(",")}
+
+
+def test_every_cited_work_is_in_the_bibliography():
+    bib = set(re.findall(r"^@\w+\{([^,\s]+),", (REPO / "book" / "references.bib").read_text(), flags=re.M))
+    for py in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
+        missing = _cited(_markdown(py)) - bib
+        assert not missing, f"{py.name} cites {sorted(missing)}, which book/references.bib does not hold"
+
+
+def test_every_lecture_cites_with_roles():
+    for py in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
+        if not py.name.startswith("00_"):
+            assert _cited(_markdown(py)), f"{py.name} cites no work with a {{cite}} role"
+
+
+def test_the_citation_parser():
+    text = "see {cite:p}`a2001,b2002` and {cite:t}`c2003`; {cite}`d2004`, not `e2005`"
+    assert _cited(text) == {"a2001", "b2002", "c2003", "d2004"}
 
 
 # --- the nbval plugin -----------------------------------------------------------------------------
