@@ -6,18 +6,10 @@ lecture 01 and :mod:`lib.rbm`::
     E(v, h) = -b·v - c·h - vᵀ W h,        W: (D, H), b: (D,), c: (H,)
     F(v)    = -b·v - Σ_j softplus(c_j + (vᵀW)_j)          (free energy, h summed out)
 
-Public names:
-
-- :class:`RBM`, an ``nn.Module`` holding ``W``, ``b``, ``c`` with ``sample_h``, ``sample_v``,
-  ``free_energy``, ``gibbs`` and ``numpy_params`` (for :mod:`lib.rbm`'s exact log Z and AIS);
-- :func:`cd_gradients`, the closed-form estimate of the log-likelihood gradient from data and
-  model samples, ``<v hᵀ>_data - <v hᵀ>_model`` (hidden *probabilities* in both terms) and the
-  bias terms. It is exactly minus the autograd gradient of the surrogate loss
-  ``mean F(v_data) - mean F(v_model)`` that lecture 01 differentiates;
-- :func:`train`, CD-k or PCD-k with SGD, momentum and a learning rate decayed linearly to 0,
-  written out by hand: no autograd, no optimiser object, preallocated buffers and in-place
-  operations. Every epoch and batch loop goes through :func:`lib.config.training`, so that
-  ``COURSE_SCALE=untrained`` makes exactly one update.
+Public names: :class:`RBM` (an ``nn.Module`` holding ``W``, ``b``, ``c``); :func:`cd_gradients`,
+the closed-form gradient estimate ``<v hᵀ>_data - <v hᵀ>_model``, exactly minus the autograd
+gradient of the surrogate loss that lecture 01 differentiates; and :func:`train`, CD-k or PCD-k
+written out by hand (no autograd, preallocated buffers, in-place operations).
 
 PyTorch is imported by this module (it is the PyTorch RBM); :mod:`lib.rbm` stays framework-free.
 """
@@ -41,6 +33,8 @@ __all__ = ["METHODS", "RBM", "cd_gradients", "train"]
 
 #: The training methods :func:`train` knows: contrastive divergence and persistent CD.
 METHODS: tuple[str, ...] = ("cd", "pcd")
+Generator = torch.Generator | None
+Pair = tuple[torch.Tensor, torch.Tensor]  # probabilities and a sample
 
 
 class RBM(nn.Module):
@@ -66,12 +60,9 @@ class RBM(nn.Module):
         weight_scale: float = 0.01,
     ) -> None:
         super().__init__()
-        for name, n in (("n_visible", n_visible), ("n_hidden", n_hidden)):
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-                raise ValueError(f"{name} must be a positive integer, got {n!r}")
+        n_visible, n_hidden = _positive_int("n_visible", n_visible), _positive_int("n_hidden", n_hidden)
         if not (isinstance(weight_scale, (int, float)) and math.isfinite(weight_scale) and weight_scale >= 0):
             raise ValueError(f"weight_scale must be a finite number ≥ 0, got {weight_scale!r}")
-        n_visible, n_hidden = int(n_visible), int(n_hidden)
         self.W = nn.Parameter(weight_scale * torch.randn(n_visible, n_hidden))  # (D, H)
         if visible_bias is None:
             b = torch.zeros(n_visible)
@@ -100,16 +91,12 @@ class RBM(nn.Module):
     def extra_repr(self) -> str:
         return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}"
 
-    def sample_h(
-        self, v: torch.Tensor, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_h(self, v: torch.Tensor, generator: Generator = None) -> Pair:
         """``p(h=1|v) = σ(vW + c)`` and a sample of h: v (B, D) -> (B, H), (B, H)."""
         p = torch.sigmoid(v @ self.W + self.c)
         return p, torch.bernoulli(p, generator=generator)
 
-    def sample_v(
-        self, h: torch.Tensor, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_v(self, h: torch.Tensor, generator: Generator = None) -> Pair:
         """``p(v=1|h) = σ(hWᵀ + b)`` and a sample of v: h (B, H) -> (B, D), (B, D)."""
         p = torch.sigmoid(h @ self.W.T + self.b)
         return p, torch.bernoulli(p, generator=generator)
@@ -119,11 +106,9 @@ class RBM(nn.Module):
         return -(v @ self.b) - F.softplus(v @ self.W + self.c).sum(dim=1)
 
     @torch.no_grad()
-    def gibbs(self, v: torch.Tensor, k: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+    def gibbs(self, v: torch.Tensor, k: int = 1, generator: Generator = None) -> torch.Tensor:
         """``k`` steps of block Gibbs sampling v -> h -> v; returns the final v (B, D)."""
-        if not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"k, the number of Gibbs steps, must be an integer ≥ 0, got {k!r}")
-        for _ in range(int(k)):
+        for _ in range(_positive_int("k, the number of Gibbs steps,", k, minimum=0)):
             _, h = self.sample_h(v, generator)
             _, v = self.sample_v(h, generator)
         return v
@@ -230,7 +215,8 @@ def cd_gradients(model: RBM, v_data: Any, v_model: Any) -> tuple[torch.Tensor, t
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+        kind = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
     return int(value)
 
 
