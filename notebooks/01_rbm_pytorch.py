@@ -144,8 +144,8 @@ results.record("base_rate_test_log_likelihood", LL_BASE, unit="nats")
 #
 # The module holds $W$, $b$, $c$ and implements the conditionals, one step of **block Gibbs
 # sampling** (sample all of $h$ given $v$, then all of $v$ given $h$), and the free energy. We start
-# the visible biases at the base-rate logits, a standard trick (Hinton's *practical guide*) that
-# saves the first epoch from learning the average digit.
+# the visible biases at the base-rate logits, a standard trick of the RBM *practical guide*
+# {cite:p}`hinton2012` that saves the first epoch from learning the average digit.
 #
 # The course keeps this module in `lib/rbm_torch.py` (the tests, lecture 02 and this lecture use the
 # same one). Here is its source: the constructor (with its checks of the arguments), the two
@@ -182,8 +182,8 @@ display(Markdown(f"```python\n{inspect.getsource(RBM)}```"))
 #   features yet is known to give poor likelihoods for large models.
 # - **PCD** (persistent CD {cite:p}`tieleman2008`): keep a set of "fantasy" chains alive *across* updates and
 #   advance them $k$ steps per update. As long as the weights change slowly, the chains stay close
-#   to equilibrium and the model term is nearly unbiased; hence Tieleman's advice to use a smaller
-#   learning rate than for CD. Here every method gets the same learning rate and the same decay to
+#   to equilibrium and the model term is nearly unbiased; hence the advice of {cite:t}`tieleman2008`
+#   to use a smaller learning rate than for CD. Here every method gets the same learning rate and the same decay to
 #   zero (below), so that the comparisons of section 6 differ only in the negative samples; the
 #   decay is what slows the weights down for PCD's chains late in training.
 #
@@ -259,8 +259,8 @@ for name, param, grad in zip("Wbc", (demo.W, demo.b, demo.c), closed_form, stric
 #
 # $\hat r$ is unbiased, so $\log \hat r$ *underestimates* $\log Z$ on average (Jensen), i.e. AIS tends
 # to *overestimate* the log-likelihood when it has too few $\beta$s; we report
-# $\log(\hat r \pm 3\hat\sigma)$ as S&M do. Before we use AIS on a model we cannot check, section 6
-# checks it against the exact value on small models where both can be computed.
+# $\log(\hat r \pm 3\hat\sigma)$ as {cite:t}`salakhutdinov2008` do. Before we use AIS on a model we
+# cannot check, section 6 checks it against the exact value on small models where both can be computed.
 #
 #
 #
@@ -835,8 +835,8 @@ display(
 # Ours are expected to be lower (more negative) than the paper's, for three reasons:
 #
 # 1. **Less data and far less training.** Below the `full` scale we train on a few thousand images
-#    for a few dozen epochs at most (the number of updates is printed above); S&M trained on all 60 000 images for
-#    far longer. A large RBM is nowhere near convergence after a few minutes on a laptop.
+#    for a few dozen epochs at most (the number of updates is printed above);
+#    {cite:t}`salakhutdinov2008` trained on all 60 000 images for far longer. A large RBM is nowhere near convergence after a few minutes on a laptop.
 # 2. **A different test set.** The course's offline subset takes train *and* test images from the
 #    official *test* split: the training images are its first 8 000, the test images its last 2 000,
 #    which {cite:t}`lecun_mnist` describe as harder than the first 5 000. Compare the training and

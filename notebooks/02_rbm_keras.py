@@ -20,7 +20,7 @@
 #
 # Notebook 01 built a restricted Boltzmann machine in PyTorch and measured it by its test
 # log-likelihood. Here we write the same model the TensorFlow 2 / Keras 3 way, in the spirit of
-# Babcock & Bali (*Generative AI with Python and TensorFlow 2*, chapter 4):
+# chapter 4 of *Generative AI with Python and TensorFlow 2* {cite:p}`babcock2021`:
 #
 # 1. the RBM as a `keras.layers.Layer` inside a `keras.Model`;
 # 2. a CD-k training step compiled into a graph with `tf.function`, with the gradient written

@@ -588,10 +588,9 @@ results.record("square_mixture_mode_masses", mass_learned.tolist(), true_value=m
 #
 # ## 4. Part 3 — an EBM on MNIST
 #
-# ### The recipe of Du & Mordatch (2019)
+# ### The recipe of Du & Mordatch
 #
-# *Implicit generation and generalization in energy-based models* made neural EBMs work on
-# images with a handful of tricks, which we follow:
+# {cite:t}`du2019` made neural EBMs work on images with a handful of tricks, which we follow:
 #
 # - **Short-run Langevin with decoupled step and noise.** In practice
 #   $x \leftarrow x - \lambda\nabla_x E(x) + \sigma\xi$ with gradient step $\lambda = 10$ and noise
@@ -1155,8 +1154,8 @@ display(
 #    updates, width, depth, larger Langevin steps?
 # 4. **Tempering the sampler.** In Part 3, replace the decoupled step by the exact pairing
 #    (`step_size=ε`, noise standard deviation $\sqrt\varepsilon$) for a few $\varepsilon$. What do
-#    samples look like, and what does this tell you about the temperature of the Du & Mordatch
-#    sampler?
+#    samples look like, and what does this tell you about the temperature of the sampler of
+#    {cite:t}`du2019`?
 # 5. **Break the training.** Set `ALPHA = 0`, or raise the learning rate tenfold, or drop
 #    `grad_clip`, or remove the spectral normalisation, and watch `E(real)` and `E(sample)`. Which
 #    of the divergence signs of section 4 appear first?

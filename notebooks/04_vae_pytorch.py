@@ -426,7 +426,7 @@ assert grad_score.std() > 3 * grad_path.std()
 # $\log\sigma^2=2\log\sigma$), since two linear maps of the same hidden layer are one linear map with their
 # outputs stacked. Lecture 05 writes the two heads separately. `rsample()` is the
 # reparameterised sample; `kl_divergence` knows the closed form of section 2.2. The
-# architecture is Burda et al.'s one-stochastic-layer model, **784-200-200-50** with tanh units,
+# architecture is the one-stochastic-layer model of {cite:t}`burda2016`, **784-200-200-50** with tanh units,
 # so that numbers can be compared with their Table 1. They use tanh units; on our short CPU budget
 # ReLU units escape the initial plateau (where the decoder ignores $z$) much faster, so `ACTIVATION` is
 # ReLU at smoke and lecture scale and tanh at full scale, which is their exact configuration.
@@ -684,7 +684,7 @@ fig = plotting.image_grid(
 #
 # The same VAE with $d=2$ lets us *see* the code space. Compare it with the autoencoder's of section 1:
 # the KL term packs the codes into the prior's disk, without holes, and the decoded grid — at evenly
-# spaced *quantiles* of $\mathcal N(0,1)$, as in Kingma & Welling's Figure 4 — is a continuous manifold
+# spaced *quantiles* of $\mathcal N(0,1)$, as in Figure 4 of {cite:t}`kingma2014` — is a continuous manifold
 # of digits.
 
 
@@ -740,7 +740,7 @@ assert elbo_2d > base_rate_ll + config.scaled(smoke=15, lecture=30, full=40), (
 # Since $\mathbb E[w_i]=p_\theta(x)$, Jensen gives $\mathcal L_k\le\log p_\theta(x)$; $\mathcal L_1$ is the ELBO; $\mathcal L_k$ is
 # non-decreasing in $k$; and $\mathcal L_k\to\log p_\theta(x)$ as $k\to\infty$ (the average of the weights converges
 # to its mean). It is an importance-sampling estimate of the marginal with $q$ as the proposal.
-# Following Burda et al. we use $k=5000$ at full scale ($k=$ `IW_K` here), computed with
+# Following {cite:t}`burda2016`, we use $k=5000$ at full scale ($k=$ `IW_K` here), computed with
 # `lib.vae.iw_log_likelihood_chunked`, which draws the samples in chunks and combines them with
 # a stable log-sum-exp (`log_mean_exp`), so that memory stays bounded.
 
@@ -969,7 +969,8 @@ print(f"notebook ran in {time.time() - T_START:.0f} s at scale {SCALE}")
 # 2. **The gap.** Plot $\mathcal L_k$ against $\log k$ for $k=1,\dots,5000$ on 100 test images. Does it
 #    level off? Estimate $\mathbb E\,\mathrm{KL}(q\,\|\,p(z\mid x))$ from it.
 # 3. **IWAE.** Train with $-\mathcal L_k$ (use `log_weights` and `vae.log_mean_exp` inside the loss) for
-#    $k=5$. Burda et al. report that the IW bound improves and the posterior spreads out; do you see it?
+#    $k=5$. {cite:t}`burda2016` report that the IW bound improves and the posterior spreads out; do you
+#    see it?
 # 4. **Dynamic binarization.** Re-binarize the training set every epoch (`seed=epoch`). What happens to
 #    the train–test gap, and to the test IW estimate?
 # 5. **Score-function gradients.** Replace `rsample()` by `sample()` and train with the REINFORCE

@@ -286,7 +286,7 @@ fig.tight_layout()
 #
 # Let the discriminator output a logit $a$, with $d = \sigma(a) = 1/(1+e^{-a})$, and write
 # $D = d(g(z))$ for the score of a generated sample. The minimax generator minimises
-# $\log(1 - D)$; Goodfellow et al. proposed instead to **maximise $\log D$**, i.e. minimise
+# $\log(1 - D)$; {cite:t}`goodfellow2014` proposed instead to **maximise $\log D$**, i.e. minimise
 # $-\log D$. Both push $D$ up, but their gradients through the logit differ:
 # $$
 # \frac{\partial}{\partial a}\log\bigl(1-\sigma(a)\bigr) = -\sigma(a) = -D,
@@ -549,7 +549,7 @@ assert final_collapsing.modes_covered <= 3, final_collapsing
 # The counts tell the two runs apart; the discriminator and generator losses, stored in
 # `run["d_loss"]` and `run["g_loss"]`, say little about which run covers the ring (plot them). Remedies studied in
 # the literature include more discriminator steps (the theory's assumption), unrolling the
-# discriminator (Metz et al.), minibatch discrimination, and losses whose gradients do not vanish
+# discriminator {cite:p}`metz2017`, minibatch discrimination, and losses whose gradients do not vanish
 # (the Wasserstein GAN). Exercise 2 tries one.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -1168,7 +1168,8 @@ assert final["label_jsd"] < collapse_jsd(5), (
 #   generative networks, among them VAEs and GANs (with a discussion of why GAN training may not
 #   converge), drawing samples from autoencoders, generative stochastic networks, other ways of
 #   generating, and how generative models are evaluated.
-# - I. Goodfellow, *NIPS 2016 Tutorial: Generative Adversarial Networks*, arXiv:1701.00160: how GANs
+# - {cite:t}`goodfellow2016tutorial`, *NIPS 2016 Tutorial: Generative Adversarial Networks*
+#   (arXiv:1701.00160): how GANs
 #   compare with other generative models, the non-saturating loss, non-convergence and mode
 #   collapse, and practical tricks.
 # - {cite:t}`goodfellow2014` (six pages); {cite:t}`radford2016` (the DCGAN); the

@@ -1031,7 +1031,7 @@ assert vae_c_low > 2 and vae_c_low > 5 * rbm_c_low, (vae_c_low, rbm_c_low)
 #   phase does not have: the check asserts that at the lowest temperature its specific heat is
 #   more than three times the Monte Carlo value, with a relative error more than five times the
 #   RBM's. At high $T$, where the truth is closest to independent spins, the VAE has least to
-#   miss. Torlai & Melko found that RBM samples follow the peak of $c$ near $T_c$; the RBM rows of
+#   miss. {cite:t}`torlai2016` found that RBM samples follow the peak of $c$ near $T_c$; the RBM rows of
 #   the printed deviations show how close this run comes.
 # - **Sampling near $T_c$.** The RBM pays at generation time, though not because its moves are
 #   local: block Gibbs sampling resamples *every* visible unit at once given $h$. The bottleneck

@@ -138,9 +138,10 @@ results.describe(
 # negative phase. And the score is all that Langevin dynamics needs:
 # $x \leftarrow x + \tfrac{\varepsilon}{2} s(x) + \sqrt\varepsilon\,\xi$.
 #
-# ### Score matching (Hyvärinen 2005)
+# ### Score matching
 #
-# Fit $s_\theta$ by the Fisher divergence $J(\theta) = \tfrac12\mathbb{E}_{p}\,|s_\theta(x) - \nabla\log p(x)|^2$.
+# Score matching {cite:p}`hyvarinen2005` fits $s_\theta$ by the Fisher divergence
+# $J(\theta) = \tfrac12\mathbb{E}_{p}\,|s_\theta(x) - \nabla\log p(x)|^2$.
 # The unknown $\nabla \log p$ appears only in the cross term; integrating it by parts
 # ($\int p\, s_\theta\cdot\nabla\log p = \int s_\theta \cdot\nabla p = -\int p\,\nabla\!\cdot s_\theta$,
 # boundary terms vanishing) gives, up to a constant,
@@ -150,12 +151,12 @@ results.describe(
 # Only data are needed. The price is the divergence $\nabla\cdot s_\theta$: $D$ backward passes in
 # $D$ dimensions, hopeless for images ($D = 784$).
 #
-# ### Denoising score matching (Vincent 2011)
+# ### Denoising score matching
 #
 # Blur the data instead: $\tilde x = x + \sigma\varepsilon$, $\varepsilon\sim\mathcal N(0, I)$, so
 # $\tilde x$ has the density $p_\sigma = p * \mathcal N(0, \sigma^2 I)$ and
 # $\nabla_{\tilde x}\log q(\tilde x\mid x) = -(\tilde x - x)/\sigma^2 = -\varepsilon/\sigma$. The
-# **denoising score matching** loss regresses the model on this conditional score:
+# **denoising score matching** loss {cite:p}`vincent2011` regresses the model on this conditional score:
 #
 # $$L_{\rm DSM}(\theta) = \tfrac12\,\mathbb{E}_{x\sim p,\ \tilde x\sim q(\cdot\mid x)}\,
 #   \Big|s_\theta(\tilde x) - \nabla_{\tilde x}\log q(\tilde x\mid x)\Big|^2 .$$
@@ -183,9 +184,9 @@ results.describe(
 # score, Langevin between well-separated modes almost never crosses the empty region between
 # them: the relative weights of the modes are then set by where the chains started, not by $p$.
 #
-# ### Annealed Langevin (Song & Ermon 2019)
+# ### Annealed Langevin
 #
-# Learn one **noise-conditional** score $s_\theta(x, \sigma)$ for a ladder
+# Following {cite:t}`song2019`, learn one **noise-conditional** score $s_\theta(x, \sigma)$ for a ladder
 # $\sigma_1 > \sigma_2 > \dots > \sigma_L$, with $\sigma_1$ comparable to the distance between
 # modes (the noised density is then nearly one Gaussian blob: mixing is easy) and $\sigma_L$ small
 # enough that $p_{\sigma_L}\approx p$. Train with DSM averaged over the levels, weighted by
@@ -514,9 +515,9 @@ results.record("ebm_sample_kl_same_budget", kl["contrastive EBM (lecture 03)"][1
 results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": seconds_ebm}, unit="s")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 2. DDPM: denoising diffusion probabilistic models (Ho et al. 2020)
+# ## 2. DDPM: denoising diffusion probabilistic models
 #
-# Annealed Langevin needs hand-tuned ladders and step sizes. DDPM turns the ladder into a
+# Annealed Langevin needs hand-tuned ladders and step sizes. DDPM {cite:p}`ho2020` turns the ladder into a
 # *Markov chain* with a tractable likelihood bound, and sampling into one step per level.
 #
 # ### The forward process, in closed form
@@ -565,7 +566,7 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 # $x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\varepsilon)/\sqrt{\bar\alpha_t}$ turns $\tilde\mu_t$ into
 # $\frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\varepsilon\big)$, so let the
 # network predict the noise, $\varepsilon_\theta(x_t, t)$, and use the same formula. Each KL term
-# becomes a weighted $|\varepsilon - \varepsilon_\theta(x_t,t)|^2$; Ho et al. drop the weights:
+# becomes a weighted $|\varepsilon - \varepsilon_\theta(x_t,t)|^2$; {cite:t}`ho2020` drop the weights:
 #
 # $$L_{\rm simple}(\theta) = \mathbb{E}_{t\sim U\{0..T-1\},\ x_0,\ \varepsilon}
 #   \big|\varepsilon - \varepsilon_\theta\big(\sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\ t\big)\big|^2 .$$
@@ -576,8 +577,8 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 #
 # $$|\varepsilon - \varepsilon_\theta|^2 = (1-\bar\alpha_t)\,\big|s_\theta - \nabla\log q(x_t\mid x_0)\big|^2 ,$$
 #
-# DSM with the weight $\lambda_t = 1-\bar\alpha_t = \sigma_t^2$, exactly Song & Ermon's weighting. The
-# optimum is $\hat\varepsilon(x_t,t) = -\sqrt{1-\bar\alpha_t}\,\nabla\log q_t(x_t)$: **the noise
+# DSM with the weight $\lambda_t = 1-\bar\alpha_t = \sigma_t^2$, exactly the weighting of
+# {cite:t}`song2019`. The optimum is $\hat\varepsilon(x_t,t) = -\sqrt{1-\bar\alpha_t}\,\nabla\log q_t(x_t)$: **the noise
 # predictor is the scaled score of the noised data.** For Gaussian data $\mathcal N(\mu,\sigma^2)$ it is
 # known in closed form, $\hat\varepsilon = \sqrt{1-\bar\alpha_t}\,(x_t - \sqrt{\bar\alpha_t}\mu)/(\bar\alpha_t\sigma^2 + 1-\bar\alpha_t)$,
 # which is how the tests check the samplers.
@@ -600,7 +601,7 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 # ### The schedule and the network
 #
 # We use the **cosine schedule** of {cite:t}`nichol2021`, $\bar\alpha_t \propto
-# \cos^2\big(\frac{(t+1)/T + s}{1+s}\frac\pi2\big)$: the linear schedule of Ho et al. destroys small
+# \cos^2\big(\frac{(t+1)/T + s}{1+s}\frac\pi2\big)$: the linear schedule of {cite:t}`ho2020` destroys small
 # images too early (most of its levels are almost pure noise), the cosine one spends the levels
 # more evenly. The network is a small **U-Net**: a convolutional encoder ($28\to14\to7$) and decoder
 # with skip connections, residual blocks with group normalisation, and the time $t$ entering every
@@ -897,10 +898,10 @@ assert memo.copied_fraction < 0.05, memo.summary()
 assert memo.median_ratio < config.scaled(smoke=2.2, lecture=1.3, full=1.2), memo.summary()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 3. DDIM: fewer steps, no noise (Song, Meng & Ermon 2021)
+# ## 3. DDIM: fewer steps, no noise
 #
 # The DDPM loss only involves the marginals $q(x_t\mid x_0)$, never the chain itself. Many other
-# processes have the same marginals: DDIM picks, for a decreasing sub-sequence of times
+# processes have the same marginals: DDIM {cite:p}`song2021ddim` picks, for a decreasing sub-sequence of times
 # $\tau_S > \dots > \tau_1$,
 #
 # $$x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'}-s_t^2}\;\hat\varepsilon + s_t\,z,
@@ -1052,7 +1053,7 @@ for model, scores, sec in (
 # parallel tempering).
 #
 # **What `full` changes.** At `COURSE_SCALE=full` (a GPU recommended) the U-Net is wider, $T = 1000$
-# as in Ho et al., training runs for tens of thousands of updates and the FCDs use 10 000 samples.
+# as in {cite:t}`ho2020`, training runs for tens of thousands of updates and the FCDs use 10 000 samples.
 #
 # ## Conclusion
 #

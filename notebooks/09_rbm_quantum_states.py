@@ -202,7 +202,7 @@ plt.show()
 # correlations at any distance, which a product state or a short-range ansatz cannot.
 #
 # **Translation invariance.** The ring is invariant under translations, so the ground state is
-# too. Carleo & Troyer build this in: $\alpha$ filters $w_f$ of $n$ weights, each applied at all
+# too. {cite:t}`carleo2017` build this in: $\alpha$ filters $w_f$ of $n$ weights, each applied at all
 # $n$ positions, $W_{i, (f,t)} = w_f[(i - t) \bmod n]$, $b_{(f,t)} = b_f$, $a_i = a$. This is
 # still an RBM with $m = \alpha n$ hidden units, but with $\alpha n + \alpha + 1$ parameters instead
 # of $n + m + nm$ (`nqs.SymmetricRBM`; `nqs.RBM` is the unconstrained one). Below we check that
@@ -765,7 +765,7 @@ results.record(
 # $$H = \sum_{i} \boldsymbol\sigma_i\cdot\boldsymbol\sigma_{i+1}
 #     = \sum_i \Big(\sigma^z_i\sigma^z_{i+1} + 2\,(\sigma^+_i\sigma^-_{i+1} + \sigma^-_i\sigma^+_{i+1})\Big),$$
 #
-# (Pauli matrices, periodic) is the harder case Carleo & Troyer also solved. Its off-diagonal
+# (Pauli matrices, periodic) is the harder case {cite:t}`carleo2017` also solved. Its off-diagonal
 # elements exchange an antiparallel neighbouring pair with amplitude $+2 > 0$: $H$ is *not*
 # stoquastic, and the ground state has signs. On a bipartite ring (even $n$) Marshall's rule
 # fixes them: $\psi_0(s) = (-1)^{N_\uparrow(A)}\,|\psi_0(s)|$, with $N_\uparrow(A)$ the number of

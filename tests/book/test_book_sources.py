@@ -263,8 +263,14 @@ def _cited(text: str) -> set[str]:
     return {key.strip() for keys in CITE.findall(text) for key in keys.split(",")}
 
 
+def _bib_keys() -> list[str]:
+    return re.findall(
+        r"^@\w+\{([^,\s]+),", (REPO / "book" / "references.bib").read_text(encoding="utf-8"), flags=re.M
+    )
+
+
 def test_every_cited_work_is_in_the_bibliography():
-    bib = set(re.findall(r"^@\w+\{([^,\s]+),", (REPO / "book" / "references.bib").read_text(), flags=re.M))
+    bib = set(_bib_keys())
     for py in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
         missing = _cited(_markdown(py)) - bib
         assert not missing, f"{py.name} cites {sorted(missing)}, which book/references.bib does not hold"
@@ -274,6 +280,18 @@ def test_every_lecture_cites_with_roles():
     for py in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
         if not py.name.startswith("00_"):
             assert _cited(_markdown(py)), f"{py.name} cites no work with a {{cite}} role"
+
+
+def test_the_bibliography_keys_are_unique():
+    keys = _bib_keys()
+    assert len(keys) > 20 and len(set(keys)) == len(keys), sorted(k for k in keys if keys.count(k) > 1)
+
+
+def test_no_citation_role_in_a_heading():
+    """The course cites in the text, never in a heading (section titles, the table of contents)."""
+    for py in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py")):
+        headings = [line for line in _markdown(py).splitlines() if line.startswith("#")]
+        assert not [h for h in headings if CITE.search(h)], f"{py.name}: cite the work below the heading"
 
 
 def test_the_citation_parser():
