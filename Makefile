@@ -18,12 +18,19 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BUILD  ?= build
-# nbval runs the cells of one notebook in order, so the notebooks are spread over two workers a
-# whole file each (--dist loadfile); xdist's default distribution would split a notebook. The
-# plugin book/nbval_save.py keeps the executed notebooks, so the book is built from them without
-# running them twice (`python -m pytest` puts the repository on the test process's path).
-# COURSE_CACHE=off: the tests always train (the cache would otherwise reuse an earlier run).
-PYTEST_NB := COURSE_CACHE=off $(BIN)/python -m pytest -p book.nbval_save -p no:cacheprovider -n 2 --dist loadfile --nbval-lax --nbval-current-env
+# nbval runs the cells of one notebook in order, so a notebook's cells must stay on one worker: the
+# plugin tests/schedule.py puts them into one xdist group (--dist loadgroup) and orders the work
+# longest first. The plugin book/nbval_save.py keeps the executed notebooks, so the book is built
+# from them without running them twice (`python -m pytest` puts the repository on the test
+# process's path). COURSE_CACHE=off: the tests always train (the cache would otherwise reuse an
+# earlier run).
+# The tests run two things at once on two cores, so each gets one thread in every pool (OpenMP,
+# BLAS, TensorFlow): with two each, spinning threads took each other's cores (the unit tests alone
+# took 64 core-s against 38).
+ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
+PYTEST_SMOKE := $(ONE_THREAD) COURSE_CACHE=off COURSE_SCALE=smoke COURSE_BUILD_DIR=$(abspath $(BUILD))/smoke \
+  $(BIN)/python -m pytest -p tests.schedule -p book.nbval_save -p no:cacheprovider -n 2 \
+  --no-loadscope-reorder --nbval-lax --nbval-current-env --nbval-save-dir $(abspath $(BUILD))/smoke/notebooks
 
 .PHONY: env test unit notebooks negative-control lab run readme sync check-sync lint bench clean \
 	book slides book-check check-slides
@@ -45,22 +52,27 @@ $(STAMP): pyproject.toml requirements.lock
 	  --quiet --compile-bytecode -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
-test: unit notebooks negative-control
+# One session on two workers: the unit tests, every notebook at smoke and the negative control, the
+# longest runs first and the short unit tests filling the gaps (as three phases one after another,
+# one core idled at the end of each). `make unit`, `make notebooks` and `make negative-control`
+# run one part each.
+test: env
+	@test -n "$(NOTEBOOKS)" || { echo "no notebooks/NN_*.ipynb found"; exit 1; }
+	@$(TIMED) $(PYTEST_SMOKE) -o python_files='test_*.py negative_control.py' tests $(NOTEBOOKS)
 
 # Each phase prints how long it took (CI's log shows where the minutes go).
 TIMED = start=$$(date +%s); trap 'echo "== $@ took $$(( $$(date +%s) - start )) s"' EXIT;
 
 unit: env
-	@$(TIMED) $(BIN)/pytest -p no:cacheprovider -n 2 tests
+	@$(TIMED) $(ONE_THREAD) $(BIN)/pytest -p no:cacheprovider -n 2 tests
 
 notebooks: env
 	@test -n "$(NOTEBOOKS)" || { echo "no notebooks/NN_*.ipynb found"; exit 1; }
-	@$(TIMED) COURSE_SCALE=smoke COURSE_BUILD_DIR=$(abspath $(BUILD))/smoke $(PYTEST_NB) \
-	  --nbval-save-dir $(abspath $(BUILD))/smoke/notebooks $(NOTEBOOKS)
+	@$(TIMED) $(PYTEST_SMOKE) $(NOTEBOOKS)
 
 # Each lecture at COURSE_SCALE=untrained: its learning-check cells must fail, all others pass.
 negative-control: env
-	@$(TIMED) $(BIN)/pytest -p no:cacheprovider -n 2 tests/negative_control.py
+	@$(TIMED) $(ONE_THREAD) $(BIN)/pytest -p no:cacheprovider -n 2 tests/negative_control.py
 
 lab: env
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/

@@ -1,0 +1,106 @@
+"""A pytest plugin: one parallel session for the unit tests, the notebooks and the negative control.
+
+``make test`` runs everything in one ``pytest -n 2 --no-loadscope-reorder`` session, so that
+neither core idles while the other finishes a phase (as three sessions one after another did).
+This plugin does three things:
+
+- its scheduler (``pytest_xdist_make_scheduler``) keeps the cells of a notebook on one worker:
+  nbval runs a notebook's cells in order in one kernel (what ``--dist loadfile`` did for the
+  notebooks alone). Every other test is a unit of work of its own, so the negative control's runs,
+  which are the parameters of one test function, spread over both workers. (xdist's own
+  ``--dist loadgroup`` cannot do this here: it marks a group by rewriting ``item._nodeid``, which
+  pytest 9.2 no longer reads, so each cell became a unit of its own);
+- it orders the work longest first, so that the long notebooks start at once and the many short
+  unit tests fill the gaps at the end: the notebooks at ``smoke`` and the negative control's runs
+  at ``untrained`` by their measured cost (``SECONDS``), then everything else in collection order;
+- it prints where the time went, by part.
+
+The order changes only how long the session takes, never what it tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+#: Seconds each notebook took on a 2-core machine, two at a time (commit ca587f9): at smoke under
+#: nbval, and at untrained in the negative control. Only the order is taken from them; a notebook
+#: not listed runs after the listed ones.
+SECONDS: dict[str, tuple[float, float]] = {
+    "08_diffusion": (115, 90),
+    "05_vae_keras": (64, 29),
+    "06_dcgan_tensorflow": (47, 26),
+    "03_ebm_langevin": (31, 19),
+    "01_rbm_pytorch": (24, 15),
+    "07_ising_generative": (24, 20),
+    "04_vae_pytorch": (22, 14),
+    "02_rbm_keras": (11, 10),
+    "09_rbm_quantum_states": (9, 5),
+    "00_course_tour": (7.5, 0),
+}
+NEGATIVE_CONTROL = "test_learning_checks_fail_when_untrained"
+
+
+def _notebook_of_cell(item: pytest.Item) -> str | None:
+    """The notebook's stem when ``item`` is a cell that nbval collected, else None."""
+    path = Path(str(item.path))
+    return path.stem if path.suffix == ".ipynb" else None
+
+
+def _cost(item: pytest.Item) -> float:
+    """The seconds of the run ``item`` belongs to (0 for a unit test or an unlisted notebook)."""
+    stem = _notebook_of_cell(item)
+    if stem is not None:
+        return SECONDS.get(stem, (0.0, 0.0))[0]
+    if getattr(item, "originalname", None) == NEGATIVE_CONTROL:
+        return SECONDS.get(item.callspec.id, (0.0, 0.0))[1]
+    return 0.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A stable sort: the cells of a notebook keep their order, and so do the unit tests. Each worker
+    # sorts the same collection the same way; the scheduler hands out the work in this order.
+    items.sort(key=lambda item: -_cost(item))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """A notebook's cells are one unit of work (one worker, in order); any other test is one."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebookScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.endswith(".ipynb") else nodeid
+
+    return NotebookScheduling(config, log)
+
+
+# ---------------------------------------------------------------------------------------------
+# where the time went: printed at the end of the session (the sum of the tests' durations, which
+# on two workers is about twice the wall time)
+
+_spent: dict[str, float] = {}
+
+
+def _kind(nodeid: str) -> str:
+    path, _, rest = nodeid.partition("::")
+    if path.endswith(".ipynb"):
+        return f"smoke      {Path(path).stem}"
+    if rest.startswith(NEGATIVE_CONTROL + "["):
+        return f"untrained  {rest[len(NEGATIVE_CONTROL) + 1 :].split(']')[0]}"
+    return "unit tests" if path.startswith("tests/") else "other"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    key = _kind(report.nodeid)
+    _spent[key] = _spent.get(key, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _spent or len(_spent) < 2:
+        return
+    terminalreporter.section("seconds spent, by part (summed over the workers)")
+    for key, seconds in sorted(_spent.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"{seconds:7.1f}  {key}")
+    terminalreporter.write_line(f"{sum(_spent.values()):7.1f}  in all")
