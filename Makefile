@@ -79,21 +79,13 @@ lab: env
 
 # MPLBACKEND is dropped for the kernels so that figures render inline (CI sets it to Agg).
 # ipykernel prints one warning per notebook that its kernel talks TCP on 127.0.0.1 without
-# encryption: harmless for a local, single-user run.
+# encryption: harmless for a local, single-user run. JOBS notebooks run at once (book/run.py):
+# each lecture trains on one thread (08's U-Net on two), so two at a time use a laptop's cores.
+JOBS ?= 2
 run: export COURSE_BUILD_DIR = $(abspath $(BUILD))
 run: env
 	rm -rf $(BUILD)/results $(BUILD)/notebooks $(BUILD)/html
-	@mkdir -p $(BUILD)/notebooks $(BUILD)/html
-	@set -e; for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb (COURSE_SCALE=$${COURSE_SCALE:-lecture})"; \
-	  start=$$(date +%s); \
-	  env -u MPLBACKEND $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
-	    --output-dir $(BUILD)/notebooks $$nb --log-level=ERROR; \
-	  $(BIN)/jupyter nbconvert --to html --output-dir $(BUILD)/html $(BUILD)/notebooks/$$(basename $$nb) --log-level=ERROR; \
-	  secs=$$(( $$(date +%s) - start )); echo "   done in $$secs s"; \
-	  printf '{"notebook": "%s", "scale": "%s", "seconds": %s, "date": "%s"}\n' "$$(basename $$nb .ipynb)" \
-	    "$${COURSE_SCALE:-lecture}" "$$secs" "$$(date -u +%FT%TZ)" >> $(BUILD)/run_times.jsonl; \
-	done
+	env -u MPLBACKEND $(BIN)/python book/run.py --jobs $(JOBS) --build $(BUILD) $(NOTEBOOKS)
 	$(BIN)/python -m lib.results $(BUILD)/results.md
 	@echo "Executed notebooks: $(BUILD)/notebooks/   HTML: $(BUILD)/html/   results table: $(BUILD)/results.md"
 	@echo "To put this run's key results into the README: make readme"

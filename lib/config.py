@@ -46,6 +46,7 @@ __all__ = [
     "seed",
     "seed_everything",
     "setup",
+    "threads",
     "torch_device",
     "training",
     "training_steps",
@@ -150,6 +151,32 @@ def seed_everything(seed: int) -> None:
         utils = getattr(keras, "utils", None)
         if utils is not None and hasattr(utils, "set_random_seed"):
             utils.set_random_seed(seed)
+
+
+def threads(wanted: int | None = None) -> int:
+    """How many threads a notebook may use: ``wanted`` (default: every core), at most the budget.
+
+    The budget is ``COURSE_THREADS`` when set: ``make run`` (``book/run.py``) runs several
+    notebooks at once and gives each its share of the cores, since two notebooks that each spin
+    two threads on two cores slow each other down many times over. Without it, the budget is the
+    machine's core count.
+
+    Raises:
+        ValueError: ``wanted`` or ``COURSE_THREADS`` is not a positive integer.
+    """
+    cores = os.cpu_count() or 1
+    raw = os.environ.get("COURSE_THREADS", "").strip()
+    try:
+        budget = int(raw) if raw else cores
+    except ValueError:
+        budget = 0
+    if budget < 1:
+        raise ValueError(
+            f"COURSE_THREADS must be a positive integer, got {raw!r}; unset it to use every core"
+        )
+    if wanted is not None and (isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1):
+        raise ValueError(f"threads(wanted) needs a positive integer, got {wanted!r}")
+    return min(budget, cores if wanted is None else wanted)
 
 
 def torch_device(verbose: bool = True) -> Any:

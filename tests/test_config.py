@@ -1,3 +1,4 @@
+import os
 import random
 import sys
 
@@ -146,3 +147,28 @@ def test_course_seed_overrides_the_notebooks_seed(monkeypatch):
     monkeypatch.setenv("COURSE_SEED", "five")
     with pytest.raises(ValueError, match="COURSE_SEED"):
         config.setup("99_test", quiet=True)
+
+
+def test_threads_is_capped_by_the_budget_and_the_cores(monkeypatch):
+    cores = os.cpu_count() or 1
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    assert config.threads() == cores
+    assert config.threads(1) == 1
+    assert config.threads(cores + 5) == cores  # never more than the machine has
+    monkeypatch.setenv("COURSE_THREADS", "1")
+    assert config.threads() == 1
+    assert config.threads(4) == 1  # make run's share wins over what the notebook wants
+
+
+@pytest.mark.parametrize("budget", ["0", "-2", "two", "1.5"])
+def test_threads_rejects_a_bad_budget(monkeypatch, budget):
+    monkeypatch.setenv("COURSE_THREADS", budget)
+    with pytest.raises(ValueError, match="COURSE_THREADS must be a positive integer"):
+        config.threads()
+
+
+@pytest.mark.parametrize("wanted", [0, -1, 2.0, True])
+def test_threads_rejects_a_bad_request(monkeypatch, wanted):
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    with pytest.raises(ValueError, match="positive integer"):
+        config.threads(wanted)

@@ -1,0 +1,146 @@
+"""``make run``: execute the lectures into ``build/``, several at a time, each with its HTML page.
+
+    python book/run.py [--jobs 2] [--build build] notebooks/*.ipynb
+
+Each notebook is executed in its own kernel (nbclient, no time limit) at ``COURSE_SCALE`` (default
+``lecture``); the executed notebook goes to ``<build>/notebooks/`` and its HTML page to
+``<build>/html/``. ``--jobs`` notebooks run at once, each in a process of its own, and each gets
+its share of the cores (``COURSE_THREADS``, read by ``lib.config.threads``, and the thread pools
+of OpenMP, BLAS and TensorFlow): most lectures train on one thread anyway, and two notebooks that
+each spin two threads on two cores slow each other down many times over. The notebooks are independent of each other (each records its
+own results; ``python -m lib.results`` gathers them afterwards), so the order does not matter for
+what they compute; the longest, by the last recorded run, start first.
+
+Every finished notebook appends ``{"notebook", "scale", "seconds", "jobs", "date"}`` to
+``<build>/run_times.jsonl``, and the whole run one line with ``"notebook": "all notebooks"``:
+``benchmarks/bench_lectures.py`` compares the first run (which trains) with the latest (which loads
+the trained models from ``build/cache/``). A notebook that fails is saved as far as it ran, its
+error is printed, the others go on, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+ALL = "all notebooks"
+
+
+def _scale() -> str:
+    return os.environ.get("COURSE_SCALE", "lecture").strip() or "lecture"
+
+
+def last_seconds(times_file: Path, scale: str) -> dict[str, float]:
+    """Each notebook's wall time in its latest recorded run at ``scale`` (empty without records)."""
+    seconds: dict[str, float] = {}
+    if times_file.is_file():
+        for line in times_file.read_text().splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                if rec.get("scale") == scale:
+                    seconds[rec["notebook"]] = float(rec["seconds"])
+    return seconds
+
+
+def longest_first(notebooks: list[Path], seconds: dict[str, float]) -> list[Path]:
+    """Notebooks by their last wall time, longest first; those never run before come first of all
+    (they may train for long), in the given order."""
+    return sorted(notebooks, key=lambda p: -seconds.get(p.stem, float("inf")))
+
+
+def share_of_cores(jobs: int) -> dict[str, str]:
+    """The environment that gives each of ``jobs`` notebooks run at once its share of the cores."""
+    n = str(max(1, (os.cpu_count() or 1) // jobs))
+    names = (
+        "COURSE_THREADS",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+    )
+    return dict.fromkeys(names, n)
+
+
+def execute(notebook: Path, build: Path, jobs: int) -> tuple[str, float, str | None]:
+    """Run one notebook; write it and its HTML page. Returns (name, seconds, error or None)."""
+    if jobs > 1:
+        os.environ.update(share_of_cores(jobs))  # this worker process's kernels inherit it
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbconvert import HTMLExporter
+
+    start = time.perf_counter()
+    nb = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(
+        nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
+    )
+    error = None
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue}"
+    out = build / "notebooks" / notebook.name
+    nbformat.write(nb, out)
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    (build / "html" / notebook.with_suffix(".html").name).write_text(html, encoding="utf-8")
+    return notebook.stem, time.perf_counter() - start, error
+
+
+def _record(times_file: Path, name: str, scale: str, seconds: float, jobs: int) -> None:
+    rec = {
+        "notebook": name,
+        "scale": scale,
+        "seconds": round(seconds),
+        "jobs": jobs,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    with times_file.open("a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--build", type=Path, default=Path("build"))
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks run at once (default 2)")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    missing = [str(p) for p in args.notebooks if not p.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    scale, build = _scale(), args.build.resolve()
+    for sub in ("notebooks", "html"):
+        (build / sub).mkdir(parents=True, exist_ok=True)
+    times_file = build / "run_times.jsonl"
+    order = longest_first([p.resolve() for p in args.notebooks], last_seconds(times_file, scale))
+    print(f"== {len(order)} notebooks at COURSE_SCALE={scale}, {args.jobs} at a time", flush=True)
+    start, failed = time.perf_counter(), []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(execute, p, build, args.jobs) for p in order]
+        for future in as_completed(futures):
+            name, seconds, error = future.result()
+            if error is None:
+                print(f"== {name} done in {seconds:.0f} s", flush=True)
+                _record(times_file, name, scale, seconds, args.jobs)
+            else:
+                print(f"== {name} FAILED after {seconds:.0f} s: {error}", flush=True)
+                failed.append(name)
+    total = time.perf_counter() - start
+    if failed:
+        print(f"== failed: {', '.join(failed)} (executed as far as they ran: {build / 'notebooks'})")
+        return 1
+    _record(times_file, ALL, scale, total, args.jobs)
+    print(f"== all {len(order)} notebooks in {total:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
