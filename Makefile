@@ -1,8 +1,10 @@
 # One-command workflows for the course. Everything runs inside .venv, created on first use.
-#   make test   unit tests, every notebook at COURSE_SCALE=smoke under nbval, then the negative
-#               control: every lecture at COURSE_SCALE=untrained, where its learning checks must fail
+#   make test   in one session on two workers: the unit tests, every notebook at COURSE_SCALE=smoke
+#               under nbval, and the negative control: every lecture at COURSE_SCALE=untrained,
+#               where its learning checks must fail
 #   make lab    JupyterLab on notebooks/ (jupytext pairs .py and .ipynb)
-#   make run    every notebook at COURSE_SCALE (default: lecture) into build/, with HTML and results.md
+#   make run    every notebook at COURSE_SCALE (default: lecture) into build/, with HTML and results.md,
+#               JOBS (default 2) at a time
 #   make sync   regenerate each .ipynb from its paired .py (jupytext --sync)
 #   make check-sync  fail when an .ipynb differs from what its .py regenerates (changes nothing)
 #   make readme rewrite the README's key-results table from the last `make run`

@@ -32,7 +32,8 @@ def _stdout(nb_path: Path) -> str:
     )
 
 
-def test_runs_side_by_side_with_a_share_of_the_cores_and_records_the_times(tmp_path, capsys):
+def test_runs_side_by_side_with_a_share_of_the_cores_and_records_the_times(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("COURSE_SCALE", raising=False)  # make test runs at smoke; make run's default
     src = tmp_path / "src"
     src.mkdir()
     read_env = "import os; print(os.environ.get('COURSE_THREADS'), os.environ.get('OMP_NUM_THREADS'))"
