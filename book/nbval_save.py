@@ -10,7 +10,7 @@ anything twice::
 Each saved notebook holds the outputs nbval received (streams, displays, results, errors) and a
 ``course_execution`` metadata entry (scale, date, commit, machine) that ``book/build.py`` prints
 on the page. Widget state is not kept (nbval does not record it): the book shows a progress bar
-by its description. Works with pytest-xdist's ``--dist loadfile`` (a notebook stays on one worker).
+by its description. Works with pytest-xdist when a notebook stays on one worker (``tests/schedule.py``).
 """
 
 from __future__ import annotations
