@@ -64,14 +64,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: -_cost(item))
 
 
+def unit_of_work(nodeid: str) -> str:
+    """The unit of work a test belongs to: its notebook for a cell, else the test itself."""
+    path = nodeid.split("::", 1)[0]
+    return path if path.endswith(".ipynb") else nodeid
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """A notebook's cells are one unit of work (one worker, in order); any other test is one."""
     from xdist.scheduler import LoadScopeScheduling
 
     class NotebookScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return path if path.endswith(".ipynb") else nodeid
+            return unit_of_work(nodeid)
 
     return NotebookScheduling(config, log)
 

@@ -1,0 +1,64 @@
+"""tests/schedule.py, the plugin that runs ``make test`` as one session: its units of work, its
+order and its accounting."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("tests_schedule", REPO / "tests" / "schedule.py")
+schedule = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(schedule)
+
+
+def _cell(stem: str, i: int):
+    return SimpleNamespace(path=REPO / "notebooks" / f"{stem}.ipynb", name=f"Cell {i}")
+
+
+def _untrained(stem: str):
+    return SimpleNamespace(
+        path=REPO / "tests" / "negative_control.py",
+        originalname=schedule.NEGATIVE_CONTROL,
+        callspec=SimpleNamespace(id=stem),
+        name=f"untrained {stem}",
+    )
+
+
+def _unit(name: str):
+    return SimpleNamespace(path=REPO / "tests" / "test_x.py", originalname=name, name=name)
+
+
+def test_a_notebooks_cells_are_one_unit_and_every_other_test_is_its_own():
+    assert schedule.unit_of_work("notebooks/08_diffusion.ipynb::Cell 3") == "notebooks/08_diffusion.ipynb"
+    assert schedule.unit_of_work("notebooks/08_diffusion.ipynb::Cell 30") == "notebooks/08_diffusion.ipynb"
+    a = "tests/negative_control.py::test_learning_checks_fail_when_untrained[08_diffusion]"
+    b = "tests/negative_control.py::test_learning_checks_fail_when_untrained[05_vae_keras]"
+    assert schedule.unit_of_work(a) == a != schedule.unit_of_work(b) == b  # spread over the workers
+
+
+def test_longest_first_keeping_each_notebooks_cells_in_order():
+    items = [
+        _unit("test_a"),
+        _cell("02_rbm_keras", 0),
+        _cell("02_rbm_keras", 1),
+        _untrained("08_diffusion"),
+        _cell("08_diffusion", 0),
+        _cell("08_diffusion", 1),
+        _cell("99_not_listed", 0),
+        _unit("test_b"),
+    ]
+    schedule.pytest_collection_modifyitems(items)
+    assert [i.name for i in items][:5] == ["Cell 0", "Cell 1", "untrained 08_diffusion", "Cell 0", "Cell 1"]
+    assert [i.path.stem for i in items[:2]] == ["08_diffusion"] * 2
+    assert [i.name for i in items[5:]] == ["test_a", "Cell 0", "test_b"]  # unlisted: collection order
+
+
+def test_the_time_is_accounted_by_part():
+    kinds = [
+        schedule._kind("notebooks/08_diffusion.ipynb::Cell 3"),
+        schedule._kind("tests/negative_control.py::test_learning_checks_fail_when_untrained[08_diffusion]"),
+        schedule._kind("tests/test_rbm.py::test_free_energy"),
+    ]
+    assert kinds == ["smoke      08_diffusion", "untrained  08_diffusion", "unit tests"]
