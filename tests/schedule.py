@@ -24,20 +24,20 @@ from pathlib import Path
 
 import pytest
 
-#: Seconds each notebook took on a 2-core machine, two at a time (commit ca587f9): at smoke under
-#: nbval, and at untrained in the negative control. Only the order is taken from them; a notebook
-#: not listed runs after the listed ones.
+#: Seconds each notebook took in CI on a 2-core machine, two things at a time (`.ci/run` at commit
+#: 0750593): at smoke under nbval, and at untrained in the negative control. Only the order is
+#: taken from them; a notebook not listed runs after the listed ones.
 SECONDS: dict[str, tuple[float, float]] = {
-    "08_diffusion": (115, 90),
-    "05_vae_keras": (64, 29),
-    "06_dcgan_tensorflow": (47, 26),
-    "03_ebm_langevin": (31, 19),
-    "01_rbm_pytorch": (24, 15),
-    "07_ising_generative": (24, 20),
-    "04_vae_pytorch": (22, 14),
-    "02_rbm_keras": (11, 10),
-    "09_rbm_quantum_states": (9, 5),
-    "00_course_tour": (7.5, 0),
+    "05_vae_keras": (61, 22),
+    "08_diffusion": (52, 44),
+    "06_dcgan_tensorflow": (39, 18),
+    "03_ebm_langevin": (27, 17),
+    "07_ising_generative": (20, 16),
+    "01_rbm_pytorch": (20, 15),
+    "04_vae_pytorch": (18, 11),
+    "02_rbm_keras": (8, 8),
+    "09_rbm_quantum_states": (8, 4),
+    "00_course_tour": (4, 0),
 }
 NEGATIVE_CONTROL = "test_learning_checks_fail_when_untrained"
 
