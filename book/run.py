@@ -9,7 +9,8 @@ its share of the cores (``COURSE_THREADS``, read by ``lib.config.threads``, and 
 of OpenMP, BLAS and TensorFlow): most lectures train on one thread anyway, and two notebooks that
 each spin two threads on two cores slow each other down many times over. The notebooks are independent of each other (each records its
 own results; ``python -m lib.results`` gathers them afterwards), so the order does not matter for
-what they compute; the longest, by the last recorded run, start first.
+what they compute; the longest, by the last recorded run (else by ``FIRST_RUN_SECONDS``), start
+first.
 
 Every finished notebook appends ``{"notebook", "scale", "seconds", "jobs", "date"}`` to
 ``<build>/run_times.jsonl``, and the whole run one line with ``"notebook": "all notebooks"``:
@@ -48,10 +49,28 @@ def last_seconds(times_file: Path, scale: str) -> dict[str, float]:
     return seconds
 
 
+#: Seconds of each lecture's first run (it trains every model) at lecture scale on a 2-core machine,
+#: two at a time (commit 9d02936): the order of a run on a machine that has no records yet, so that
+#: lecture 08, the longest, does not start last and run alone on one of two cores at the end.
+FIRST_RUN_SECONDS: dict[str, float] = {
+    "08_diffusion": 1155,
+    "06_dcgan_tensorflow": 279,
+    "01_rbm_pytorch": 268,
+    "05_vae_keras": 164,
+    "03_ebm_langevin": 145,
+    "09_rbm_quantum_states": 118,
+    "07_ising_generative": 99,
+    "04_vae_pytorch": 80,
+    "02_rbm_keras": 22,
+    "00_course_tour": 8,
+}
+
+
 def longest_first(notebooks: list[Path], seconds: dict[str, float]) -> list[Path]:
-    """Notebooks by their last wall time, longest first; those never run before come first of all
-    (they may train for long), in the given order."""
-    return sorted(notebooks, key=lambda p: -seconds.get(p.stem, float("inf")))
+    """Notebooks by their last wall time (``seconds``; else ``FIRST_RUN_SECONDS``), longest first;
+    a notebook in neither comes first of all (it may train for long), in the given order."""
+    known = {**FIRST_RUN_SECONDS, **seconds}
+    return sorted(notebooks, key=lambda p: -known.get(p.stem, float("inf")))
 
 
 def share_of_cores(jobs: int) -> dict[str, str]:

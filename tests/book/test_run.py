@@ -85,6 +85,11 @@ def test_longest_first_by_the_last_run_at_the_same_scale(tmp_path):
     assert seconds == {"01_a": 10.0, "02_b": 60.0}
     order = run.longest_first([Path("01_a.ipynb"), Path("02_b.ipynb"), Path("03_c.ipynb")], seconds)
     assert [p.stem for p in order] == ["03_c", "02_b", "01_a"]  # never run at lecture: first
+    # Without records, the lectures' typical first-run times decide: 08 (the longest) first.
+    lectures = sorted(p for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    first = run.longest_first(lectures, {})
+    assert first[0].stem == "08_diffusion" and first[-1].stem == "00_course_tour"
+    assert {p.stem for p in lectures} <= set(run.FIRST_RUN_SECONDS), "a lecture has no first-run time"
     assert run.last_seconds(tmp_path / "none.jsonl", "lecture") == {}
 
 
