@@ -21,8 +21,8 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BUILD  ?= build
 # nbval runs the cells of one notebook in order, so a notebook's cells must stay on one worker: the
-# plugin tests/schedule.py puts them into one xdist group (--dist loadgroup) and orders the work
-# longest first. The plugin book/nbval_save.py keeps the executed notebooks, so the book is built
+# plugin tests/schedule.py gives xdist a scheduler that keeps them together, and orders the work
+# longest first (--no-loadscope-reorder keeps that order). The plugin book/nbval_save.py keeps the executed notebooks, so the book is built
 # from them without running them twice (`python -m pytest` puts the repository on the test
 # process's path). COURSE_CACHE=off: the tests always train (the cache would otherwise reuse an
 # earlier run).
@@ -81,8 +81,8 @@ lab: env
 
 # MPLBACKEND is dropped for the kernels so that figures render inline (CI sets it to Agg).
 # ipykernel prints one warning per notebook that its kernel talks TCP on 127.0.0.1 without
-# encryption: harmless for a local, single-user run. JOBS notebooks run at once (book/run.py):
-# each lecture trains on one thread (08's U-Net on two), so two at a time use a laptop's cores.
+# encryption: harmless for a local, single-user run. JOBS notebooks run at once (book/run.py),
+# each with its share of the cores (most lectures train on one thread anyway).
 JOBS ?= 2
 run: export COURSE_BUILD_DIR = $(abspath $(BUILD))
 run: env

@@ -13,9 +13,10 @@ scikit-learn's runs are interleaved within every repeat so that a change in the 
 both, and the fastest of the repeats is reported, for each contestant (with the spread max/min):
 the machine's noise only ever adds time, and a run takes about 0.1 s at 25 hidden units, where
 one late thread wake-up on two threads moved the median by a third from one run of this script
-to the next (the advice of Python's ``timeit``: the minimum is the estimate of the cost itself). No measurement starts
-after ``--max-seconds`` (default 150): on an idle machine the whole run takes about a minute; on
-an overloaded one, multi-threaded runs crawl and what was not measured is reported as skipped.
+to the next (the advice of Python's ``timeit``: the minimum is the estimate of the cost itself).
+No measurement starts after ``--max-seconds`` (default 150): on an idle machine the whole run
+takes about half a minute; on an overloaded one, multi-threaded runs crawl and what was not
+measured is reported as skipped.
 
 Prints a table, then one machine-readable line per comparison::
 

@@ -7,10 +7,10 @@ Each notebook is executed in its own kernel (nbclient, no time limit) at ``COURS
 ``<build>/html/``. ``--jobs`` notebooks run at once, each in a process of its own, and each gets
 its share of the cores (``COURSE_THREADS``, read by ``lib.config.threads``, and the thread pools
 of OpenMP, BLAS and TensorFlow): most lectures train on one thread anyway, and two notebooks that
-each spin two threads on two cores slow each other down many times over. The notebooks are independent of each other (each records its
-own results; ``python -m lib.results`` gathers them afterwards), so the order does not matter for
-what they compute; the longest, by the last recorded run (else by ``FIRST_RUN_SECONDS``), start
-first.
+each spin two threads on two cores slow each other down many times over. The notebooks are
+independent of each other (each records its own results; ``python -m lib.results`` gathers them
+afterwards), so the order does not matter for what they compute; the longest, by the last
+recorded run (else by ``FIRST_RUN_SECONDS``), start first.
 
 Every finished notebook appends ``{"notebook", "scale", "seconds", "jobs", "date"}`` to
 ``<build>/run_times.jsonl``, and the whole run one line with ``"notebook": "all notebooks"``:
@@ -30,11 +30,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from lib import config
+
 ALL = "all notebooks"
-
-
-def _scale() -> str:
-    return os.environ.get("COURSE_SCALE", "lecture").strip() or "lecture"
 
 
 def last_seconds(times_file: Path, scale: str) -> dict[str, float]:
@@ -135,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in args.notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
-    scale, build = _scale(), args.build.resolve()
+    scale, build = config.get_scale(), args.build.resolve()  # an invalid COURSE_SCALE stops here
     for sub in ("notebooks", "html"):
         (build / sub).mkdir(parents=True, exist_ok=True)
     times_file = build / "run_times.jsonl"

@@ -53,7 +53,6 @@
 
 # %%
 import math
-import os
 import time
 
 import matplotlib.pyplot as plt
@@ -106,7 +105,7 @@ TRAIN_STEPS = config.scaled(smoke=200, lecture=4000, full=50_000)  # optimizer u
 # The U-Net's convolutions run about twice as fast on two threads (the small 2-D networks do not);
 # smoke stays on one, since CI runs two notebooks side by side on two cores, and `make run`, which
 # runs two at once, gives each notebook its share of the cores (config.threads).
-UNET_THREADS = config.threads(config.scaled(smoke=1, lecture=2, full=os.cpu_count() or 1))
+UNET_THREADS = config.threads(config.scaled(smoke=1, lecture=2, full=None))  # full: every core
 BATCH = config.scaled(smoke=64, lecture=64, full=128)
 LR = 1e-3
 EMA_DECAY = 0.995
