@@ -95,8 +95,14 @@ def execute(notebook: Path, build: Path, jobs: int) -> tuple[str, float, str | N
 
     start = time.perf_counter()
     nb = nbformat.read(notebook, as_version=4)
+    # The kernel is stopped at once after the last cell (a graceful shutdown waits 1-1.5 s for
+    # PyTorch or TensorFlow to tear down); everything a notebook writes is written by then.
     client = NotebookClient(
-        nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
+        nb,
+        timeout=None,
+        kernel_name="python3",
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(notebook.parent)}},
     )
     error = None
     try:

@@ -55,8 +55,10 @@ def test_learning_checks_fail_when_untrained(path, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_SCALE", "untrained")
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # The kernel is stopped at once when the last cell is done (as nbval stops its kernels): a
+    # graceful shutdown waits for PyTorch or TensorFlow to tear down, 1-1.5 s per notebook.
     client = NotebookClient(
-        nb, timeout=1800, kernel_name="python3", allow_errors=True,
+        nb, timeout=1800, kernel_name="python3", allow_errors=True, shutdown_kernel="immediate",
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )  # fmt: skip
     client.execute()

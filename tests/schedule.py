@@ -10,9 +10,11 @@ This plugin does three things:
   which are the parameters of one test function, spread over both workers. (xdist's own
   ``--dist loadgroup`` cannot do this here: it marks a group by rewriting ``item._nodeid``, which
   pytest 9.2 no longer reads, so each cell became a unit of its own);
-- it orders the work longest first, so that the long notebooks start at once and the many short
-  unit tests fill the gaps at the end: the notebooks at ``smoke`` and the negative control's runs
-  at ``untrained`` by their measured cost (``SECONDS``), then everything else in collection order;
+- it orders the work: every notebook at ``smoke`` first, then the negative control's runs at
+  ``untrained``, then the unit tests, each group longest first by its measured cost (``SECONDS``;
+  the rest in collection order). The long notebooks start at once and the many short unit tests
+  fill the gaps at the end; and the notebooks at smoke, from which CI builds the course book, are
+  done early: ``.ci/run`` builds and checks the book while the session goes on;
 - it prints where the time went, by part.
 
 The order changes only how long the session takes, never what it tests.
@@ -48,20 +50,21 @@ def _notebook_of_cell(item: pytest.Item) -> str | None:
     return path.stem if path.suffix == ".ipynb" else None
 
 
-def _cost(item: pytest.Item) -> float:
-    """The seconds of the run ``item`` belongs to (0 for a unit test or an unlisted notebook)."""
+def _rank(item: pytest.Item) -> tuple[int, float]:
+    """Where ``item`` goes: its group (0 a notebook at smoke, 1 a run at untrained, 2 any other
+    test), then the run it belongs to, longest first (an unlisted notebook or a unit test: 0 s)."""
     stem = _notebook_of_cell(item)
     if stem is not None:
-        return SECONDS.get(stem, (0.0, 0.0))[0]
+        return 0, -SECONDS.get(stem, (0.0, 0.0))[0]
     if getattr(item, "originalname", None) == NEGATIVE_CONTROL:
-        return SECONDS.get(item.callspec.id, (0.0, 0.0))[1]
-    return 0.0
+        return 1, -SECONDS.get(item.callspec.id, (0.0, 0.0))[1]
+    return 2, 0.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # A stable sort: the cells of a notebook keep their order, and so do the unit tests. Each worker
     # sorts the same collection the same way; the scheduler hands out the work in this order.
-    items.sort(key=lambda item: -_cost(item))
+    items.sort(key=_rank)
 
 
 def unit_of_work(nodeid: str) -> str:

@@ -38,9 +38,10 @@ def test_a_notebooks_cells_are_one_unit_and_every_other_test_is_its_own():
     assert schedule.unit_of_work(a) == a != schedule.unit_of_work(b) == b  # spread over the workers
 
 
-def test_longest_first_keeping_each_notebooks_cells_in_order():
+def test_notebooks_then_untrained_runs_then_unit_tests_each_longest_first_cells_in_order():
     items = [
         _unit("test_a"),
+        _untrained("02_rbm_keras"),
         _cell("02_rbm_keras", 0),
         _cell("02_rbm_keras", 1),
         _untrained("08_diffusion"),
@@ -50,9 +51,17 @@ def test_longest_first_keeping_each_notebooks_cells_in_order():
         _unit("test_b"),
     ]
     schedule.pytest_collection_modifyitems(items)
-    assert [i.name for i in items][:5] == ["Cell 0", "Cell 1", "untrained 08_diffusion", "Cell 0", "Cell 1"]
-    assert [i.path.stem for i in items[:2]] == ["08_diffusion"] * 2
-    assert [i.name for i in items[5:]] == ["test_a", "Cell 0", "test_b"]  # unlisted: collection order
+    assert [f"{i.path.stem} {i.name}" for i in items] == [
+        "08_diffusion Cell 0",
+        "08_diffusion Cell 1",
+        "02_rbm_keras Cell 0",
+        "02_rbm_keras Cell 1",
+        "99_not_listed Cell 0",  # a notebook not listed: after the listed ones, still before the rest
+        "negative_control untrained 08_diffusion",
+        "negative_control untrained 02_rbm_keras",
+        "test_x test_a",
+        "test_x test_b",
+    ]
 
 
 def test_the_time_is_accounted_by_part():
