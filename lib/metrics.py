@@ -18,6 +18,8 @@ Everything takes NumPy arrays, PyTorch tensors or TensorFlow tensors in any layo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -135,6 +137,10 @@ def load_classifier(*, epochs: int = 3, seed: int = 0, verbose: bool = True) -> 
     with the full dataset, 8,000 with the offline subset), so the cache file names that number.
     Training (a few epochs of Adam, ~20 s on 2 CPU cores for 8,000 images) does not touch the
     caller's random state. The test accuracy is measured on the test split and stored with it.
+
+    Processes that want it at the same time (two lectures started side by side on a fresh machine,
+    or the two workers of ``make test``) train it once: the first trains, the others wait for it
+    and load it (a file lock, :func:`_one_at_a_time`).
     """
     import torch
 
@@ -145,23 +151,48 @@ def load_classifier(*, epochs: int = 3, seed: int = 0, verbose: bool = True) -> 
     path = _cache_dir() / f"{key}.pt"
     meta_path = path.with_suffix(".json")
     clf = None
-    if path.is_file() and meta_path.is_file():
-        try:
-            net = _build_net()
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            meta = json.loads(meta_path.read_text())
-            net.eval()
-            clf = Classifier(net, float(meta["test_accuracy"]), int(meta["n_train"]), path)
-            if verbose:
-                print(f"MNIST classifier loaded from {path} (test accuracy {clf.test_accuracy:.2%})")
-        except (OSError, RuntimeError, ValueError, KeyError, EOFError) as exc:  # torch raises RuntimeError
-            print(
-                f"the cached MNIST classifier {path} is unreadable ({type(exc).__name__}: {exc}); retraining it"
-            )
-    if clf is None:
-        clf = _train_classifier(train_x, train_y, epochs=epochs, seed=seed, verbose=verbose, path=path)
+    with _one_at_a_time(path, verbose):
+        if path.is_file() and meta_path.is_file():
+            try:
+                net = _build_net()
+                net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+                meta = json.loads(meta_path.read_text())
+                net.eval()
+                clf = Classifier(net, float(meta["test_accuracy"]), int(meta["n_train"]), path)
+                if verbose:
+                    print(f"MNIST classifier loaded from {path} (test accuracy {clf.test_accuracy:.2%})")
+            except (OSError, RuntimeError, ValueError, KeyError, EOFError) as exc:  # torch: RuntimeError
+                print(
+                    f"the cached MNIST classifier {path} is unreadable ({type(exc).__name__}: {exc}); "
+                    "retraining it"
+                )
+        if clf is None:
+            clf = _train_classifier(train_x, train_y, epochs=epochs, seed=seed, verbose=verbose, path=path)
     _cache[key] = clf
     return clf
+
+
+@contextmanager
+def _one_at_a_time(path: Path, verbose: bool) -> Iterator[None]:
+    """Holds an exclusive lock on ``path``'s ``.lock`` file (created beside it) for the duration;
+    says so when another process holds it. Without ``fcntl`` (Windows) it does not lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on the platforms the course is tested on
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if verbose:
+                print(f"waiting for another process that is training the MNIST classifier ({path.name})")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _train_classifier(
@@ -311,3 +342,7 @@ def score_samples(images: Any, pixel_range: PixelRange = "unit") -> dict[str, An
         "digits_covered": int((labels >= DIGIT_COVERED_FRACTION).sum()),
         "n": n,
     }
+
+
+if __name__ == "__main__":  # `python -m lib.metrics` (make classifier): train it once, or load it
+    load_classifier()

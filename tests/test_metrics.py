@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -31,6 +33,46 @@ def test_classifier_is_accurate_cached_and_separates_real_from_noise():
     # One digit class only: the label distribution collapses onto it.
     ones = test_x[test_y == 1][:50]
     assert metrics.label_distribution(ones, "uint8")[1] > 0.9
+
+
+def test_processes_that_want_the_classifier_at_once_train_it_once(tmp_path, monkeypatch):
+    """Two callers on an empty cache (threads here; the lock is a file lock, so processes alike):
+    one trains, the other waits for it and loads what it wrote. Without the lock both would train."""
+    import threading
+    import time
+
+    import torch
+
+    from lib.atomic import write_atomic
+
+    trained = []
+
+    def slow_fake_training(train_x, train_y, *, epochs, seed, verbose, path):
+        trained.append(path)
+        time.sleep(0.5)  # a training in progress
+        net = metrics._build_net().eval()
+        write_atomic(path, lambda f: torch.save(net.state_dict(), f))
+        write_atomic(path.with_suffix(".json"), json.dumps({"test_accuracy": 0.5, "n_train": len(train_x)}))
+        return metrics.Classifier(net, 0.5, len(train_x), path)
+
+    monkeypatch.setattr(metrics, "_cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(metrics, "_train_classifier", slow_fake_training)
+    got, start = [], threading.Barrier(2)
+
+    def want_it():
+        start.wait()
+        metrics._cache.clear()  # each caller as a fresh process: nothing in memory
+        got.append(metrics.load_classifier(verbose=False))
+
+    monkeypatch.setattr(metrics, "_cache", {})
+    callers = [threading.Thread(target=want_it) for _ in range(2)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert len(trained) == 1, f"trained {len(trained)} times"
+    assert len(got) == 2 and {c.path for c in got} == {trained[0]}
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".lock", ".pt"]
 
 
 @pytest.fixture
