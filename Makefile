@@ -10,7 +10,6 @@
 #   make readme rewrite the README's key-results table from the last `make run`
 #   make lint   ruff
 #   make bench  speed comparisons against reference implementations (prints ratios)
-#   make classifier  the course's MNIST classifier for every FCD (trained once, then cached in data/)
 #   make book   the course book (build/book/_build/html) from the notebooks of the last `make run`
 #   make slides every executed lecture as an offline reveal.js deck (build/slides/)
 #   make book-check  the book and one deck in a real browser (Debian's chromium)
@@ -36,7 +35,7 @@ PYTEST_SMOKE := $(ONE_THREAD) COURSE_CACHE=off COURSE_SCALE=smoke COURSE_BUILD_D
   --no-loadscope-reorder --nbval-lax --nbval-current-env --nbval-save-dir $(abspath $(BUILD))/smoke/notebooks
 
 .PHONY: env test unit notebooks negative-control lab run readme sync check-sync lint bench clean \
-	book slides book-check check-slides classifier
+	book slides book-check check-slides
 
 env: $(STAMP)
 
@@ -76,11 +75,6 @@ notebooks: env
 # Each lecture at COURSE_SCALE=untrained: its learning-check cells must fail, all others pass.
 negative-control: env
 	@$(TIMED) $(ONE_THREAD) $(BIN)/pytest -p no:cacheprovider -n 2 tests/negative_control.py
-
-# The classifier behind every Fréchet distance: the first lecture (or test) that scores samples
-# trains it (about 15 core-seconds) unless this has; processes that want it at once train it once.
-classifier: env
-	$(BIN)/python -m lib.metrics
 
 lab: env
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/

@@ -342,7 +342,3 @@ def score_samples(images: Any, pixel_range: PixelRange = "unit") -> dict[str, An
         "digits_covered": int((labels >= DIGIT_COVERED_FRACTION).sum()),
         "n": n,
     }
-
-
-if __name__ == "__main__":  # `python -m lib.metrics` (make classifier): train it once, or load it
-    load_classifier()

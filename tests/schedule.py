@@ -10,11 +10,14 @@ This plugin does three things:
   which are the parameters of one test function, spread over both workers. (xdist's own
   ``--dist loadgroup`` cannot do this here: it marks a group by rewriting ``item._nodeid``, which
   pytest 9.2 no longer reads, so each cell became a unit of its own);
-- it orders the work: every notebook at ``smoke`` first, then the negative control's runs at
-  ``untrained``, then the unit tests, each group longest first by its measured cost (``SECONDS``;
-  the rest in collection order). The long notebooks start at once and the many short unit tests
-  fill the gaps at the end; and the notebooks at smoke, from which CI builds the course book, are
-  done early: ``.ci/run`` builds and checks the book while the session goes on;
+- it orders the work: the unit test that trains the MNIST classifier (``FIRST``), every notebook
+  at ``smoke``, the negative control's runs at ``untrained``, then the other unit tests, each group
+  longest first by its measured cost (``SECONDS``; the rest in collection order). The classifier,
+  which every notebook's Fréchet distance needs, is trained once on one worker while the other
+  starts the longest notebook (``lib.metrics.load_classifier`` makes a process that wants it
+  earlier wait for it); the long notebooks start at once and the many short unit tests fill the
+  gaps at the end; and the notebooks at smoke, from which CI builds the course book, are done
+  early: ``.ci/run`` builds and checks the book while the session goes on;
 - it prints where the time went, by part.
 
 The order changes only how long the session takes, never what it tests.
@@ -42,6 +45,8 @@ SECONDS: dict[str, tuple[float, float]] = {
     "00_course_tour": (4, 0),
 }
 NEGATIVE_CONTROL = "test_learning_checks_fail_when_untrained"
+#: Runs before everything else: it trains the classifier (about 15 s on one thread in a clean clone).
+FIRST = "tests/test_metrics.py::test_classifier_is_accurate_cached_and_separates_real_from_noise"
 
 
 def _notebook_of_cell(item: pytest.Item) -> str | None:
@@ -51,8 +56,11 @@ def _notebook_of_cell(item: pytest.Item) -> str | None:
 
 
 def _rank(item: pytest.Item) -> tuple[int, float]:
-    """Where ``item`` goes: its group (0 a notebook at smoke, 1 a run at untrained, 2 any other
-    test), then the run it belongs to, longest first (an unlisted notebook or a unit test: 0 s)."""
+    """Where ``item`` goes: its group (-1 ``FIRST``, 0 a notebook at smoke, 1 a run at untrained,
+    2 any other test), then the run it belongs to, longest first (an unlisted notebook or a unit
+    test: 0 s)."""
+    if item.nodeid == FIRST:
+        return -1, 0.0
     stem = _notebook_of_cell(item)
     if stem is not None:
         return 0, -SECONDS.get(stem, (0.0, 0.0))[0]
