@@ -55,9 +55,9 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # One session on two workers: every notebook at smoke (first: CI builds the book from them while the
-# rest runs), the negative control, then the unit tests filling the gaps, each part longest first (as
-# three phases one after another, one core idled at the end of each). `make unit`, `make notebooks`
-# and `make negative-control` run one part each.
+# rest runs), the negative control, then the unit tests filling the gaps, each part longest first
+# (three sessions one after another left one core idle at the end of each). `make unit`,
+# `make notebooks` and `make negative-control` run one part each.
 test: env
 	@test -n "$(NOTEBOOKS)" || { echo "no notebooks/NN_*.ipynb found"; exit 1; }
 	@$(TIMED) $(PYTEST_SMOKE) -o python_files='test_*.py negative_control.py' tests $(NOTEBOOKS)
