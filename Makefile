@@ -22,10 +22,10 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BUILD  ?= build
 # nbval runs the cells of one notebook in order, so a notebook's cells must stay on one worker: the
 # plugin tests/schedule.py gives xdist a scheduler that keeps them together, and orders the work
-# longest first (--no-loadscope-reorder keeps that order). The plugin book/nbval_save.py keeps the executed notebooks, so the book is built
-# from them without running them twice (`python -m pytest` puts the repository on the test
-# process's path). COURSE_CACHE=off: the tests always train (the cache would otherwise reuse an
-# earlier run).
+# (--no-loadscope-reorder keeps that order). The plugin book/nbval_save.py keeps the executed
+# notebooks, so the book is built from them without running them twice (`python -m pytest` puts
+# the repository on the test process's path). COURSE_CACHE=off: the tests always train (the cache
+# would otherwise reuse an earlier run).
 # The tests run two things at once on two cores, so each gets one thread in every pool (OpenMP,
 # BLAS, TensorFlow): with two each, spinning threads took each other's cores (the unit tests alone
 # took 64 core-s against 38).

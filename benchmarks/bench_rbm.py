@@ -110,9 +110,9 @@ def main() -> None:
             time_ours(v_train[:640], 25, "cd", 1, seed=0)
             time_sklearn(v_train[:640], 25, 1, seed=0)
     # Repeats are the outer loop and ours / scikit-learn alternate inside it, in an order that
-    # turns from repeat to repeat: a change in the machine's load hits every contestant alike. Past the time budget no new measurement
-    # starts (an overloaded machine makes multi-threaded runs crawl); what was not measured is
-    # reported as skipped, with RATIO nan.
+    # turns from repeat to repeat: a change in the machine's load hits every contestant alike. Past
+    # the time budget no new measurement starts (an overloaded machine makes multi-threaded runs
+    # crawl); what was not measured is reported as skipped, with RATIO nan.
     for repeat in range(args.repeats):
         for threads, n_hidden in configs:
             if time.perf_counter() - bench_start > args.max_seconds:
@@ -123,7 +123,8 @@ def main() -> None:
                 # The order turns with every repeat: each contestant follows each other as often
                 # (right after scikit-learn, NumPy's BLAS threads still spin for a moment, which
                 # slowed whichever of ours ran next on two threads).
-                names = CONTESTANTS[repeat % 3 :] + CONTESTANTS[: repeat % 3]
+                turn = repeat % len(CONTESTANTS)
+                names = CONTESTANTS[turn:] + CONTESTANTS[:turn]
                 for name in names:
                     if name == "sklearn":
                         t[name].append(time_sklearn(v_train, n_hidden, args.epochs, seed=repeat))

@@ -50,10 +50,15 @@ NEGATIVE_CONTROL = "test_learning_checks_fail_when_untrained"
 FIRST = "tests/test_metrics.py::test_classifier_is_accurate_cached_and_separates_real_from_noise"
 
 
-def _notebook_of_cell(item: pytest.Item) -> str | None:
-    """The notebook's stem when ``item`` is a cell that nbval collected, else None."""
-    path = Path(str(item.path))
-    return path.stem if path.suffix == ".ipynb" else None
+def _part(nodeid: str) -> tuple[str, str | None]:
+    """The part a test belongs to: ``("smoke", notebook)`` for a cell that nbval collected,
+    ``("untrained", notebook)`` for a run of the negative control, else ``("unit", None)``."""
+    path, _, rest = nodeid.partition("::")
+    if path.endswith(".ipynb"):
+        return "smoke", Path(path).stem
+    if rest.startswith(NEGATIVE_CONTROL + "["):
+        return "untrained", rest[len(NEGATIVE_CONTROL) + 1 :].split("]")[0]
+    return "unit", None
 
 
 def _rank(item: pytest.Item) -> tuple[int, float]:
@@ -62,11 +67,11 @@ def _rank(item: pytest.Item) -> tuple[int, float]:
     test: 0 s)."""
     if item.nodeid == FIRST:
         return -1, 0.0
-    stem = _notebook_of_cell(item)
-    if stem is not None:
-        return 0, -SECONDS.get(stem, (0.0, 0.0))[0]
-    if getattr(item, "originalname", None) == NEGATIVE_CONTROL:
-        return 1, -SECONDS.get(item.callspec.id, (0.0, 0.0))[1]
+    part, notebook = _part(item.nodeid)
+    if part == "smoke":
+        return 0, -SECONDS.get(notebook, (0.0, 0.0))[0]
+    if part == "untrained":
+        return 1, -SECONDS.get(notebook, (0.0, 0.0))[1]
     return 2, 0.0
 
 
@@ -78,8 +83,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def unit_of_work(nodeid: str) -> str:
     """The unit of work a test belongs to: its notebook for a cell, else the test itself."""
-    path = nodeid.split("::", 1)[0]
-    return path if path.endswith(".ipynb") else nodeid
+    return nodeid.split("::", 1)[0] if _part(nodeid)[0] == "smoke" else nodeid
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
@@ -101,12 +105,10 @@ _spent: dict[str, float] = {}
 
 
 def _kind(nodeid: str) -> str:
-    path, _, rest = nodeid.partition("::")
-    if path.endswith(".ipynb"):
-        return f"smoke      {Path(path).stem}"
-    if rest.startswith(NEGATIVE_CONTROL + "["):
-        return f"untrained  {rest[len(NEGATIVE_CONTROL) + 1 :].split(']')[0]}"
-    return "unit tests" if path.startswith("tests/") else "other"
+    part, notebook = _part(nodeid)
+    if notebook is not None:
+        return f"{part:<10} {notebook}"
+    return "unit tests" if nodeid.startswith("tests/") else "other"
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

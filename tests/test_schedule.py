@@ -24,17 +24,13 @@ def _cell(stem: str, i: int):
 def _untrained(stem: str):
     return SimpleNamespace(
         path=REPO / "tests" / "negative_control.py",
-        originalname=schedule.NEGATIVE_CONTROL,
-        callspec=SimpleNamespace(id=stem),
         name=f"untrained {stem}",
         nodeid=f"tests/negative_control.py::{schedule.NEGATIVE_CONTROL}[{stem}]",
     )
 
 
 def _unit(name: str, file: str = "test_x.py"):
-    return SimpleNamespace(
-        path=REPO / "tests" / file, originalname=name, name=name, nodeid=f"tests/{file}::{name}"
-    )
+    return SimpleNamespace(path=REPO / "tests" / file, name=name, nodeid=f"tests/{file}::{name}")
 
 
 def test_a_notebooks_cells_are_one_unit_and_every_other_test_is_its_own():
