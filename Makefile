@@ -14,81 +14,133 @@
 #   make slides every executed lecture as an offline reveal.js deck (build/slides/)
 #   make book-check  the book and one deck in a real browser (Debian's chromium)
 
-PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BUILD  ?= build
-# nbval runs the cells of one notebook in order, so a notebook's cells must stay on one worker: the
-# plugin tests/schedule.py gives xdist a scheduler that keeps them together, and orders the work
-# (--no-loadscope-reorder keeps that order). The plugin book/nbval_save.py keeps the executed
-# notebooks, so the book is built from them without running them twice (`python -m pytest` puts
-# the repository on the test process's path). COURSE_CACHE=off: the tests always train (the cache
-# would otherwise reuse an earlier run).
-# The tests run two things at once on two cores, so each gets one thread in every pool (OpenMP,
-# BLAS, TensorFlow): with two each, spinning threads took each other's cores (the unit tests alone
-# took 64 core-s against 38).
-ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
-PYTEST_SMOKE := $(ONE_THREAD) COURSE_CACHE=off COURSE_SCALE=smoke COURSE_BUILD_DIR=$(abspath $(BUILD))/smoke \
-  $(BIN)/python -m pytest -p tests.schedule -p book.nbval_save -p no:cacheprovider -n 2 \
-  --no-loadscope-reorder --nbval-lax --nbval-current-env --nbval-save-dir $(abspath $(BUILD))/smoke/notebooks
 
-.PHONY: env test unit notebooks negative-control lab run readme sync check-sync lint bench clean \
-	book slides book-check check-slides
+.PHONY: env lock check-lock test unit notebooks negative-control lab run readme sync check-sync lint bench \
+	clean book slides book-check check-slides
 
+# --- the environment ---------------------------------------------------------------------------------
+# The Pythons the course supports are pyproject.toml's requires-python, >=3.11.5,<3.14 (a test keeps
+# the two equal): TensorFlow 2.21 has no wheel for 3.14, and a 3.11 before 3.11.5 cannot install the
+# lock (soupsieve). Without PYTHON=, `make env` keeps a working .venv, or makes one with the newest of
+# PYTHONS that runs and is supported. PYTHON=python3.12 (a name or a path) makes .venv with that one,
+# replacing a .venv of another version. Nothing is installed with an unsupported Python.
+PY_MIN   := 3.11.5
+PY_BELOW := 3.14
+PYTHONS  := python3.13 python3.12 python3.11 python3
+PYTHON   ?=
+comma    := ,
+PY_SUPPORTED := import sys; sys.exit(not ($(subst .,$(comma),$(PY_MIN)),) <= sys.version_info[:3] < ($(subst .,$(comma),$(PY_BELOW)),))
+PY_VERSION   := import platform; print(platform.python_version())
+UNSUPPORTED   = The course supports Python $(PY_MIN) and later, below $(PY_BELOW) (a 3.11 from 3.11.5 on, 3.12 or 3.13)
+
+# The stamp holds the Python version that .venv was made with: a PYTHON= of another version remakes it.
+ifneq ($(strip $(PYTHON)),)
+ifneq ($(shell $(PYTHON) -c '$(PY_VERSION)' 2>/dev/null),$(shell cat $(STAMP) 2>/dev/null))
+$(STAMP): FORCE
+endif
+endif
+
+# In a conda environment (make VENV=$$CONDA_PREFIX ...): conda and environment.yml installed it, and
+# make only checks that it is there (no second install).
+ifneq ($(wildcard $(VENV)/conda-meta),)
+env:
+	@$(BIN)/python -c "import lib, torch, keras" || { echo "the conda environment $(VENV) lacks the course's packages: conda env update -f environment.yml"; exit 1; }
+else
 env: $(STAMP)
+endif
 
-# Exact pins: requirements.lock constrains every package (torch==2.13.0, a CPU build). uv installs
-# that set about four times faster than pip (measured: 17 s against about 60 s for a fresh .venv);
-# the resolution is the same, since every package is pinned. pip's find-links (where a machine may
-# keep its CPU torch wheel) are passed on to uv. uv itself is pinned here. --compile-bytecode as pip
-# does: without .pyc files (and with PYTHONDONTWRITEBYTECODE set, as on CI) every process would
-# compile torch and TensorFlow from source on import.
+# Exact pins: requirements.lock (`make lock`) constrains every package; torch==2.13.0 is a CPU build
+# where a local wheel is found (PIP_FIND_LINKS is passed on to uv; CI), the default index's build
+# elsewhere (on Linux, CUDA's: TORCH_BACKEND=cpu takes PyTorch's own CPU build instead). uv installs
+# that set about four times faster than pip (17 s against about 60 s for a fresh .venv), uv itself
+# pinned here. --compile-bytecode as pip does: without .pyc files (and with PYTHONDONTWRITEBYTECODE
+# set, as on CI) every process would compile torch and TensorFlow from source on import. The stamp is
+# written last, once the packages import: an install cut short (an interrupted download) is redone
+# by the next `make`, which uv resumes from its cache.
 UV_VERSION := 0.13.9
+TORCH_BACKEND ?=
+COMPILE_BYTECODE ?= 1
 $(STAMP): pyproject.toml requirements.lock
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@py="$(PYTHON)"; \
+	if [ -n "$$py" ]; then \
+	  command -v "$$py" >/dev/null 2>&1 || { echo "PYTHON=$$py: not found. $(UNSUPPORTED)."; exit 1; }; \
+	  "$$py" -c '$(PY_SUPPORTED)' 2>/dev/null || { echo "PYTHON=$$py is Python $$("$$py" -c '$(PY_VERSION)' 2>/dev/null || echo '(does not run)'). $(UNSUPPORTED). Nothing was installed."; exit 1; }; \
+	elif ! $(BIN)/python -c '$(PY_SUPPORTED)' 2>/dev/null; then \
+	  for c in $(PYTHONS); do \
+	    if "$$c" -c '$(PY_SUPPORTED)' >/dev/null 2>&1; then py=$$c; break; fi; \
+	  done; \
+	  [ -n "$$py" ] || { echo "No supported Python found. $(UNSUPPORTED)."; \
+	    for c in $(PYTHONS); do v=$$("$$c" -c '$(PY_VERSION)' 2>/dev/null) && echo "  $$c is Python $$v"; done; \
+	    echo "Install one (python.org, Homebrew, your package manager, pyenv or conda), then: make PYTHON=/path/to/python3.13"; exit 1; }; \
+	fi; \
+	if [ -e $(VENV) ] && [ -n "$$py" ] && [ "$$("$$py" -c '$(PY_VERSION)')" != "$$($(BIN)/python -c '$(PY_VERSION)' 2>/dev/null)" ]; then \
+	  echo "replacing $(VENV) with one of Python $$("$$py" -c '$(PY_VERSION)') ($$py)"; rm -rf $(VENV); \
+	elif [ -e $(VENV) ] && ! $(BIN)/python -m pip --version >/dev/null 2>&1; then \
+	  echo "$(VENV) is incomplete (made by an interrupted venv?): making it again"; rm -rf $(VENV); \
+	fi; \
+	if [ ! -e $(VENV) ]; then echo "making $(VENV) with $$py (Python $$("$$py" -c '$(PY_VERSION)'))"; "$$py" -m venv $(VENV) || exit 1; fi; \
+	rm -f $(STAMP)
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 	env $${PIP_FIND_LINKS:+UV_FIND_LINKS="$$PIP_FIND_LINKS"} $(BIN)/uv pip install --python $(BIN)/python \
-	  --quiet --compile-bytecode -c requirements.lock -e ".[dev]"
-	touch $(STAMP)
+	  --quiet $(if $(filter 1,$(COMPILE_BYTECODE)),--compile-bytecode) $(if $(TORCH_BACKEND),--torch-backend $(TORCH_BACKEND)) \
+	  -c requirements.lock -e ".[dev]"
+	@out=$$($(BIN)/python -c "import lib, numpy, torch, keras, jupyterlab, pytest" 2>&1) || { echo "$$out"; exit 1; }
+	$(BIN)/python -c '$(PY_VERSION)' > $(STAMP)
+	@echo "$(VENV): Python $$(cat $(STAMP)), the packages of requirements.lock"
 
-# One session on two workers: every notebook at smoke (first: CI builds the book from them while the
-# rest runs), the negative control, then the unit tests filling the gaps, each part longest first
-# (three sessions one after another left one core idle at the end of each). `make unit`,
-# `make notebooks` and `make negative-control` run one part each.
+FORCE:
+
+# The universal lock: every package pinned once for every supported platform and Python, platform-only
+# packages behind environment markers (uv's universal resolution; never edit requirements.lock by hand).
+# Pins already in the lock are kept where they still satisfy pyproject.toml: edit pyproject.toml, then
+# `make lock`; `make lock UPGRADE=1` moves every pin to its newest allowed version.
+lock: env
+	$(BIN)/python tests/platform_grid.py --make-lock $(if $(UPGRADE),--upgrade)
+
+# The lock against pyproject.toml (fresh?) and on the 12 cells of the platform grid (Linux x86_64 and
+# aarch64, macOS arm64, Windows x64; Python 3.11.5, 3.12, 3.13), binary wheels only. Needs the index.
+check-lock: env
+	@$(TIMED) $(BIN)/python tests/platform_grid.py
+
+# The test session is pytest's, with the options in pyproject.toml ([tool.pytest.ini_options]) and the
+# environment set by tests/session.py, so that `make test` and a plain `python -m pytest` (Windows,
+# conda) run the same session: on two workers, every notebook at smoke (first: CI builds the book from
+# them while the rest runs), the negative control, then the unit tests filling the gaps, each part
+# longest first. `make unit`, `make notebooks` and `make negative-control` run one part each.
 test: env
 	@test -n "$(NOTEBOOKS)" || { echo "no notebooks/NN_*.ipynb found"; exit 1; }
-	@$(TIMED) $(PYTEST_SMOKE) -o python_files='test_*.py negative_control.py' tests $(NOTEBOOKS)
+	@$(TIMED) $(BIN)/python -m pytest
 
 # Each phase prints how long it took (CI's log shows where the minutes go).
 TIMED = start=$$(date +%s); trap 'echo "== $@ took $$(( $$(date +%s) - start )) s"' EXIT;
 
 unit: env
-	@$(TIMED) $(ONE_THREAD) $(BIN)/pytest -p no:cacheprovider -n 2 tests
+	@$(TIMED) $(BIN)/python -m pytest -o python_files='test_*.py' tests
 
 notebooks: env
 	@test -n "$(NOTEBOOKS)" || { echo "no notebooks/NN_*.ipynb found"; exit 1; }
-	@$(TIMED) $(PYTEST_SMOKE) $(NOTEBOOKS)
+	@$(TIMED) $(BIN)/python -m pytest notebooks
 
 # Each lecture at COURSE_SCALE=untrained: its learning-check cells must fail, all others pass.
 negative-control: env
-	@$(TIMED) $(ONE_THREAD) $(BIN)/pytest -p no:cacheprovider -n 2 tests/negative_control.py
+	@$(TIMED) $(BIN)/python -m pytest tests/negative_control.py
 
 lab: env
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/
 
-# MPLBACKEND is dropped for the kernels so that figures render inline (CI sets it to Agg).
-# ipykernel prints one warning per notebook that its kernel talks TCP on 127.0.0.1 without
-# encryption: harmless for a local, single-user run. JOBS notebooks run at once (book/run.py),
-# each with its share of the cores (most lectures train on one thread anyway).
+# book/run.py (every lecture, JOBS at a time, each with its share of the cores; most lectures train on
+# one thread anyway) clears the last run's results, executes into build/ and writes build/results.md.
+# It drops MPLBACKEND for the kernels, so that figures render inline (CI sets it to Agg). ipykernel
+# prints one warning per notebook that its kernel talks TCP on 127.0.0.1 without encryption:
+# harmless for a local, single-user run.
 JOBS ?= 2
-run: export COURSE_BUILD_DIR = $(abspath $(BUILD))
 run: env
-	rm -rf $(BUILD)/results $(BUILD)/notebooks $(BUILD)/html
-	env -u MPLBACKEND $(BIN)/python book/run.py --jobs $(JOBS) --build $(BUILD) $(NOTEBOOKS)
-	$(BIN)/python -m lib.results $(BUILD)/results.md
+	$(BIN)/python book/run.py --jobs $(JOBS) --build $(BUILD)
 	@echo "Executed notebooks: $(BUILD)/notebooks/   HTML: $(BUILD)/html/   results table: $(BUILD)/results.md"
 	@echo "To put this run's key results into the README: make readme"
 
