@@ -28,7 +28,7 @@ def main() -> None:
         print(f"no lecture run times in {args.file}: run `make run` (twice, to see the cache at work)")
         return
     runs: dict[tuple[str, str], list[dict]] = {}
-    for line in args.file.read_text().splitlines():
+    for line in args.file.read_text(encoding="utf-8").splitlines():
         if line.strip():
             rec = json.loads(line)
             runs.setdefault((rec["notebook"], rec["scale"]), []).append(rec)

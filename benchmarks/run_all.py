@@ -26,7 +26,13 @@ def main() -> int:
     failed = []
     for script in sorted(HERE.glob("bench_*.py")):
         print(f"== {script.name}", flush=True)
-        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+        # UTF-8 both ways: a benchmark prints "×", which Windows' default code page for pipes may lack.
+        proc = subprocess.run(
+            [sys.executable, str(script)],
+            capture_output=True,
+            encoding="utf-8",
+            env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        )
         print(proc.stdout, end="")
         if proc.returncode != 0:
             print(proc.stderr, end="", file=sys.stderr)

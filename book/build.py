@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 BOOK_SRC = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
-from lib import results  # noqa: E402
+from lib import cli, results  # noqa: E402
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -278,7 +278,7 @@ def stage(build_dir: Path, dest: Path, allow_missing: bool = False) -> list[str]
 
 
 def build(dest: Path, strict: bool = True) -> None:
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(dest), "--builder", "html"]
+    cmd = [cli.console_script("jupyter-book"), "build", str(dest), "--builder", "html"]
     if strict:  # a warning (a broken cross-reference, a missing file) fails the build
         cmd += ["--warningiserror", "--keep-going"]
     subprocess.run(cmd, check=True)

@@ -1,6 +1,11 @@
 """``make run``: execute the lectures into ``build/``, several at a time, each with its HTML page.
 
-    python book/run.py [--jobs 2] [--build build] notebooks/*.ipynb
+    python book/run.py [--jobs 2] [--build build] [notebooks/NN_name.ipynb ...]
+
+Without notebooks it runs every lecture (``notebooks/NN_*.ipynb``), as ``make run`` does, on any
+platform (on Windows, ``python book\run.py``): it first clears the results, executed notebooks and
+pages of the last run, and at the end writes the results table and the comparison of the models
+(``<build>/results.md``, ``python -m lib.results``).
 
 Each notebook is executed in its own kernel (nbclient, no time limit) at ``COURSE_SCALE`` (default
 ``lecture``); the executed notebook goes to ``<build>/notebooks/`` and its HTML page to
@@ -24,22 +29,30 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
+import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from lib import config
+from lib import cli, config
 
 ALL = "all notebooks"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def lectures() -> list[Path]:
+    """Every lecture notebook, in teaching order: ``notebooks/NN_*.ipynb``."""
+    return sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def last_seconds(times_file: Path, scale: str) -> dict[str, float]:
     """Each notebook's wall time in its latest recorded run at ``scale`` (empty without records)."""
     seconds: dict[str, float] = {}
     if times_file.is_file():
-        for line in times_file.read_text().splitlines():
+        for line in times_file.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 rec = json.loads(line)
                 if rec.get("scale") == scale:
@@ -124,29 +137,40 @@ def _record(times_file: Path, name: str, scale: str, seconds: float, jobs: int) 
         "jobs": jobs,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    with times_file.open("a") as f:
+    with times_file.open("a", encoding="utf-8", newline="\n") as f:
         f.write(json.dumps(rec) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every lecture")
     parser.add_argument("--build", type=Path, default=Path("build"))
     parser.add_argument("--jobs", type=int, default=2, help="notebooks run at once (default 2)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    every = not args.notebooks
+    args.notebooks = lectures() if every else cli.expand_globs(args.notebooks)  # PowerShell, cmd: no globs
     missing = [str(p) for p in args.notebooks if not p.is_file()]
-    if missing:
-        parser.error(f"no such notebook: {', '.join(missing)}")
+    if missing or not args.notebooks:
+        parser.error(f"no such notebook: {', '.join(missing) or 'notebooks/NN_*.ipynb'}")
     scale, build = config.get_scale(), args.build.resolve()  # an invalid COURSE_SCALE stops here
+    # The kernels inherit this process's environment: they record into this build folder, and draw
+    # figures inline (a non-interactive MPLBACKEND, as CI sets, would hide them).
+    os.environ["COURSE_BUILD_DIR"] = str(build)
+    os.environ.pop("MPLBACKEND", None)
+    if every:  # a whole run replaces the last one
+        for sub in ("results", "notebooks", "html"):
+            shutil.rmtree(build / sub, ignore_errors=True)
     for sub in ("notebooks", "html"):
         (build / sub).mkdir(parents=True, exist_ok=True)
     times_file = build / "run_times.jsonl"
     order = longest_first([p.resolve() for p in args.notebooks], last_seconds(times_file, scale))
     print(f"== {len(order)} notebooks at COURSE_SCALE={scale}, {args.jobs} at a time", flush=True)
     start, failed = time.perf_counter(), []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    # Workers start afresh ("spawn") on every platform, as Windows and macOS must: a fork of this
+    # process, whose threads may hold locks, can deadlock (Python 3.12 and later warn of it).
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(execute, p, build, args.jobs) for p in order]
         for future in as_completed(futures):
             name, seconds, error = future.result()
@@ -162,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     _record(times_file, ALL, scale, total, args.jobs)
     print(f"== all {len(order)} notebooks in {total:.0f} s", flush=True)
+    if every:
+        from lib import results
+
+        return results.main([str(build / "results.md")])
     return 0
 
 

@@ -21,10 +21,11 @@ paired ``.ipynb``, where JupyterLab's RISE (``jupyterlab-rise``) reads it for a 
 
 **render** applies the same rule to the executed notebooks of the last ``make run`` (so decks
 are right even before ``apply`` ran), turns progress-bar widgets into text, and calls
-``jupyter nbconvert --to slides`` with ``--reveal-prefix`` and the jQuery, RequireJS and MathJax
-URLs pointing at local copies from ``node_modules`` (``npm ci``): reveal.js 4 (the major version
-of nbconvert's template), MathJax 2 (the template's ``MathJax.Hub`` API), so that the decks work
-with the network off. Open ``build/slides/index.html``.
+``python -m nbconvert --to slides`` (``jupyter nbconvert``) with ``--reveal-prefix`` and the
+jQuery, RequireJS and MathJax URLs pointing at local copies from ``node_modules`` (``npm ci``):
+reveal.js 4 (the major version of nbconvert's template), MathJax 2 (the template's
+``MathJax.Hub`` API), so that the decks work with the network off. Open
+``build/slides/index.html``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from lib import cli
 
 REPO = Path(__file__).resolve().parent.parent
 NODE = REPO / "node_modules"
@@ -135,9 +138,9 @@ def apply(paths: list[Path]) -> int:
         if new == text:
             continue
         path.write_text(new, encoding="utf-8")
-        subprocess.run(
-            [str(Path(sys.executable).parent / "jupytext"), "--sync", "--quiet", str(path)], check=True
-        )
+        # `python -m jupytext`, not the `jupytext` script beside python: on Windows scripts live in
+        # Scripts\ (and are .exe files), not beside the interpreter.
+        subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(path)], check=True)
         print(f"{path}: {changed} cells changed (and its .ipynb synced)")
     return 0
 
@@ -174,6 +177,34 @@ def copy_assets(out: Path) -> None:
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
 
 
+def nbconvert_command(notebooks: list[Path], out: Path) -> list[str]:
+    """``python -m nbconvert --to slides`` (what ``jupyter nbconvert`` runs) of ``notebooks``
+    into ``out``, with the course's template and the assets of :func:`copy_assets`. Run by this
+    interpreter as a module, so that no script path is assumed (``bin/`` or ``Scripts\\``)."""
+    return [
+        sys.executable,
+        "-m",
+        "nbconvert",
+        "--to",
+        "slides",
+        f"--TemplateExporter.extra_template_basedirs={TEMPLATES}",
+        "--template",
+        "course-reveal",
+        "--reveal-prefix",
+        "_static/reveal.js",
+        "--HTMLExporter.jquery_url=_static/jquery.min.js",
+        "--HTMLExporter.require_js_url=_static/require.js",
+        "--HTMLExporter.mathjax_url=_static/mathjax2/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+        "--SlidesExporter.reveal_scroll=True",
+        # "white" uses reveal.js's own fonts; the default ("simple") loads two from a font CDN.
+        "--SlidesExporter.reveal_theme=white",
+        "--output-dir",
+        str(out),
+        "--log-level=ERROR",
+        *[str(p) for p in notebooks],
+    ]
+
+
 def render(build_dir: Path, out: Path) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from build import lecture_names, short_title, static_outputs, title_of
@@ -193,27 +224,7 @@ def render(build_dir: Path, out: Path) -> int:
             set_metadata(nb["cells"])
             titles[name] = title_of(nb)
             (Path(tmp) / f"{name}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
-        cmd = [
-            str(Path(sys.executable).parent / "jupyter"),
-            "nbconvert",
-            "--to",
-            "slides",
-            f"--TemplateExporter.extra_template_basedirs={TEMPLATES}",
-            "--template",
-            "course-reveal",
-            "--reveal-prefix",
-            "_static/reveal.js",
-            "--HTMLExporter.jquery_url=_static/jquery.min.js",
-            "--HTMLExporter.require_js_url=_static/require.js",
-            "--HTMLExporter.mathjax_url=_static/mathjax2/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
-            "--SlidesExporter.reveal_scroll=True",
-            # "white" uses reveal.js's own fonts; the default ("simple") loads two from a font CDN.
-            "--SlidesExporter.reveal_theme=white",
-            "--output-dir",
-            str(out),
-            "--log-level=ERROR",
-            *[str(Path(tmp) / f"{n}.ipynb") for n in names],
-        ]
+        cmd = nbconvert_command([Path(tmp) / f"{n}.ipynb" for n in names], out)
         subprocess.run(cmd, check=True)
     items = "\n".join(f'<li><a href="{n}.slides.html">{short_title(titles[n])}</a></li>' for n in names)
     (out / "index.html").write_text(
@@ -236,9 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "build" / "slides")
     args = parser.parse_args(argv)
     if args.command == "check":
-        return check(args.paths)
+        return check(cli.expand_globs(args.paths))
     if args.command == "apply":
-        return apply(args.paths)
+        return apply(cli.expand_globs(args.paths))
     return render(args.build_dir.resolve(), args.out.resolve())
 
 

@@ -7,7 +7,7 @@ Where :func:`load_mnist` looks, in order:
 2. the directory named by ``COURSE_DATA_DIR``;
 3. the repository's ``data/`` cache;
 4. for Fashion-MNIST, Debian's ``/usr/share/datasets/fashion-mnist/``
-   (``apt-get install dataset-fashion-mnist``).
+   (``apt-get install dataset-fashion-mnist``; not on Windows).
 
 Inside a directory the four standard IDX files (``train-images-idx3-ubyte.gz`` …) are
 expected in a subfolder ``mnist/`` or ``fashion-mnist/``, gzipped or not, and read by
@@ -57,10 +57,11 @@ Split = Literal["train", "test"]
 
 #: Subfolder of a data directory for each kind.
 SUBDIRS: dict[str, str] = {"digits": "mnist", "fashion": "fashion-mnist"}
-#: System directories that may hold a dataset directly (no subfolder).
+#: System directories that may hold a dataset directly (no subfolder): Debian's package on POSIX
+#: systems only (on Windows ``/usr/...`` would name a folder on the current drive).
 SYSTEM_DIRS: dict[str, list[Path]] = {
     "digits": [],
-    "fashion": [Path("/usr/share/datasets/fashion-mnist")],
+    "fashion": [Path("/usr/share/datasets/fashion-mnist")] if os.name == "posix" else [],
 }
 
 #: Canonical SHA-256 of the official gzipped files.

@@ -132,7 +132,7 @@ def test_framework_arrays_are_fingerprinted_by_their_content():
 
 def _write_module(tmp_path, monkeypatch, body):
     path = tmp_path / "course_model_under_test.py"
-    path.write_text(textwrap.dedent(body))
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("course_model_under_test", None)
     importlib.invalidate_caches()
@@ -243,8 +243,11 @@ def _payload(build):
         (lambda p: p.write_bytes(b""), "truncated"),
         (lambda p: p.write_bytes(p.read_bytes()[:-9] + b"X" + p.read_bytes()[-8:]), "corrupt"),
         (lambda p: p.unlink(), "missing"),
-        (lambda p: (p.parent / "meta.json").write_text("{not json"), "meta.json is unreadable"),
-        (lambda p: (p.parent / "meta.json").write_text("{}"), "meta.json is unreadable"),
+        (
+            lambda p: (p.parent / "meta.json").write_text("{not json", encoding="utf-8"),
+            "meta.json is unreadable",
+        ),
+        (lambda p: (p.parent / "meta.json").write_text("{}", encoding="utf-8"), "meta.json is unreadable"),
     ],
     ids=["half", "empty", "one-byte", "missing", "meta-garbage", "meta-empty"],
 )
@@ -294,7 +297,7 @@ def test_an_interrupted_write_leaves_no_file_under_its_final_name(build):
         "m",
         train=lambda: "trained",
         save=lambda value: {"a.bin": b"complete", "b.bin": writer},
-        load=lambda paths: paths["b.bin"].read_text(),
+        load=lambda paths: paths["b.bin"].read_text(encoding="utf-8"),
         code=[affine],
         seed=0,
     )
@@ -425,7 +428,7 @@ def test_a_bad_argument_raises_a_clear_value_error(kwargs, message):
         "name": "m",
         "train": lambda: 1,
         "save": lambda v: {"v.json": json.dumps(v)},
-        "load": lambda p: json.loads(p["v.json"].read_text()),
+        "load": lambda p: json.loads(p["v.json"].read_text(encoding="utf-8")),
         "code": [affine],
         "seed": 0,
         **kwargs,

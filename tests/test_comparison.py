@@ -37,7 +37,7 @@ def test_recorded_models_fill_their_rows_and_missing_ones_say_what_to_run(build)
     assert "| DCGAN | 42.0 (18.0 / 1400), n=500 | 9 | — | 0.05 | 123,456 | 60 | — | smoke |" in table
     assert "-110.5 (IW k=500, binarized test)" in table and "| 1.02 |" in table
     md, png = comparison.write_comparison(build)
-    assert md.read_text() == table and png.read_bytes()[:4] == b"\x89PNG"
+    assert md.read_text(encoding="utf-8") == table and png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_new_run_replaces_the_row(build):

@@ -17,7 +17,7 @@ def test_record_writes_json_with_context(build):
     results.describe(dataset="binarized MNIST", n_train=100, n_test=20)
     results.record("test_log_likelihood", -98.7, unit="nats")
     results.record("train_seconds", 12, unit="s", note="2 cores")
-    doc = json.loads((build / "results" / "98_results_test.json").read_text())
+    doc = json.loads((build / "results" / "98_results_test.json").read_text(encoding="utf-8"))
     assert doc["scale"] == "smoke"
     assert doc["info"] == {"dataset": "binarized MNIST", "n_train": 100, "n_test": 20}
     assert doc["results"]["test_log_likelihood"] == {"value": -98.7, "unit": "nats"}
@@ -60,7 +60,7 @@ def test_collect_makes_one_markdown_table(build):
         for line in lines
     )
     assert results.main([str(build / "results.md")]) == 0
-    assert (build / "results.md").read_text() == table
+    assert (build / "results.md").read_text(encoding="utf-8") == table
 
 
 def test_setup_starts_a_fresh_record(build):
@@ -84,9 +84,11 @@ def test_key_results_go_into_the_readme_with_their_provenance(build, tmp_path):
     results.record("ll", -98.76543, unit="nats", key="exact test LL")
     results.record("not_key", 5.0)
     readme = tmp_path / "README.md"
-    readme.write_text("# Course\n\n<!-- results:begin -->\nold typed table\n<!-- results:end -->\n\nend\n")
+    readme.write_text(
+        "# Course\n\n<!-- results:begin -->\nold typed table\n<!-- results:end -->\n\nend\n", encoding="utf-8"
+    )
     results.update_readme(readme, build / "results")
-    text = readme.read_text()
+    text = readme.read_text(encoding="utf-8")
     assert "old typed table" not in text and text.endswith("<!-- results:end -->\n\nend\n")
     doc = results.load()
     assert "| 98_results_test | exact test LL -98.77 nats |" in text
@@ -96,7 +98,7 @@ def test_key_results_go_into_the_readme_with_their_provenance(build, tmp_path):
 
 def test_readme_update_refuses_without_markers_or_results(build, tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text("no markers\n")
+    readme.write_text("no markers\n", encoding="utf-8")
     results.record("ll", 1.0, key="x")
     with pytest.raises(ValueError, match="results:begin"):
         results.update_readme(readme, build / "results")

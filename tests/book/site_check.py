@@ -46,7 +46,12 @@ BOOK_DIR = Path(os.environ.get("BOOK_DIR", REPO / "build" / "book"))
 HTML_DIR = BOOK_DIR / "_build" / "html"
 SLIDES_DIR = Path(os.environ.get("SLIDES_DIR", REPO / "build" / "slides"))
 SCREENSHOTS = BOOK_DIR / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: Debian's chromium; on Windows (no /usr/bin) the first chromium or chrome on PATH.
+CHROMIUM = os.environ.get("CHROMIUM") or (
+    "/usr/bin/chromium"
+    if os.name == "posix"
+    else shutil.which("chromium") or shutil.which("chrome") or "chromium"
+)
 VIEWPORT = {"width": 1280, "height": 800}
 LECTURES = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: The page and the deck that the checks are proven on (test_the_checks_*): the course tour, the
@@ -321,7 +326,9 @@ def _require(path: Path, what: str) -> None:
 
 @pytest.fixture(scope="session")
 def browser():
-    _require(Path(CHROMIUM), "install Debian's chromium (apt-get install chromium)")
+    _require(
+        Path(CHROMIUM), "install Debian's chromium (apt-get install chromium), or set CHROMIUM to a browser"
+    )
     b = Browser()
     yield b
     b.close()

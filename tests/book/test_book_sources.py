@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,38 @@ def test_check_mode_from_the_command_line(tmp_path):
     )
     assert run.returncode == 1 and "would change" in run.stdout
     assert path.read_text(encoding="utf-8") == PY_NOTEBOOK
+
+
+def test_check_expands_the_wildcards_that_powershell_leaves_alone(tmp_path, capsys):
+    for name in ("98_one.py", "99_two.py"):
+        (tmp_path / name).write_text(PY_NOTEBOOK, encoding="utf-8")
+    assert slides.main(["check", str(tmp_path / "[0-9][0-9]_*.py")]) == 1
+    out = capsys.readouterr().out
+    assert "98_one.py: " in out and "99_two.py: " in out
+
+
+def test_the_tools_run_as_modules_of_this_interpreter(tmp_path, monkeypatch):
+    """No `bin/jupytext` or `bin/jupyter` beside python (on Windows they are Scripts\\*.exe)."""
+    cmd = slides.nbconvert_command([tmp_path / "01_a.ipynb"], tmp_path / "out")
+    assert cmd[:5] == [sys.executable, "-m", "nbconvert", "--to", "slides"]
+    assert cmd[-1] == str(tmp_path / "01_a.ipynb")
+    assert importlib.util.find_spec("nbconvert.__main__") and importlib.util.find_spec("jupytext.__main__")
+    calls = []
+    monkeypatch.setattr(slides.subprocess, "run", lambda cmd, check: calls.append(cmd))
+    path = tmp_path / "99_lecture.py"
+    path.write_text(PY_NOTEBOOK, encoding="utf-8")
+    slides.apply([path])
+    assert calls == [[sys.executable, "-m", "jupytext", "--sync", "--quiet", str(path)]]
+
+
+def test_jupyter_book_is_the_one_in_the_interpreters_scripts_dir(tmp_path, monkeypatch):
+    """Jupyter Book 1.x has no `python -m` form: its script, from sysconfig's scripts directory."""
+    calls = []
+    monkeypatch.setattr(build.subprocess, "run", lambda cmd, check: calls.append(cmd))
+    build.build(tmp_path)
+    (cmd,) = calls
+    assert Path(cmd[0]).parent == Path(sysconfig.get_path("scripts")) and Path(cmd[0]).stem == "jupyter-book"
+    assert cmd[1:] == ["build", str(tmp_path), "--builder", "html", "--warningiserror", "--keep-going"]
 
 
 # --- build: widgets, provenance, pages --------------------------------------------------------------
