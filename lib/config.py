@@ -19,6 +19,10 @@ achieved (tagged ``learning-check``) must then fail. Training loops say so with
     for epoch in tqdm(config.training(range(N_EPOCHS))):
         for batch in config.training(loader):
             ...  # one update
+
+A PyTorch lecture gets its device from :func:`torch_device`: CUDA, else Apple's MPS, else the
+CPU; a lecture that needs float64 or an operator MPS lacks says so and gets the CPU instead of
+MPS. ``COURSE_DEVICE`` (``cpu``, ``cuda`` or ``mps``) forces the choice.
 """
 
 from __future__ import annotations
@@ -30,12 +34,16 @@ import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+if TYPE_CHECKING:  # torch is imported where it is used: a TensorFlow lecture never loads it
+    import torch
+
 __all__ = [
     "DATA_DIR",
+    "DEVICES",
     "REPO_ROOT",
     "SCALES",
     "build_dir",
@@ -58,6 +66,8 @@ T = TypeVar("T")
 #: The valid values of ``COURSE_SCALE``, from cheapest to most expensive.
 SCALES: tuple[str, ...] = ("smoke", "lecture", "full", "untrained")
 DEFAULT_SCALE = "lecture"
+#: The valid values of ``COURSE_DEVICE`` (empty or unset: the automatic choice of :func:`torch_device`).
+DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
 
 #: The repository checkout that holds this package (``lib`` is installed editable).
 REPO_ROOT: Path = Path(__file__).resolve().parent.parent
@@ -179,23 +189,91 @@ def threads(wanted: int | None = None) -> int:
     return min(budget, cores if wanted is None else wanted)
 
 
-def torch_device(verbose: bool = True) -> Any:
-    """Return the best available ``torch.device`` (CUDA, then Apple MPS, then CPU).
+def _mps_available(torch: Any) -> bool:
+    """Whether this PyTorch build has Apple's MPS backend and the machine can use it."""
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and bool(mps.is_available())
 
-    Prints which one it chose unless ``verbose`` is false.
+
+def torch_device(
+    verbose: bool = True, *, float64: bool = False, mps_unsupported: str | None = None
+) -> torch.device:
+    """Return the ``torch.device`` a PyTorch lecture runs on, and print which one and why.
+
+    The automatic choice is CUDA when PyTorch sees an NVIDIA GPU, else Apple's MPS (Metal, on
+    Apple Silicon), else the CPU. MPS has no float64 and lacks some operators, so a lecture that
+    moves either onto the device says so, and gets the CPU on a machine whose only accelerator
+    is MPS (with a line saying why)::
+
+        DEVICE = config.torch_device()  # float32 throughout
+        DEVICE = config.torch_device(float64=True)  # float64 tensors live on DEVICE
+        DEVICE = config.torch_device(mps_unsupported="<the operator MPS lacks>")
+
+    ``COURSE_DEVICE`` overrides the automatic choice: ``cpu``, ``cuda`` or ``mps`` (any case;
+    empty or unset: automatic), e.g. ``COURSE_DEVICE=cpu`` to compare a GPU run with a CPU one.
+
+    Args:
+        verbose: print the chosen device (``torch device: cpu (CPU, 4 threads)``) and, on a
+            fallback from MPS, why; false prints nothing.
+        float64: the lecture moves float64 tensors onto the device (MPS cannot hold them).
+        mps_unsupported: names what the lecture runs on the device that MPS lacks (an operator,
+            a dtype), for the message; ``None`` when there is nothing.
+
+    Raises:
+        ValueError: ``COURSE_DEVICE`` is not one of :data:`DEVICES`, names a device this machine
+            or PyTorch build does not have, or names MPS for a lecture that cannot run there;
+            or ``mps_unsupported`` is an empty string.
     """
     import torch
 
-    if torch.cuda.is_available():
+    if mps_unsupported is not None and (not isinstance(mps_unsupported, str) or not mps_unsupported.strip()):
+        raise ValueError(
+            f"mps_unsupported names what MPS lacks (an operator's name), got {mps_unsupported!r} "
+            "(leave it None when the lecture runs on MPS)"
+        )
+    lacking = (["float64"] if float64 else []) + ([mps_unsupported] if mps_unsupported else [])
+    lacks = " and no ".join(lacking)  # "" when the lecture runs on MPS
+
+    raw = os.environ.get("COURSE_DEVICE", "")
+    wanted = raw.strip().lower()
+    if wanted and wanted not in DEVICES:
+        raise ValueError(
+            f"COURSE_DEVICE={raw!r} is not a device: use one of {', '.join(DEVICES)}, or leave it empty "
+            "(or unset it) for the automatic choice: CUDA, then Apple MPS, then the CPU."
+        )
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "COURSE_DEVICE=cuda, but PyTorch sees no CUDA GPU here (torch.cuda.is_available() is "
+            "false: no NVIDIA GPU or driver, or a CPU-only PyTorch build). Set COURSE_DEVICE=cpu, "
+            "or unset it for the automatic choice."
+        )
+    if wanted == "mps" and not _mps_available(torch):
+        raise ValueError(
+            "COURSE_DEVICE=mps, but Apple MPS is not available here (it needs a Mac with Apple "
+            "Silicon and a PyTorch build with MPS). Set COURSE_DEVICE=cpu, or unset it for the "
+            "automatic choice."
+        )
+    if wanted == "mps" and lacks:
+        raise ValueError(
+            f"COURSE_DEVICE=mps, but Apple MPS has no {lacks}, which this lecture needs. "
+            "Set COURSE_DEVICE=cpu, or unset it for the automatic choice (the CPU here)."
+        )
+
+    note = None
+    if wanted == "cuda" or (not wanted and torch.cuda.is_available()):
         device = torch.device("cuda")
         name = torch.cuda.get_device_name(0)
-    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    elif wanted == "mps" or (not wanted and _mps_available(torch) and not lacks):
         device = torch.device("mps")
         name = "Apple Metal (MPS)"
     else:
+        if not wanted and _mps_available(torch):
+            note = f"Apple MPS is available but has no {lacks}, which this lecture needs: using the CPU"
         device = torch.device("cpu")
         name = f"CPU, {torch.get_num_threads()} threads"
     if verbose:
+        if note:
+            print(note)
         print(f"torch device: {device} ({name})")
     return device
 

@@ -726,7 +726,7 @@ def train_ddpm(models: dict[str, nn.Module]) -> dict[str, list[float]]:
 
 torch.set_num_threads(UNET_THREADS)  # from here on, the U-Net's convolutions dominate
 torch.manual_seed(SEED)
-untrained_unet = UNet(CHANNELS).eval()  # the same architecture, never trained: the reference
+untrained_unet = UNet(CHANNELS).eval().to(DEVICE)  # the same architecture, never trained: the reference
 n_params = sum(p.numel() for p in untrained_unet.parameters())
 models, history = cache.cached_torch(
     "08_ddpm_unet",
@@ -737,7 +737,7 @@ models, history = cache.cached_torch(
     data=x_train,
     seed=SEED,
 )
-unet = models["ema"].eval()
+unet = models["ema"].eval().to(DEVICE)  # a model loaded from the cache comes back on the CPU
 train_seconds = float(history["train_seconds"][0])
 print(f"U-Net: {n_params:,} parameters; {len(history['loss'])} updates took {train_seconds:.0f} s")
 plotting.plot_history(

@@ -66,13 +66,143 @@ def test_seed_rejects_bad_values(bad):
         config.seed_everything(bad)
 
 
-def test_torch_device_is_usable(capsys):
+def test_torch_device_is_usable(monkeypatch, capsys):
     import torch
 
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
     device = config.torch_device()
     assert isinstance(device, torch.device)
     assert torch.zeros(2, device=device).sum().item() == 0
     assert "torch device" in capsys.readouterr().out
+
+
+@pytest.fixture
+def backends(monkeypatch):
+    """``backends(cuda=..., mps=...)`` mocks which accelerators PyTorch sees; COURSE_DEVICE unset."""
+    import torch
+
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+
+    def set_backends(*, cuda: bool, mps: bool) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Mock GPU 80GB")
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+    return set_backends
+
+
+@pytest.mark.parametrize("mps", [False, True])
+@pytest.mark.parametrize("needs", [{}, {"float64": True}, {"mps_unsupported": "torch.linalg.eigh"}])
+def test_torch_device_prefers_cuda(backends, capsys, mps, needs):
+    backends(cuda=True, mps=mps)
+    assert config.torch_device(**needs).type == "cuda"  # CUDA has float64 and every operator
+    assert capsys.readouterr().out == "torch device: cuda (Mock GPU 80GB)\n"
+
+
+def test_torch_device_takes_mps_without_cuda(backends, capsys):
+    backends(cuda=False, mps=True)
+    assert config.torch_device().type == "mps"
+    assert capsys.readouterr().out == "torch device: mps (Apple Metal (MPS))\n"
+
+
+def test_torch_device_falls_back_to_the_cpu_for_float64_on_mps(backends, capsys):
+    import torch
+
+    backends(cuda=False, mps=True)
+    assert config.torch_device(float64=True).type == "cpu"
+    assert capsys.readouterr().out.splitlines() == [
+        "Apple MPS is available but has no float64, which this lecture needs: using the CPU",
+        f"torch device: cpu (CPU, {torch.get_num_threads()} threads)",
+    ]
+
+
+def test_torch_device_falls_back_to_the_cpu_for_an_op_mps_lacks(backends, capsys):
+    backends(cuda=False, mps=True)
+    assert config.torch_device(mps_unsupported="torch.linalg.eigh").type == "cpu"
+    why, device = capsys.readouterr().out.splitlines()
+    assert (
+        why == "Apple MPS is available but has no torch.linalg.eigh, which this lecture needs: using the CPU"
+    )
+    assert device.startswith("torch device: cpu (CPU, ")
+    assert config.torch_device(float64=True, mps_unsupported="torch.fft", verbose=False).type == "cpu"
+    with pytest.raises(ValueError, match="mps_unsupported"):
+        config.torch_device(mps_unsupported=" ")
+
+
+@pytest.mark.parametrize("needs", [{}, {"float64": True}, {"mps_unsupported": "torch.linalg.eigh"}])
+def test_torch_device_takes_the_cpu_without_accelerators(backends, capsys, needs):
+    import torch
+
+    backends(cuda=False, mps=False)
+    assert config.torch_device(**needs) == torch.device("cpu")
+    # no word about MPS on a machine that has none
+    assert capsys.readouterr().out == f"torch device: cpu (CPU, {torch.get_num_threads()} threads)\n"
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+@pytest.mark.parametrize("mps", [False, True])
+@pytest.mark.parametrize("needs", [{}, {"float64": True}])
+def test_torch_device_is_silent_when_not_verbose(backends, capsys, cuda, mps, needs):
+    backends(cuda=cuda, mps=mps)
+    config.torch_device(verbose=False, **needs)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("cpu", "cpu"), ("CUDA", "cuda"), (" mps ", "mps"), ("", "cuda"), ("  ", "cuda")]
+)
+def test_course_device_forces_an_available_device(backends, monkeypatch, capsys, value, expected):
+    backends(cuda=True, mps=True)
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    assert config.torch_device().type == expected
+    assert capsys.readouterr().out.startswith(f"torch device: {expected} (")
+
+
+def test_course_device_cpu_on_an_mps_machine_says_nothing_about_mps(backends, monkeypatch, capsys):
+    backends(cuda=False, mps=True)
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert config.torch_device(float64=True).type == "cpu"
+    assert capsys.readouterr().out.startswith("torch device: cpu (CPU, ")
+
+
+@pytest.mark.parametrize(
+    ("cuda", "mps", "value", "reason"),
+    [
+        (False, True, "cuda", "no CUDA GPU"),
+        (False, False, "cuda", "no CUDA GPU"),
+        (True, False, "mps", "MPS is not available"),
+        (False, False, "mps", "MPS is not available"),
+    ],
+)
+def test_course_device_rejects_an_unavailable_device(backends, monkeypatch, cuda, mps, value, reason):
+    backends(cuda=cuda, mps=mps)
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    with pytest.raises(ValueError, match=reason) as err:
+        config.torch_device(verbose=False)
+    assert f"COURSE_DEVICE={value}" in str(err.value)
+    assert "COURSE_DEVICE=cpu" in str(err.value) and "unset" in str(err.value)  # how to fix it
+
+
+def test_course_device_mps_rejects_a_lecture_that_mps_cannot_run(backends, monkeypatch):
+    backends(cuda=False, mps=True)
+    monkeypatch.setenv("COURSE_DEVICE", "mps")
+    with pytest.raises(ValueError, match="no float64, which this lecture needs") as err:
+        config.torch_device(float64=True)
+    assert "COURSE_DEVICE=cpu" in str(err.value)
+    with pytest.raises(ValueError, match=r"no torch\.linalg\.eigh"):
+        config.torch_device(mps_unsupported="torch.linalg.eigh")
+
+
+@pytest.mark.parametrize("value", ["gpu", "cuda:0", "metal", "0", "tpu"])
+def test_course_device_rejects_an_invalid_value(backends, monkeypatch, capsys, value):
+    backends(cuda=True, mps=True)
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    with pytest.raises(ValueError) as err:
+        config.torch_device()
+    message = str(err.value)
+    assert f"COURSE_DEVICE={value!r}" in message
+    assert "cpu, cuda, mps" in message and "unset" in message  # what is valid, and how to fix it
+    assert capsys.readouterr().out == ""
 
 
 def test_setup_returns_scale_and_remembers_notebook(monkeypatch):
