@@ -104,3 +104,28 @@ def test_a_missing_python_is_named(tmp_path):
     run = _make_env(tmp_path, PYTHON="python3.99-not-installed")
     assert run.returncode != 0 and "PYTHON=python3.99-not-installed: not found" in run.stdout + run.stderr
     assert not (tmp_path / "venv").exists()
+
+
+@needs_make
+def test_an_install_cut_short_is_not_taken_as_installed(tmp_path):
+    """The packages' install fails half-way (here: the index cannot be reached, with an empty
+    cache): the environment exists, but without its stamp, so the next `make` installs again."""
+    env = {
+        **os.environ,
+        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+        "UV_INDEX_URL": "http://127.0.0.1:9/simple",
+    }
+    env.pop("PIP_FIND_LINKS", None)
+    args = [
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(REPO),
+        f"VENV={tmp_path / 'venv'}",
+        f"PYTHON={sys.executable}",
+    ]
+    run = subprocess.run([*args, "env"], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode != 0, run.stdout
+    assert (tmp_path / "venv" / "bin" / "python").exists() and not (tmp_path / "venv" / ".installed").exists()
+    again = subprocess.run([*args[:-1], "-q", "env"], capture_output=True, text=True, timeout=60, env=env)
+    assert again.returncode == 1, "make would take the half-made environment as installed"
