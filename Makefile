@@ -49,7 +49,7 @@ endif
 # make only checks that it is there (no second install).
 ifneq ($(wildcard $(VENV)/conda-meta),)
 env:
-	@$(BIN)/python -c "import lib, torch, keras" || { echo "the conda environment $(VENV) lacks the course's packages: conda env update -f environment.yml"; exit 1; }
+	@$(BIN)/python -c "import lib, torch, keras, pytest" >/dev/null 2>&1 || { echo "the conda environment $(VENV) lacks the course's packages: conda env update -f environment.yml"; exit 1; }
 else
 env: $(STAMP)
 endif
