@@ -45,11 +45,20 @@ $(STAMP): FORCE
 endif
 endif
 
+# JupyterLab's settings for the environment (its overrides.json, kept where it exists): no pop-up
+# asking a student whether to fetch Jupyter's news from the web.
+LAB_SETTINGS = $(BIN)/python -c "import json, pathlib, sys; \
+  p = pathlib.Path(sys.prefix, 'share', 'jupyter', 'lab', 'settings', 'overrides.json'); \
+  s = json.loads(p.read_text(encoding='utf-8')) if p.is_file() else {}; \
+  s.setdefault('@jupyterlab/apputils-extension:notification', {}).setdefault('fetchNews', 'false'); \
+  p.parent.mkdir(parents=True, exist_ok=True); p.write_text(json.dumps(s, indent=2), encoding='utf-8')"
+
 # In a conda environment (make VENV=$$CONDA_PREFIX ...): conda and environment.yml installed it, and
 # make only checks that it is there (no second install).
 ifneq ($(wildcard $(VENV)/conda-meta),)
 env:
 	@$(BIN)/python -c "import lib, torch, keras, pytest" >/dev/null 2>&1 || { echo "the conda environment $(VENV) lacks the course's packages: conda env update -f environment.yml"; exit 1; }
+	@$(LAB_SETTINGS)
 else
 env: $(STAMP)
 endif
@@ -90,6 +99,7 @@ $(STAMP): pyproject.toml requirements.lock
 	  --quiet $(if $(filter 1,$(COMPILE_BYTECODE)),--compile-bytecode) $(if $(TORCH_BACKEND),--torch-backend $(TORCH_BACKEND)) \
 	  -c requirements.lock -e ".[dev]"
 	@out=$$($(BIN)/python -c "import lib, numpy, torch, keras, jupyterlab, pytest" 2>&1) || { echo "$$out"; exit 1; }
+	@$(LAB_SETTINGS)
 	$(BIN)/python -c '$(PY_VERSION)' > $(STAMP)
 	@echo "$(VENV): Python $$(cat $(STAMP)), the packages of requirements.lock"
 

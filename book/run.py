@@ -5,7 +5,7 @@
 Without notebooks it runs every lecture (``notebooks/NN_*.ipynb``), as ``make run`` does, on any
 platform (on Windows, ``python book\run.py``): it first clears the results, executed notebooks and
 pages of the last run, and at the end writes the results table and the comparison of the models
-(``<build>/results.md``, ``python -m lib.results``).
+(``<build>/results.md``, ``python -m lib.comparison``).
 
 Each notebook is executed in its own kernel (nbclient, no time limit) at ``COURSE_SCALE`` (default
 ``lecture``); the executed notebook goes to ``<build>/notebooks/`` and its HTML page to
@@ -13,7 +13,7 @@ Each notebook is executed in its own kernel (nbclient, no time limit) at ``COURS
 its share of the cores (``COURSE_THREADS``, read by ``lib.config.threads``, and the thread pools
 of OpenMP, BLAS and TensorFlow): most lectures train on one thread anyway, and two notebooks that
 each spin two threads on two cores slow each other down many times over. The notebooks are
-independent of each other (each records its own results; ``python -m lib.results`` gathers them
+independent of each other (each records its own results; ``python -m lib.comparison`` gathers them
 afterwards), so the order does not matter for what they compute; the longest, by the last
 recorded run (else by ``FIRST_RUN_SECONDS``), start first.
 
@@ -187,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     _record(times_file, ALL, scale, total, args.jobs)
     print(f"== all {len(order)} notebooks in {total:.0f} s", flush=True)
     if every:
-        from lib import results
+        from lib import comparison
 
-        return results.main([str(build / "results.md")])
+        return comparison.main([str(build / "results.md")])
     return 0
 
 

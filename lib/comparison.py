@@ -9,8 +9,9 @@ reference for every model at a given scale) and what else it measured::
                             n_parameters=n_params, training_seconds=t_train,
                             sampling_seconds_per_100=t_sample)
 
-``python -m lib.results`` (run by ``make run``) then writes ``build/comparison.md`` and
-``build/comparison.png`` with :func:`write_comparison`. A model whose lecture has not run yet
+``python -m lib.comparison`` (run by ``make run``) then writes ``build/results.md``
+(:mod:`lib.results`) and, beside it, ``build/comparison.md`` and ``build/comparison.png`` with
+:func:`write_comparison`. A model whose lecture has not run yet
 keeps its row, saying which notebook to run. No notebook reads another notebook's results.
 """
 
@@ -179,3 +180,20 @@ def write_comparison(out_dir: Path, directory: Path | None = None) -> tuple[Path
     plt.close(fig)
     png = write_atomic(out_dir / "comparison.png", buf.getvalue())
     return md, png
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lib.comparison [OUT]``: the results table (default build/results.md), and the
+    comparison of the models beside it."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    out = Path(argv[0]) if argv else results.results_dir().parent / "results.md"
+    status = results.main([str(out)])
+    md, png = write_comparison(out.parent)
+    print(f"comparison of the models: {md}, {png}")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

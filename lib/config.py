@@ -49,6 +49,7 @@ __all__ = [
     "build_dir",
     "current_notebook",
     "get_scale",
+    "import_tensorflow",
     "run_id",
     "scaled",
     "seed",
@@ -276,6 +277,35 @@ def torch_device(
             print(note)
         print(f"torch device: {device} ({name})")
     return device
+
+
+def import_tensorflow() -> tuple[Any, Any]:
+    """Import TensorFlow and Keras, and return both: ``tf, keras = config.import_tensorflow()``.
+
+    On import, TensorFlow's C++ core writes notices to the process's stderr (absl's "All log
+    messages before absl::InitializeLog() ..." and "oneDNN custom operations are on ...", each
+    twice) before any setting can silence them; a notebook shows them as a red stderr box that a
+    student reads as an error. They say nothing about the run, so stderr is pointed at the null
+    device while the two modules load, and TensorFlow's later informational logs are turned off
+    (``TF_CPP_MIN_LOG_LEVEL=2``, unless set; absl's Python logs at ERROR). An import error itself
+    still shows: it is raised as usual.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        import keras
+        import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    return tf, keras
 
 
 def current_notebook() -> str | None:

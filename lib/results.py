@@ -6,8 +6,8 @@ In a notebook (after ``config.setup("01_rbm_pytorch")``)::
     results.record("test_log_likelihood", -98.7, unit="nats", key="exact test log-likelihood")
 
 writes ``build/results/01_rbm_pytorch.json`` with the scale, the dataset, the device, the
-commit and the library versions. ``python -m lib.results`` (run by ``make run``) collects every
-notebook's file into ``build/results.md``; ``python -m lib.results --readme README.md``
+commit and the library versions. ``python -m lib.results`` collects every notebook's file into
+``build/results.md`` (``make run`` does, through :mod:`lib.comparison`, which builds on this module); ``python -m lib.results --readme README.md``
 (``make readme``) rewrites the README's table of key results (those recorded with ``key=``)
 between its ``<!-- results:begin -->`` and ``<!-- results:end -->`` markers, with where the
 numbers come from. Every write is atomic: a file is complete or absent.
@@ -260,9 +260,9 @@ def update_readme(readme: Path, directory: Path | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m lib.results [OUT]``: write the collected table (default build/results.md), and
-    the comparison of the models beside it (:func:`lib.comparison.write_comparison`);
-    ``python -m lib.results --readme README.md``: rewrite the README's key-results table."""
+    """``python -m lib.results [OUT]``: write the collected table (default build/results.md);
+    ``python -m lib.results --readme README.md``: rewrite the README's key-results table.
+    (``python -m lib.comparison`` writes the table and the comparison of the models beside it.)"""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--readme"]:
         if len(argv) != 2:
@@ -275,12 +275,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"key results written into {argv[1]}")
         return 0
-    from .comparison import write_comparison  # the comparison builds on this module
-
     out = Path(argv[0]) if argv else results_dir().parent / "results.md"
     write_atomic(out, collect())
-    md, png = write_comparison(out.parent)
-    print(f"results table: {out}; comparison of the models: {md}, {png}")
+    print(f"results table: {out}")
     return 0
 
 

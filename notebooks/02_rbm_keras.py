@@ -31,26 +31,20 @@
 #
 # **Prerequisites:** notebook 01 (the theory: energy, free energy, conditionals, CD-k, exact
 # $\log Z$ and AIS). Basic TensorFlow (`tf.function`).
-#
-# When TensorFlow loads it prints informational lines to stderr (an absl notice and
-# `oneDNN custom operations are on ...`). They are emitted before `TF_CPP_MIN_LOG_LEVEL` takes effect
-# and are harmless: oneDNN is the fast CPU back-end, and its round-off differences are far below
-# anything this notebook measures.
 
 # %% slideshow={"slide_type": "subslide"}
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the logs
-
 import time
 
 import numpy as np
 import matplotlib.pyplot as plt
-import tensorflow as tf
-import keras
 import torch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
+
+from lib import cache, config, data, plotting, rbm_torch, results
+from lib import rbm as rbmlib
+
+tf, keras = config.import_tensorflow()  # import tensorflow, keras (without their C++ start-up notices)
 
 # Small matrices (batches of 64 × 784): one thread per framework is as fast as several and does not
 # collapse when the CPU is shared. Must be set before TensorFlow runs its first operation.
@@ -58,9 +52,6 @@ tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 torch.set_num_threads(1)
 threadpool_limits(1)
-
-from lib import cache, config, data, plotting, rbm_torch, results
-from lib import rbm as rbmlib
 
 SCALE = config.setup("02_rbm_keras", seed=0)
 SEED = config.seed()  # 0, or COURSE_SEED when set: for every model

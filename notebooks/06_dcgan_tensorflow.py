@@ -85,17 +85,8 @@ import shutil
 import tempfile
 import time
 
-# Silence TensorFlow's C++ info and warning messages, and absl's Python ones. Two lines at import
-# ("All log messages before absl::InitializeLog()..." and "oneDNN custom operations are on...")
-# are printed before any setting can act: they are informational and can be ignored.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import absl.logging
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
-import tensorflow as tf
-from keras import layers
 from tqdm.auto import tqdm
 
 from lib import (
@@ -112,7 +103,9 @@ from lib import (
     toy2d,
 )
 
-absl.logging.set_verbosity(absl.logging.ERROR)
+tf, keras = config.import_tensorflow()  # import tensorflow, keras (without their C++ start-up notices)
+from keras import layers
+
 SCALE = config.setup("06_dcgan_tensorflow", seed=0)
 SEED = config.seed()  # 0, or COURSE_SEED: every cached training below starts from it
 print(

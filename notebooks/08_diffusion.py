@@ -986,7 +986,7 @@ results.record(
     "nearest_training_distance", memo.median_ratio, unit="median ratio to held-out", **memo.summary()
 )
 # The rows of DDPM and DDIM (20 steps, or the most steps below T) in the course's comparison of
-# its MNIST models (build/comparison.md, written by `python -m lib.results`).
+# its MNIST models (build/comparison.md, written by `make run`).
 ddim_row = 20 if 20 in ddim else max(ddim)
 for model, scores, sec in (
     ("DDPM", ddpm_scores, ddpm_sec_per_100),

@@ -302,3 +302,22 @@ def test_threads_rejects_a_bad_request(monkeypatch, wanted):
     monkeypatch.delenv("COURSE_THREADS", raising=False)
     with pytest.raises(ValueError, match="positive integer"):
         config.threads(wanted)
+
+
+def test_tensorflow_imports_without_its_start_up_notices():
+    """TensorFlow's C++ core prints notices on import (absl, oneDNN): none reach stderr."""
+    import subprocess
+
+    code = (
+        "from lib import config; tf, keras = config.import_tensorflow(); "
+        "print(tf.reduce_sum(tf.ones(3)).numpy(), keras.__version__ == keras.__version__)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["3.0", "True"]
+    assert out.stderr == "", out.stderr
+    if sys.platform == "linux":  # tensorflow-cpu's oneDNN build: without the helper, they are there
+        plain = subprocess.run(
+            [sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, env=env
+        )
+        assert "oneDNN custom operations" in plain.stderr, plain.stderr

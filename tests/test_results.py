@@ -104,3 +104,14 @@ def test_readme_update_refuses_without_markers_or_results(build, tmp_path):
         results.update_readme(readme, build / "results")
     with pytest.raises(ValueError, match="make run"):
         results.key_results_table(tmp_path / "empty")
+
+
+def test_results_does_not_import_the_comparison_that_builds_on_it():
+    """lib.comparison builds on lib.results; the lower module must not know the higher one."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(results.__file__).read_text(encoding="utf-8"))
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert not [n for n in names if "comparison" in n], names
