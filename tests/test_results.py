@@ -113,5 +113,7 @@ def test_results_does_not_import_the_comparison_that_builds_on_it():
 
     tree = ast.parse(Path(results.__file__).read_text(encoding="utf-8"))
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    names |= {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    names |= {
+        f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names
+    }
     assert not [n for n in names if "comparison" in n], names
