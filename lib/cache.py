@@ -13,13 +13,15 @@ nothing that determines it has changed**. The key is a SHA-256 hash of
 * the seed ``seed=`` (and ``COURSE_SEED`` when it is set), the scale (``COURSE_SCALE``);
 * the Python, NumPy and framework versions.
 
-In a PyTorch notebook::
+In a PyTorch notebook, one line::
 
-    model, history = cache.cached_torch(
-        "rbm_cd1_h25", build=lambda: RBM(784, 25), train=lambda m: train_rbm(m, v_train, k=1),
-        code=[RBM, train_rbm], params={"hidden": 25, "k": 1, "lr": LR, "epochs": EPOCHS},
-        data=v_train, seed=SEED,
-    )
+    model, history = cache.cached_torch("rbm_cd1_h25", build=lambda: RBM(784, 25), train=train_cd1)
+
+The key is found from the code of ``build`` and ``train`` (:func:`lib.cache_key.infer`): the
+functions and classes they use, defined in the notebook or in ``lib`` (and what those use in
+turn), the numbers and strings they read from the notebook's globals (``LR``, ``EPOCHS``), the
+arrays and models they read (``v_train``), and the notebook's seed. A key can also be given
+explicitly, with ``code=[...]``, ``params={...}``, ``data=...`` and ``seed=...``.
 
 ``build()`` makes the untrained model, ``train(model)`` trains it in place and returns its
 history (a dict of lists, or ``None``); the history comes back with the model. When the entry
@@ -62,11 +64,13 @@ from typing import Any, BinaryIO, NamedTuple, TypeVar, Unpack
 
 import numpy as np
 
+from . import config
 from .cache_key import (
     as_numpy,
     cache_key,
     check_name,
     fingerprint,
+    infer,
 )
 from .cache_store import CACHE_MODES, Content, KeyArgs, cache_dir, cache_mode, cached, effective_seed
 
@@ -92,6 +96,27 @@ Build = Callable[[], Any]
 Train = Callable[[Any], Any]
 #: What the model caches return: the model(s) ``build()`` made, trained, and the history.
 Trained = tuple[Any, dict[str, Any]]
+
+
+# --------------------------------------------------------------------------- the key, inferred
+
+
+def _key(key: Mapping[str, Any], *functions: Any) -> dict[str, Any]:
+    """The key arguments of an entry: those given, and what was not given found from the code of
+    ``functions`` (:func:`lib.cache_key.infer`): without ``code=``, the code, parameters and data
+    that the functions use; without ``seed=``, the notebook's seed (:func:`lib.config.seed`)."""
+    out = dict(key)
+    if "code" not in out:
+        found = infer(*functions)
+        out["code"] = found.code
+        out["params"] = {**found.params, **(out.get("params") or {})}
+        data = dict(found.data)
+        if out.get("data") is not None:
+            data["data="] = out["data"]
+        out["data"] = data or None
+    if "seed" not in out:
+        out["seed"] = config.seed()
+    return out
 
 
 # --------------------------------------------------------------------------- helpers per format
@@ -147,7 +172,7 @@ def cached_json(
         train=lambda: _as_json(compute(), f"the result of {name!r}"),
         save=lambda value: {"result.json": _json_content(value)},
         load=lambda paths: json.loads(paths["result.json"].read_text(encoding="utf-8")),
-        **key,
+        **_key(key, compute),
     )
 
 
@@ -187,7 +212,7 @@ def cached_arrays(
         train=train,
         save=lambda arrays: {"arrays.npz": _save_npz(arrays)},
         load=lambda paths: _load_npz(paths["arrays.npz"]),
-        **key,
+        **_key(key, compute),
     )
 
 
@@ -214,7 +239,7 @@ class _Format(NamedTuple):
     frameworks: Sequence[str]  # added to the key's versions
 
 
-def _cached_models(name: str, build: Build, train: Train, fmt: _Format, key: KeyArgs) -> Trained:
+def _cached_models(name: str, build: Build, train: Train, fmt: _Format, key: Mapping[str, Any]) -> Trained:
     """What :func:`cached_torch` and :func:`cached_keras` share: build, train and keep the history;
     save each model with ``fmt.save_files`` beside ``history.json``; on a load, build afresh and
     ``fmt.load_into`` the built models."""
@@ -234,6 +259,7 @@ def _cached_models(name: str, build: Build, train: Train, fmt: _Format, key: Key
         fmt.load_into(models_of(built), paths)
         return built, json.loads(paths["history.json"].read_text(encoding="utf-8"))
 
+    key = _key(key, build, train)
     frameworks = [*key.get("frameworks", ()), *fmt.frameworks]
     return cached(name, train=do_train, save=save, load=load, **{**key, "frameworks": frameworks})
 

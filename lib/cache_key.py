@@ -21,7 +21,7 @@ import platform
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,12 +29,14 @@ from . import config
 
 __all__ = [
     "FORMAT",
+    "Inferred",
     "as_numpy",
     "cache_key",
     "check_name",
     "course_seed",
     "digest",
     "fingerprint",
+    "infer",
     "key_parts",
     "sha256",
     "versions",
@@ -282,3 +284,164 @@ def cache_key(
 ) -> str:
     """The key (64 hex digits) under which :func:`cached` stores ``name`` with these arguments."""
     return digest(key_parts(name, code=code, params=params, data=data, seed=seed, frameworks=frameworks))
+
+
+# --------------------------------------------------------------------------- inferred keys
+
+#: Modules of the course's package whose code does not change what a cached computation returns
+#: (configuration, recording, figures, the cache itself): a lecture function that uses them does
+#: not depend on their source.
+NEUTRAL_MODULES = frozenset(
+    f"lib.{m}" for m in ("atomic", "cache", "cache_key", "cache_store", "checks", "cli", "comparison",
+                         "config", "plotting", "results")
+)  # fmt: skip
+
+
+class Inferred(NamedTuple):
+    """What a computation depends on, found by :func:`infer`: ``code`` (functions, classes and
+    ``lib`` modules), ``params`` (numbers, strings and their containers, by global name) and
+    ``data`` (arrays and model weights, by global name)."""
+
+    code: list[Any]
+    params: dict[str, Any]
+    data: dict[str, Any]
+
+
+def _is_params(value: Any) -> bool:
+    try:
+        _canonical(value, "value")
+    except ValueError:
+        return False
+    return True
+
+
+def _state(value: Any) -> Any:
+    """The weights of a model (a PyTorch module's state dict, a Keras model's weights), or None
+    when ``value`` is not a model."""
+    if callable(getattr(value, "state_dict", None)) and hasattr(value, "parameters"):
+        return dict(value.state_dict())
+    if callable(getattr(value, "get_weights", None)):
+        return list(value.get_weights())
+    return None
+
+
+def _code_names(code: Any) -> set[str]:
+    """The global names a code object and the code nested in it (lambdas, comprehensions,
+    inner functions) load."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
+
+
+def infer(*functions: Any) -> Inferred:
+    """Everything ``functions`` depend on, for a cache key, found from their code.
+
+    Starting from each function (a lambda too), it follows every global name the code loads, the
+    variables its closure captures and its default arguments: a function or class defined in the
+    notebook or in ``lib`` is code (its source, and what it in turn uses); a module of ``lib`` is
+    code (its source), except the neutral ones (:data:`NEUTRAL_MODULES`); any other module counts
+    by its version (which every key holds); a number, string, or list / dict of them is a
+    parameter; an array, a tensor, or a model (its weights) is data. So a lecture caches a training
+    with ``cache.cached_torch("name", build=..., train=...)``: change any of these and it retrains.
+
+    A global that the computation itself changes (a list it appends to) would change the key on
+    every run: keep such state out of the globals it reads.
+
+    Raises:
+        ValueError: a global that is none of these (a data loader, a generator, an open file):
+            pass it as an argument, or give the key explicitly (``code=``, ``params=``, ``data=``).
+    """
+    code: dict[int, Any] = {}
+    params: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    seen: set[int] = set()
+
+    def ours(obj: Any) -> bool:
+        module = getattr(obj, "__module__", None) or ""
+        return module == "__main__" or module == "lib" or module.startswith("lib.")
+
+    def visit_function(fn: Any) -> None:
+        fn = inspect.unwrap(fn)
+        if id(fn) in seen:
+            return
+        seen.add(id(fn))
+        code[id(fn)] = fn
+        fn_globals = getattr(fn, "__globals__", {})
+        for name in sorted(_code_names(fn.__code__)):
+            if name in fn_globals:
+                visit_value(name, fn_globals[name])
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+            try:
+                visit_value(name, cell.cell_contents)
+            except ValueError:  # an empty cell (a name assigned later)
+                continue
+        for i, default in enumerate(fn.__defaults__ or ()):
+            visit_value(f"{fn.__qualname__}.default{i}", default)
+        for name, default in (fn.__kwdefaults__ or {}).items():
+            visit_value(f"{fn.__qualname__}.{name}", default)
+
+    def visit_class(cls: type) -> None:
+        if id(cls) in seen:
+            return
+        seen.add(id(cls))
+        code[id(cls)] = cls
+        for value in vars(cls).values():
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            if inspect.isfunction(value):
+                fn_globals = value.__globals__
+                for name in sorted(_code_names(value.__code__)):
+                    if name in fn_globals:
+                        visit_value(name, fn_globals[name])
+
+    def visit_value(name: str, value: Any) -> None:
+        if inspect.ismodule(value):
+            if value.__name__.startswith("lib.") and value.__name__ not in NEUTRAL_MODULES:
+                code.setdefault(id(value), value)
+            return
+        if inspect.isfunction(value) or inspect.ismethod(value):
+            if ours(value):
+                visit_function(value.__func__ if inspect.ismethod(value) else value)
+            return
+        if inspect.isclass(value):
+            if ours(value):
+                visit_class(value)
+            return
+        if callable(value) and not ours(type(value)) and _state(value) is None:
+            return  # a function or callable of another library (np.mean, torch.randn): its version counts
+        if ours(type(value)) and _state(value) is None and hasattr(value, "__dict__"):
+            visit_class(type(value))  # an object of a course class (a noise schedule, a target density)
+            for attr, v in sorted(vars(value).items()):
+                visit_value(f"{name}.{attr}", v)
+            return
+        if value is None or isinstance(value, (bool, int, float, str, np.integer, np.floating)):
+            params[name] = value
+            return
+        state = _state(value)
+        if state is not None:
+            data[name] = state
+            return
+        if isinstance(value, (list, tuple, Mapping)) and _is_params(value):
+            params[name] = value
+            return
+        try:
+            as_numpy(value, name)  # an array of numbers (hashed with the key)
+            data[name] = value
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"the cached computation uses the global {name!r}, a {type(value).__module__}."
+                f"{type(value).__qualname__}, which a cache key cannot hold (not code, a number or an "
+                "array): pass what it is made from as an argument, or give the key explicitly with "
+                "code=[...], params={...} and data=..."
+            ) from None
+
+    for fn in functions:
+        if inspect.isclass(fn):
+            visit_class(fn)
+        elif callable(fn):
+            visit_function(fn.__func__ if inspect.ismethod(fn) else fn)
+        else:
+            raise ValueError(f"infer() takes functions or classes, got {type(fn).__name__}")
+    return Inferred(list(code.values()), params, data)

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Required, TypedDict, TypeVar
+from typing import Any, BinaryIO, TypedDict, TypeVar
 
 import numpy as np
 
@@ -41,10 +41,10 @@ class KeyArgs(TypedDict, total=False):
     """The keyword arguments that identify an entry besides its name (and ``verbose``), taken by
     :func:`cached` and by every ``cached_*`` function of :mod:`lib.cache`; see :func:`cached`."""
 
-    code: Required[Sequence[Any]]
+    code: Sequence[Any]
     params: Mapping[str, Any] | None
     data: Any
-    seed: Required[int | None]
+    seed: int | None
     frameworks: Sequence[str]
     verbose: bool
 

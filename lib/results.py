@@ -31,11 +31,13 @@ from . import config
 from .atomic import write_atomic
 
 __all__ = [
+    "checks_table",
     "collect",
     "describe",
     "key_results_table",
     "load",
     "record",
+    "record_check",
     "reset",
     "results_dir",
     "write_atomic",
@@ -164,6 +166,48 @@ def record(
     _save(doc, path)
 
 
+def record_check(
+    name: str, *, value: float, bound: float, op: str, what: str, passed: bool, notebook: str | None = None
+) -> None:
+    """Record a learning check (:mod:`lib.checks` calls this): its value, its bound, the
+    comparison ``op`` (``">"`` or ``"<"``), what it compares against, and whether it passed.
+    A non-finite value is recorded as ``None`` (it failed)."""
+    if op not in (">", "<"):
+        raise ValueError(f"a check compares with '>' or '<', got {op!r}")
+    nb, path = _path(notebook)
+    doc = _current(nb)
+    finite = math.isfinite(value)
+    doc.setdefault("checks", {})[name] = {
+        "value": value if finite else None,
+        "bound": bound,
+        "op": op,
+        "margin": (value - bound if op == ">" else bound - value) if finite else None,
+        "what": what,
+        "passed": bool(passed),
+    }
+    _save(doc, path)
+
+
+def checks_table(directory: Path | None = None) -> str:
+    """Every recorded learning check, one row each: its value, its bound and by how much it
+    passed (or failed), at the scale of the run that recorded it."""
+    lines = [
+        "## Learning checks",
+        "",
+        "| notebook | scale | check | value | bound | margin | passed |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for d in _docs(directory):
+        for name, c in d.get("checks", {}).items():
+            lines.append(
+                f"| {d.get('notebook', '?')} | {d.get('scale', '')} | {name} | {_fmt(c.get('value'))} "
+                f"| {c['op']} {_fmt(c['bound'])} | {_fmt(c.get('margin'))} | {'yes' if c['passed'] else '**no**'} |"
+            )
+    if len(lines) == 4:
+        lines.append("| (no learning checks recorded yet) | | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
 def _jsonable(v: Any) -> Any:
     if hasattr(v, "item") and callable(v.item):  # numpy / torch scalars
         v = v.item()
@@ -206,7 +250,7 @@ def collect(directory: Path | None = None) -> str:
             )
     if not files:
         lines.append("| (no results recorded yet) | | | | | |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + checks_table(directory)
 
 
 README_BEGIN = "<!-- results:begin -->"

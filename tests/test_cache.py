@@ -670,3 +670,102 @@ def test_arrays_keep_their_names_dtypes_and_shapes():
         np.testing.assert_array_equal(fresh[k], loaded[k])
     with pytest.raises(ValueError, match="an array's name"):
         cache.cached_arrays("bad", compute=lambda: {"a/b": np.zeros(2)}, code=[affine], seed=0)
+
+
+# --------------------------------------------------------------------------- keys found from the code
+
+
+def _notebook(source, cell, **names):
+    """Run ``source`` as a Jupyter cell does (module ``__main__``, its source in linecache), with
+    ``names`` as the notebook's other globals; return the notebook's namespace."""
+    filename = f"<ipython-input-infer-{cell}>"
+    source = textwrap.dedent(source)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"__name__": "__main__", **names}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+CELL = """
+import numpy as np
+from lib import config, rbm
+
+LR = 0.1
+EPOCHS = 3
+
+def helper(x):
+    return x * LR
+
+def fit(model):
+    out = [helper(float(x_train.sum())) for _ in range(EPOCHS)]
+    return {"loss": out, "free_energy": float(rbm.free_energy(np.zeros((1, 2)), np.zeros((2, 1)), np.zeros(2), np.zeros(1))[0]), "scale": config.get_scale()}
+"""
+
+
+def test_infer_finds_the_code_the_numbers_and_the_arrays_a_training_uses():
+    from lib import cache_key
+
+    nb = _notebook(CELL, 1, x_train=np.arange(6.0))
+    found = cache_key.infer(nb["fit"])
+    names = {getattr(c, "__name__", "") for c in found.code}
+    assert {"fit", "helper", "lib.rbm"} <= names  # what it calls, in the notebook and in lib
+    assert "lib.config" not in names  # configuration does not change what it computes
+    assert "numpy" not in names  # a library counts by its version, which every key holds
+    assert found.params == {"LR": 0.1, "EPOCHS": 3}
+    assert set(found.data) == {"x_train"}
+
+
+def _inferred_key(nb):
+    from lib import cache_key
+
+    found = cache_key.infer(nb["fit"])
+    return cache.cache_key("x", code=found.code, params=found.params, data=found.data, seed=0)
+
+
+def test_an_inferred_key_changes_with_the_code_the_numbers_and_the_data_and_only_then():
+    base = _inferred_key(_notebook(CELL, 2, x_train=np.arange(6.0)))
+    assert _inferred_key(_notebook(CELL, 3, x_train=np.arange(6.0))) == base
+    assert _inferred_key(_notebook(CELL.replace("LR = 0.1", "LR = 0.2"), 4, x_train=np.arange(6.0))) != base
+    assert _inferred_key(_notebook(CELL.replace("x * LR", "x * LR * 2"), 5, x_train=np.arange(6.0))) != base
+    assert _inferred_key(_notebook(CELL, 6, x_train=np.arange(6.0) + 1)) != base
+    commented = CELL.replace("return x * LR", "return x * LR  # the step")
+    assert _inferred_key(_notebook(commented, 7, x_train=np.arange(6.0))) == base
+
+
+def test_infer_refuses_a_global_that_a_key_cannot_hold():
+    from lib import cache_key
+
+    nb = _notebook("def fit(model):\n    return next(batches)\n", 8, batches=iter([1, 2]))
+    with pytest.raises(ValueError, match=r"'batches'.*pass what it is made from as an argument"):
+        cache_key.infer(nb["fit"])
+
+
+def test_a_cached_training_in_one_line_trains_once_and_retrains_when_a_number_changes():
+    torch = pytest.importorskip("torch")
+    calls = []
+    src = """
+    import torch
+
+    STEPS = 3
+
+    def build():
+        return torch.nn.Linear(2, 1)
+
+    def fit(net):
+        record(1)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        for _ in range(STEPS):
+            loss = ((net(x) - 1) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return {"loss": [loss.item()]}
+    """
+    x = torch.ones(4, 2)
+    config.setup("99_infer_test", seed=0, quiet=True)
+    for cell, steps in ((9, 3), (10, 3), (11, 4)):
+        # record: a callable of another module (a builtin), which a key ignores
+        nb = _notebook(src.replace("STEPS = 3", f"STEPS = {steps}"), cell, record=calls.append, x=x)
+        net, history = cache.cached_torch("infer_tiny", build=nb["build"], train=nb["fit"], verbose=False)
+    assert len(calls) == 2  # trained, loaded, trained again for STEPS = 4
+    assert isinstance(net, torch.nn.Linear) and len(history["loss"]) == 1
