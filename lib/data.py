@@ -18,6 +18,15 @@ re-exported here.
 If nothing is found and ``allow_download`` is true, the files are fetched from public mirrors in
 turn, each verified against its canonical SHA-256, written to a temporary file and renamed
 into ``data/`` only when complete and verified.
+
+**Three splits.** The official training file is cut in two: a fixed random sixth of it is the
+``"validation"`` split (10,000 of MNIST's 60,000; 1,333 of the offline subset's 8,000), and
+``"train"`` is the rest. No model of the course and not the classifier behind the Fréchet
+distance train on the validation digits, which are drawn like the training digits: they give the
+FCD's floor (what unseen real digits of the training distribution score) and measure over-fitting
+(train against validation, one distribution) apart from the test digits, which can come from
+another distribution (the offline subset's test digits are harder). ``"test"`` is the official
+test file.
 """
 
 from __future__ import annotations
@@ -50,10 +59,15 @@ __all__ = [
     "to_float",
     "to_tf_dataset",
     "to_torch_loader",
+    "validation_size",
 ]
 
 Kind = Literal["digits", "fashion"]
-Split = Literal["train", "test"]
+Split = Literal["train", "validation", "test"]
+#: The part of the official training file held out as the validation split, drawn at random with
+#: a fixed seed.
+VALIDATION_FRACTION = 1 / 6
+VALIDATION_SEED = 0
 
 #: Subfolder of a data directory for each kind.
 SUBDIRS: dict[str, str] = {"digits": "mnist", "fashion": "fashion-mnist"}
@@ -206,9 +220,32 @@ def _check_kind(kind: str) -> str:
 
 
 def _check_split(split: str) -> str:
-    if split not in FILES:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"split must be 'train', 'validation' or 'test', got {split!r}")
     return split
+
+
+def validation_size(n_official_train: int) -> int:
+    """How many of the official training file's ``n`` images the validation split holds: a sixth,
+    rounded down (10,000 of 60,000)."""
+    return int(n_official_train * VALIDATION_FRACTION)
+
+
+def _cut(found: tuple[np.ndarray, np.ndarray], split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``split`` part of the official file's ``(images, labels)`` (``test``: all of it). The
+    validation images are a fixed random sixth of the training file (drawn with a fixed seed, so
+    that they are drawn like the training images whatever the file's order: the offline subset's
+    training digits come from two NIST collections one after the other); each part keeps the
+    file's order."""
+    if split == "test":
+        return found
+    images, labels = found
+    held = np.zeros(len(images), dtype=bool)
+    held[np.random.default_rng(VALIDATION_SEED).permutation(len(images))[: validation_size(len(images))]] = (
+        True
+    )
+    part = held if split == "validation" else ~held
+    return images[part], labels[part]
 
 
 def load_mnist(
@@ -222,7 +259,8 @@ def load_mnist(
     """Load MNIST digits or Fashion-MNIST.
 
     Args:
-        split: ``"train"`` or ``"test"``.
+        split: ``"train"``, ``"validation"`` (a fixed random sixth of the official training file,
+            on which nothing in the course trains) or ``"test"`` (the official test file).
         kind: ``"digits"`` (MNIST) or ``"fashion"`` (Fashion-MNIST).
         data_dir: a directory searched first (files in its ``mnist/`` or ``fashion-mnist/``).
         allow_download: fetch from the public mirrors when no local copy exists.
@@ -236,11 +274,12 @@ def load_mnist(
         CorruptDataError: a file was found but is not a valid IDX file of that split.
     """
     _check_split(split)
+    official = "test" if split == "test" else "train"
     dirs = search_dirs(kind, data_dir)
     for directory in dirs:
-        found = read_split(directory, split)
+        found = read_split(directory, official)
         if found is not None:
-            return found
+            return _cut(found, split)
     searched = "\n".join(f"  {d}" for d in dirs)
     hint = (
         "Set COURSE_DATA_DIR to a folder with a mnist/ or fashion-mnist/ subfolder holding the "
@@ -253,14 +292,14 @@ def load_mnist(
             f"{kind} ({split}) not found; searched:\n{searched}\nDownloading is off. {hint}"
         )
     try:
-        folder = download(kind, split, data_dir=data_dir, mirrors=mirrors)
+        folder = download(kind, official, data_dir=data_dir, mirrors=mirrors)
     except DatasetUnavailable as exc:
         raise DatasetUnavailable(
             f"{kind} ({split}) not found; searched:\n{searched}\n{exc}\n{hint}"
         ) from None
-    found = read_split(folder, split)
+    found = read_split(folder, official)
     assert found is not None
-    return found
+    return _cut(found, split)
 
 
 # --------------------------------------------------------------------------- transformations

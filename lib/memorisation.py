@@ -1,7 +1,7 @@
 """Does a generative model copy its training set? A nearest-neighbour check for MNIST samples.
 
-A Fréchet distance at or below the held-out "floor" does not prove a good model: a model that
-returns its training images scores perfectly. The check here measures, for every generated
+A Fréchet distance at or below the reference point of unseen real digits does not prove a good
+model: a model that returns its training images scores below it (:mod:`lib.metrics`). The check here measures, for every generated
 sample, the Euclidean pixel distance to its nearest training image, and compares that
 distribution with the same distance for held-out real images (which the model never saw and
 which certainly do not copy). A model that generalises produces samples about as far from the

@@ -8,8 +8,13 @@ call it the Fréchet classifier distance (FCD).
 
 Every lecture scores its generated digits with :func:`score_samples`: the same number of samples
 at a given scale (:func:`sample_count`; the FCD's bias depends on it), against the same fixed set
-of real training images, beside the two numbers that make an FCD readable: held-out real digits
-(the floor) and uniform noise (the ceiling). Two models scored at one scale are comparable.
+of real training images, beside two reference points that make an FCD readable: unseen real
+digits of the training distribution (the validation split of :func:`lib.data.load_mnist`, on
+which neither the classifier nor any model trained) and uniform noise. They are reference points,
+not bounds: a model that reproduces its training images, or copies them, scores *below* the
+unseen digits (the reference images are training images, and the classifier learned its features
+on them; see :mod:`lib.memorisation`), and a degenerate image set (all black, saturated) can
+score above noise. Two models scored at one scale are comparable.
 
 Everything takes NumPy arrays, PyTorch tensors or TensorFlow tensors in any layout accepted by
 :func:`lib.plotting.as_images`; ``pixel_range`` says how the pixels are scaled.
@@ -133,8 +138,9 @@ def _cache_dir() -> Path:
 def load_classifier(*, epochs: int = 3, seed: int = 0, verbose: bool = True) -> Classifier:
     """The course's MNIST classifier, trained on first use and cached under ``data/classifier/``.
 
-    It is trained on every MNIST training image that :func:`lib.data.load_mnist` finds (60,000
-    with the full dataset, 8,000 with the offline subset), so the cache file names that number.
+    It is trained on the train split of :func:`lib.data.load_mnist` (50,000 images with the full
+    dataset, 6,667 with the offline subset; never on the validation split, whose digits give the
+    FCD's unseen-digit reference point), so the cache file names that number.
     Training (a few epochs of Adam, ~20 s on 2 CPU cores for 8,000 images) does not touch the
     caller's random state. The test accuracy is measured on the test split and stored with it.
 
@@ -269,8 +275,8 @@ def sample_count() -> int:
 class _Reference:
     features: np.ndarray  # (n, 128) of n fixed real training images
     labels: np.ndarray  # (10,) the label frequencies of the training split
-    floor: float
-    ceiling: float
+    unseen_real: float  # n validation digits (unseen by the classifier and every model)
+    noise: float  # n images of uniform noise
 
 
 def _reference(n: int) -> _Reference:
@@ -279,21 +285,21 @@ def _reference(n: int) -> _Reference:
     if key not in _cache:
         rng = np.random.default_rng(0)
         train_x, train_y = data.load_mnist("train")
-        test_x, _ = data.load_mnist("test")
-        if len(test_x) < n or len(train_x) < n:
+        valid_x, _ = data.load_mnist("validation")
+        if len(valid_x) < n or len(train_x) < n:
             raise ValueError(
-                f"scoring {n} samples needs {n} held-out test images and {n} training images, but "
-                f"the MNIST found has {len(train_x)}/{len(test_x)}: COURSE_SCALE={config.get_scale()} "
+                f"scoring {n} samples needs {n} validation images and {n} training images, but the "
+                f"MNIST found has {len(train_x)}/{len(valid_x)}: COURSE_SCALE={config.get_scale()} "
                 "needs the full MNIST (see lib.data.load_mnist), or use a smaller scale"
             )
         ref = classifier_features(train_x[rng.choice(len(train_x), n, replace=False)], "uint8")
-        held_out = test_x[rng.choice(len(test_x), n, replace=False)]
+        unseen = valid_x[rng.choice(len(valid_x), n, replace=False)]
         noise = rng.random((n, 28, 28), dtype=np.float32)
         _cache[key] = _Reference(
             features=ref,
             labels=np.bincount(train_y, minlength=10) / len(train_y),
-            floor=frechet_distance(classifier_features(held_out, "uint8"), ref),
-            ceiling=frechet_distance(classifier_features(noise, "unit"), ref),
+            unseen_real=frechet_distance(classifier_features(unseen, "uint8"), ref),
+            noise=frechet_distance(classifier_features(noise, "unit"), ref),
         )
     return _cache[key]
 
@@ -308,9 +314,11 @@ def score_samples(images: Any, pixel_range: PixelRange = "unit") -> dict[str, An
         pixel_range: ``"unit"`` ([0, 1]), ``"symmetric"`` ([−1, 1]) or ``"uint8"`` ([0, 255]).
 
     Returns:
-        ``fcd``: the FCD against a fixed set of n real training images; ``floor``: n held-out
-        real test images against the same set (what a perfect generator scores, up to the noise
-        of n samples); ``ceiling``: n images of uniform noise against it; ``label_distribution``:
+        ``fcd``: the FCD against a fixed set of n real training images; ``unseen_real``: n
+        validation digits against the same set (real digits of the training distribution that
+        neither the classifier nor any model saw: a reference point, not a bound; a model that
+        copies its training images scores below it); ``noise``: n images of uniform noise against
+        it (a reference point too: degenerate images can score above it); ``label_distribution``:
         the fraction of samples the classifier assigns to each digit; ``label_jsd``: its
         Jensen–Shannon divergence (nats) from the training labels' distribution;
         ``digits_covered``: digits receiving at least 2 % of the samples; ``n``.
@@ -333,8 +341,8 @@ def score_samples(images: Any, pixel_range: PixelRange = "unit") -> dict[str, An
     labels = np.bincount(clf.predict(x), minlength=10) / n
     return {
         "fcd": frechet_distance(clf.features(x), ref.features),
-        "floor": ref.floor,
-        "ceiling": ref.ceiling,
+        "unseen_real": ref.unseen_real,
+        "noise": ref.noise,
         "label_distribution": [float(v) for v in labels],
         "label_jsd": js_divergence(labels, ref.labels),
         "digits_covered": int((labels >= DIGIT_COVERED_FRACTION).sum()),

@@ -230,7 +230,7 @@ print(f"classifier test accuracy {classifier.test_accuracy:.2%}")
 real_score = metrics.score_samples(test_x, "uint8")  # draws sample_count() of the test digits
 print(
     f"n = {real_score['n']}: real held-out digits score {real_score['fcd']:.1f}; "
-    f"floor {real_score['floor']:.1f}, ceiling (uniform noise) {real_score['ceiling']:.1f}; "
+    f"floor {real_score['unseen_real']:.1f}, ceiling (uniform noise) {real_score['noise']:.1f}; "
     f"{real_score['digits_covered']} digits covered, label JSD {real_score['label_jsd']:.4f} nats"
 )
 print("classifier's label distribution on those digits:", np.round(real_score["label_distribution"], 3))
@@ -241,16 +241,19 @@ print("classifier's label distribution on those digits:", np.round(real_score["l
 # over several draws (tests/test_metrics.py), and the floor is 0.013–0.022 of the ceiling for
 # 300–1,000 images: an FCD far from the floor, or a floor near the ceiling, means a broken scorer.
 assert classifier.test_accuracy > 0.95, classifier.test_accuracy
-assert 0.5 * real_score["floor"] < real_score["fcd"] < 1.6 * real_score["floor"], real_score
-assert real_score["floor"] < 0.05 * real_score["ceiling"], real_score
+assert 0.5 * real_score["unseen_real"] < real_score["fcd"] < 1.6 * real_score["unseen_real"], real_score
+assert real_score["unseen_real"] < 0.05 * real_score["noise"], real_score
 assert real_score["digits_covered"] == 10, real_score
 results.record("classifier_test_accuracy", classifier.test_accuracy)
 results.record("score_real_test_digits", real_score["fcd"], unit="FCD", score=real_score)
 results.record(
-    "fcd_floor_real_test_images", real_score["floor"], n=real_score["n"], key="FCD floor (held-out digits)"
+    "fcd_floor_real_test_images",
+    real_score["unseen_real"],
+    n=real_score["n"],
+    key="FCD floor (held-out digits)",
 )
 results.record(
-    "fcd_ceiling_uniform_noise", real_score["ceiling"], n=real_score["n"], key="FCD ceiling (uniform noise)"
+    "fcd_ceiling_uniform_noise", real_score["noise"], n=real_score["n"], key="FCD ceiling (uniform noise)"
 )
 
 # %% [markdown] slideshow={"slide_type": "slide"}

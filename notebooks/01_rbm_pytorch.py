@@ -453,7 +453,7 @@ score = metrics.score_samples(samples.numpy(), pixel_range="unit")
 score_untrained = metrics.score_samples(samples_untrained.numpy(), pixel_range="unit")
 for label, sc in (("trained (PCD-1)", score), ("untrained (initial weights)", score_untrained)):
     print(
-        f"{label:>28}: FCD {sc['fcd']:7.2f} (floor {sc['floor']:.2f}, noise ceiling {sc['ceiling']:.2f}), "
+        f"{label:>28}: FCD {sc['fcd']:7.2f} (floor {sc['unseen_real']:.2f}, noise ceiling {sc['noise']:.2f}), "
         f"digits covered {sc['digits_covered']}, label JSD {sc['label_jsd']:.3f} nats, n={sc['n']}"
     )
 print(

@@ -1020,8 +1020,8 @@ s_buffer, s_short, s_long, s_untrained = scores.values()
 print(f"{'samples':28s} {'FCD':>8s} {'digits ≥ 2 %':>13s} {'label JSD':>10s}")
 for name, s in scores.items():
     print(f"{name:28s} {s['fcd']:8.1f} {s['digits_covered']:13d} {s['label_jsd']:10.3f}")
-print(f"{'floor (held-out digits)':28s} {s_buffer['floor']:8.1f}")
-print(f"{'ceiling (uniform noise)':28s} {s_buffer['ceiling']:8.1f}")
+print(f"{'floor (held-out digits)':28s} {s_buffer['unseen_real']:8.1f}")
+print(f"{'ceiling (uniform noise)':28s} {s_buffer['noise']:8.1f}")
 print(
     f"Langevin steps run by the scored buffer states since their last restart: mean {buffer_steps.mean():.0f}, "
     f"median {np.median(buffer_steps):.0f}, max {buffer_steps.max()} (fresh chains: {K_TRAIN} and {K_LONG})"
@@ -1062,8 +1062,10 @@ for name, key, s, steps in [
 ]:
     results.record(name, s["fcd"], unit="FCD (course classifier)", key=key, langevin_steps=steps, n=s["n"])
     results.record(f"score_{name.removeprefix('fcd_')}", s, unit="score_samples")
-results.record("fcd_floor_heldout_real", s_buffer["floor"], unit="FCD (course classifier)", n=s_buffer["n"])
-results.record("fcd_ceiling_noise", s_buffer["ceiling"], unit="FCD (course classifier)", n=s_buffer["n"])
+results.record(
+    "fcd_floor_heldout_real", s_buffer["unseen_real"], unit="FCD (course classifier)", n=s_buffer["n"]
+)
+results.record("fcd_ceiling_noise", s_buffer["noise"], unit="FCD (course classifier)", n=s_buffer["n"])
 results.record("classifier_test_accuracy", clf.test_accuracy)
 results.record("train_seconds", round(train_seconds, 1), unit="s")
 
@@ -1105,8 +1107,8 @@ display(
         f"In this run the fresh chains of {K_LONG} steps score FCD {s_long['fcd']:.0f} and those of "
         f"{K_TRAIN} steps {s_short['fcd']:.0f}, against {s_buffer['fcd']:.0f} for the buffer states, whose "
         f"chains ran {buffer_steps.mean():.0f} steps on average since their last restart. The untrained "
-        f"network's samples score {s_untrained['fcd']:.0f}, held-out digits {s_buffer['floor']:.0f}, uniform "
-        f"noise {s_buffer['ceiling']:.0f}. The fresh chains of {K_LONG} steps have "
+        f"network's samples score {s_untrained['fcd']:.0f}, held-out digits {s_buffer['unseen_real']:.0f}, uniform "
+        f"noise {s_buffer['noise']:.0f}. The fresh chains of {K_LONG} steps have "
         f"{compare(s_long['fcd'], s_buffer['fcd'])} the buffer states; those of {K_TRAIN} steps have "
         f"{compare(s_short['fcd'], s_buffer['fcd'])} the buffer states."
     )

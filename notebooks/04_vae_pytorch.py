@@ -875,9 +875,9 @@ score_untrained = metrics.score_samples(samples_untrained, pixel_range="unit")
 score_recon = metrics.score_samples(recon_fcd, pixel_range="unit")
 print(f"classifier test accuracy {clf.test_accuracy:.1%}; FCD of n = {score['n']} images")
 print(
-    f"FCD: real test digits (floor) {score['floor']:.2f} | VAE reconstructions {score_recon['fcd']:.2f} | "
+    f"FCD: real test digits (floor) {score['unseen_real']:.2f} | VAE reconstructions {score_recon['fcd']:.2f} | "
     f"VAE prior samples {score['fcd']:.2f} | the same VAE before training {score_untrained['fcd']:.2f} | "
-    f"uniform noise (ceiling) {score['ceiling']:.2f}"
+    f"uniform noise (ceiling) {score['noise']:.2f}"
 )
 print(
     "predicted digit of the samples:",

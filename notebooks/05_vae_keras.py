@@ -502,8 +502,8 @@ assert iw_ll.mean() > base_rate_iw + config.scaled(smoke=30, lecture=40, full=50
 score = metrics.score_samples(samples, pixel_range="unit")
 score_untrained = metrics.score_samples(samples_untrained, pixel_range="unit")
 print(
-    f"FCD of n = {score['n']}: real test digits (floor) {score['floor']:.2f} | conv VAE samples {score['fcd']:.2f} | "
-    f"before training {score_untrained['fcd']:.2f} | uniform noise (ceiling) {score['ceiling']:.2f}"
+    f"FCD of n = {score['n']}: real test digits (floor) {score['unseen_real']:.2f} | conv VAE samples {score['fcd']:.2f} | "
+    f"before training {score_untrained['fcd']:.2f} | uniform noise (ceiling) {score['noise']:.2f}"
 )
 print(
     "predicted digit of the samples:",

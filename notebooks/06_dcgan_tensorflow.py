@@ -891,8 +891,8 @@ generator, discriminator = models["generator"], models["discriminator"]
 before = history["before_training"]
 fixed_grids = [np.array(g, np.float32) for g in history["grids"]]  # (16, 28, 28) per epoch
 print(
-    f"FCD with {N_SCORE} images: held-out real digits (floor) {before['floor']:.2f}, uniform noise "
-    f"(ceiling) {before['ceiling']:.2f}, the generator before training {before['fcd']:.2f} "
+    f"FCD with {N_SCORE} images: held-out real digits (floor) {before['unseen_real']:.2f}, uniform noise "
+    f"(ceiling) {before['noise']:.2f}, the generator before training {before['fcd']:.2f} "
     f"({before['digits_covered']} digit(s) with >= 2% of its samples)"
 )
 for epoch in range(len(history["fcd"])):
@@ -935,8 +935,8 @@ axes[1].plot(epochs_axis, history["d_fake"], "o-", label="mean $d(g(z))$, genera
 axes[1].axhline(0.5, color="grey", ls=":", lw=1)
 axes[1].set_title("discriminator outputs")
 axes[2].plot(np.r_[0, epochs_axis], [before["fcd"], *history["fcd"]], "o-", label="generator")
-axes[2].axhline(before["floor"], color="green", ls="--", label="floor: held-out real digits")
-axes[2].axhline(before["ceiling"], color="red", ls="--", label="ceiling: uniform noise")
+axes[2].axhline(before["unseen_real"], color="green", ls="--", label="floor: held-out real digits")
+axes[2].axhline(before["noise"], color="red", ls="--", label="ceiling: uniform noise")
 axes[2].set_yscale("log")
 axes[2].set_title(f"Fréchet classifier distance ({N_SCORE} images)")
 for ax in axes[:3]:
@@ -1072,8 +1072,8 @@ results.record("dcgan_score_final", final)  # the whole dict of metrics.score_sa
 results.record("fcd_final", final["fcd"], unit="FCD", key="DCGAN FCD on MNIST", per_epoch=fcd_curve)
 results.record("fcd_before_training", before["fcd"], unit="FCD")
 results.record("fcd_first_epoch", history["fcd"][0], unit="FCD")
-results.record("fcd_floor_heldout_real", final["floor"], unit="FCD")
-results.record("fcd_ceiling_uniform_noise", final["ceiling"], unit="FCD")
+results.record("fcd_floor_heldout_real", final["unseen_real"], unit="FCD")
+results.record("fcd_ceiling_uniform_noise", final["noise"], unit="FCD")
 results.record("label_jsd_vs_real", final["label_jsd"], unit="nats", generated=final["label_distribution"])
 results.record(
     "digits_with_2pct_of_samples", final["digits_covered"], unit="of 10", key="DCGAN digits covered"
@@ -1103,7 +1103,7 @@ comparison.record_model(
 print(
     f"FCD: before training {before['fcd']:.2f}, first epoch {history['fcd'][0]:.2f}, last epoch "
     f"{history['fcd'][-1]:.2f}, fresh samples after training {final['fcd']:.2f}; "
-    f"floor {final['floor']:.2f}, ceiling {final['ceiling']:.2f}"
+    f"floor {final['unseen_real']:.2f}, ceiling {final['noise']:.2f}"
 )
 print(
     f"digits with >= 2% of the samples: {before['digits_covered']} before training, "

@@ -812,8 +812,8 @@ plt.show()
 display(
     Markdown(
         f"FCD of {ddpm_scores['n']} DDPM samples: **{ddpm_scores['fcd']:.1f}** (the untrained U-Net: "
-        f"{untrained_scores['fcd']:.1f}; held-out real digits, the floor: {ddpm_scores['floor']:.1f}; "
-        f"uniform noise, the ceiling: {ddpm_scores['ceiling']:.1f}). Digits covered: "
+        f"{untrained_scores['fcd']:.1f}; held-out real digits, the floor: {ddpm_scores['unseen_real']:.1f}; "
+        f"uniform noise, the ceiling: {ddpm_scores['noise']:.1f}). Digits covered: "
         f"{ddpm_scores['digits_covered']}/10. Sampling: {ddpm_sec_per_100:.1f} s per 100 images."
     )
 )
@@ -926,7 +926,7 @@ for steps in tqdm(DDIM_STEPS, desc="DDIM step counts"):
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
 ax1.plot(list(ddim), [d["scores"]["fcd"] for d in ddim.values()], "o-", label="DDIM (η = 0)")
 ax1.plot([T_STEPS], [ddpm_scores["fcd"]], "s", ms=9, label=f"DDPM, all {T_STEPS} steps")
-ax1.axhline(ddpm_scores["floor"], color="grey", ls="--", label="floor: held-out digits")
+ax1.axhline(ddpm_scores["unseen_real"], color="grey", ls="--", label="floor: held-out digits")
 ax1.axhline(untrained_scores["fcd"], color="C3", ls=":", label="untrained U-Net (DDPM)")
 ax1.set(
     xscale="log", yscale="log", xlabel="network evaluations per image", ylabel="FCD", title="quality vs steps"

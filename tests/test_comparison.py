@@ -4,7 +4,7 @@ import pytest
 
 from lib import comparison, config, results
 
-SCORE = {"fcd": 42.0, "floor": 18.0, "ceiling": 1400.0, "digits_covered": 9, "label_jsd": 0.02, "n": 500}
+SCORE = {"fcd": 42.0, "unseen_real": 18.0, "noise": 1400.0, "digits_covered": 9, "label_jsd": 0.02, "n": 500}
 
 
 @pytest.fixture

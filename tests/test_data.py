@@ -10,14 +10,42 @@ from lib import data
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def _held(n):
+    """Which of the official training file's n images the validation split holds."""
+    held = np.zeros(n, dtype=bool)
+    held[np.random.default_rng(data.VALIDATION_SEED).permutation(n)[: data.validation_size(n)]] = True
+    return held
+
+
+def test_the_validation_split_is_a_fixed_random_sixth_of_the_training_file(isolated_data, tmp_path):
+    x, y = fake_split(600)
+    write_split(tmp_path / "mnist", "train", x, y)
+    tx, _ = data.load_mnist("train", data_dir=tmp_path, allow_download=False)
+    vx, _ = data.load_mnist("validation", data_dir=tmp_path, allow_download=False)
+    assert len(vx) == 100 and len(tx) == 500  # a sixth, and the rest
+    flat = {bytes(a) for a in x.reshape(600, -1)}
+    assert {bytes(a) for a in tx.reshape(500, -1)} | {bytes(a) for a in vx.reshape(100, -1)} == flat
+    assert not {bytes(a) for a in tx.reshape(500, -1)} & {bytes(a) for a in vx.reshape(100, -1)}
+    positions = np.flatnonzero(_held(600))
+    assert positions.min() < 100 and positions.max() > 500  # spread over the file, not its end
+    again, _ = data.load_mnist("validation", data_dir=tmp_path, allow_download=False)
+    np.testing.assert_array_equal(again, vx)  # the same every time
+    with pytest.raises(ValueError, match="'train', 'validation' or 'test'"):
+        data.load_mnist("val", data_dir=tmp_path, allow_download=False)
+
+
 def test_loads_from_data_dir_gz_and_raw(isolated_data, tmp_path):
     x, y = fake_split(30)
     write_split(tmp_path / "d1" / "mnist", "train", x, y, gz=True)
     write_split(tmp_path / "d2" / "mnist", "test", x[:10], y[:10], gz=False)
     gx, gy = data.load_mnist("train", data_dir=tmp_path / "d1", allow_download=False)
-    assert gx.dtype == np.uint8 and gx.shape == (30, 28, 28) and gy.shape == (30,)
-    np.testing.assert_array_equal(gx, x)
-    np.testing.assert_array_equal(gy, y)
+    vx, vy = data.load_mnist("validation", data_dir=tmp_path / "d1", allow_download=False)
+    assert gx.dtype == np.uint8 and gx.shape == (25, 28, 28) and gy.shape == (25,) and vx.shape == (5, 28, 28)
+    held = _held(30)
+    np.testing.assert_array_equal(gx, x[~held])  # the file's order kept in each part
+    np.testing.assert_array_equal(gy, y[~held])
+    np.testing.assert_array_equal(vx, x[held])
+    np.testing.assert_array_equal(vy, y[held])
     rx, _ = data.load_mnist("test", data_dir=tmp_path / "d2", allow_download=False)
     np.testing.assert_array_equal(rx, x[:10])
 
@@ -25,12 +53,12 @@ def test_loads_from_data_dir_gz_and_raw(isolated_data, tmp_path):
 def test_search_order_data_dir_then_env_then_cache(isolated_data, tmp_path, monkeypatch):
     for i, root in enumerate([tmp_path / "arg", tmp_path / "env", isolated_data]):
         x, y = fake_split(5 + i, seed=i)
-        write_split(root / "mnist", "train", x, y)
+        write_split(root / "mnist", "test", x, y)
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "env"))
-    assert len(data.load_mnist("train", data_dir=tmp_path / "arg", allow_download=False)[0]) == 5
-    assert len(data.load_mnist("train", allow_download=False)[0]) == 6
+    assert len(data.load_mnist("test", data_dir=tmp_path / "arg", allow_download=False)[0]) == 5
+    assert len(data.load_mnist("test", allow_download=False)[0]) == 6
     monkeypatch.delenv("COURSE_DATA_DIR")
-    assert len(data.load_mnist("train", allow_download=False)[0]) == 7
+    assert len(data.load_mnist("test", allow_download=False)[0]) == 7
 
 
 def test_fashion_uses_its_own_subfolder_and_system_dir(isolated_data, tmp_path, monkeypatch):
@@ -120,8 +148,9 @@ def test_read_idx_roundtrip(tmp_path):
 @pytest.mark.skipif(not (SHARED / "mnist").is_dir(), reason="offline fixture ../shared/data not present")
 def test_offline_fixture_loads_despite_noncanonical_checksums(isolated_data):
     x, y = data.load_mnist("train", data_dir=SHARED, allow_download=False)
+    vx, _ = data.load_mnist("validation", data_dir=SHARED, allow_download=False)
     tx, ty = data.load_mnist("test", data_dir=SHARED, allow_download=False)
-    assert x.shape == (8000, 28, 28) and tx.shape == (2000, 28, 28)
+    assert x.shape == (6667, 28, 28) and vx.shape == (1333, 28, 28) and tx.shape == (2000, 28, 28)
     assert set(np.unique(y)) == set(range(10)) and ty.max() == 9
     assert 30 < x.mean() < 40  # MNIST's mean pixel is about 33
 

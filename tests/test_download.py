@@ -81,6 +81,12 @@ def dead_mirror():
     return f"http://127.0.0.1:{port}/mnist/"
 
 
+def _held(n):
+    held = np.zeros(n, dtype=bool)
+    held[np.random.default_rng(data.VALIDATION_SEED).permutation(n)[: data.validation_size(n)]] = True
+    return held
+
+
 def leftovers(folder):
     return sorted(p.name for p in folder.rglob("*") if p.is_file())
 
@@ -89,8 +95,13 @@ def test_download_good_files(isolated_data, payload):
     files, x, y = payload
     with serve({n: (b, len(b)) for n, b in files.items()}) as (url, hits):
         gx, gy = data.load_mnist("train", mirrors=[url])
-    np.testing.assert_array_equal(gx, x)
-    np.testing.assert_array_equal(gy, y)
+        vx, vy = data.load_mnist("validation", mirrors=[url])
+    np.testing.assert_array_equal(
+        np.concatenate([gx, vx]), np.concatenate([x[~_held(len(x))], x[_held(len(x))]])
+    )
+    np.testing.assert_array_equal(
+        np.concatenate([gy, vy]), np.concatenate([y[~_held(len(y))], y[_held(len(y))]])
+    )
     assert leftovers(isolated_data) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
     assert sorted(hits) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
     # Second call reads the cache: no new request.
@@ -133,7 +144,7 @@ def test_dead_mirror_then_good(isolated_data, payload, monkeypatch):
     with serve({n: (b, len(b)) for n, b in files.items()}) as (url, _):
         monkeypatch.setenv("COURSE_MNIST_MIRRORS", f"{dead} {url}")  # the env override
         gx, _ = data.load_mnist("train")
-    np.testing.assert_array_equal(gx, x)
+    np.testing.assert_array_equal(gx, x[~_held(len(x))])
 
 
 def test_all_mirrors_dead(isolated_data, payload):
