@@ -54,6 +54,7 @@ __all__ = [
     "DataError",
     "DatasetUnavailable",
     "binarize",
+    "likelihood_test_set",
     "load_mnist",
     "read_idx",
     "to_float",
@@ -300,6 +301,15 @@ def load_mnist(
     found = read_split(folder, official)
     assert found is not None
     return _cut(found, split)
+
+
+def likelihood_test_set() -> np.ndarray:
+    """The images every test log-likelihood of the course is measured on: every test digit,
+    binarized stochastically once with seed 1 (Salakhutdinov & Murray's convention, a fixed draw),
+    flattened: ``(N, 784)`` float32 in {0, 1}. Likelihoods of different models on these images
+    are comparable (:func:`lib.comparison.record_model` checks it by their fingerprint)."""
+    images, _ = load_mnist("test")
+    return binarize(images, "stochastic", seed=1).reshape(len(images), -1)
 
 
 # --------------------------------------------------------------------------- transformations
