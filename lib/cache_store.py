@@ -78,8 +78,10 @@ def cache_mode() -> str:
 
 def effective_seed(seed: int) -> int:
     """The seed :func:`cached` trains with, given ``seed=``: ``seed`` itself, unless
-    ``COURSE_SEED`` is set to another value; then a number drawn from both, so that a notebook
-    that passes a fixed seed still trains other models when rerun with another ``COURSE_SEED``.
+    ``COURSE_SEED`` is set to a value other than ``seed`` and than the notebook's own seed (the
+    one it gives :func:`lib.config.setup`); then a number drawn from both, so that a notebook that
+    passes a fixed seed still trains other models when rerun with another ``COURSE_SEED``, and a
+    run with ``COURSE_SEED`` equal to the notebook's seed is the default run.
     Pass the seed :func:`lib.config.setup` used (e.g. ``torch.initial_seed()`` after it), and the
     seed is kept. Use this to rebuild the untrained model a cached one started from::
 
@@ -88,7 +90,7 @@ def effective_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     other = course_seed()
-    if other is None or other == seed:
+    if other is None or other == seed or other == config.default_seed():
         return int(seed)
     return int(sha256(f"{int(seed)}:{other}")[:8], 16) % 2**31
 

@@ -48,6 +48,7 @@ __all__ = [
     "SCALES",
     "build_dir",
     "current_notebook",
+    "default_seed",
     "get_scale",
     "import_tensorflow",
     "run_id",
@@ -78,6 +79,7 @@ DATA_DIR: Path = REPO_ROOT / "data"
 _notebook: str | None = None
 _run_id: str | None = None
 _seed: int | None = None
+_default_seed: int | None = None
 
 
 def get_scale() -> str:
@@ -326,6 +328,11 @@ def seed() -> int:
     return _seed
 
 
+def default_seed() -> int | None:
+    """The seed the notebook gives :func:`setup` (before ``COURSE_SEED``), or None before it."""
+    return _default_seed
+
+
 def run_id() -> str | None:
     """A token that :func:`setup` draws afresh for every run of a notebook. :mod:`lib.results`
     keeps it with what it records, so that a new run never mixes with an earlier run's numbers."""
@@ -342,10 +349,11 @@ def setup(notebook: str, *, seed: int = 0, quiet: bool = False) -> str:
     ``COURSE_SEED``, when set, replaces ``seed``: rerun a notebook with several seeds to see how
     far its results move before choosing an assert's margin.
     """
-    global _notebook, _run_id, _seed
+    global _notebook, _run_id, _seed, _default_seed
     if not notebook or not isinstance(notebook, str):
         raise ValueError("setup() needs the notebook's name, e.g. setup('01_rbm_pytorch')")
     scale = get_scale()
+    _default_seed = seed
     if os.environ.get("COURSE_SEED", "").strip():  # to check that a result holds across seeds
         try:
             seed = int(os.environ["COURSE_SEED"])

@@ -216,6 +216,18 @@ def test_course_seed_trains_other_models_even_for_a_fixed_seed(monkeypatch):
         cache.effective_seed(-2)
 
 
+def test_course_seed_equal_to_the_notebooks_seed_is_the_default_run(monkeypatch):
+    """COURSE_SEED=0 for a notebook whose seed is 0 changes no derived seed (SEED + h stays SEED + h)."""
+    config.setup("99_seed_test", seed=0, quiet=True)
+    assert cache.effective_seed(5) == 5
+    monkeypatch.setenv("COURSE_SEED", "0")
+    config.setup("99_seed_test", seed=0, quiet=True)
+    assert cache.effective_seed(5) == 5
+    monkeypatch.setenv("COURSE_SEED", "2")
+    config.setup("99_seed_test", seed=0, quiet=True)
+    assert cache.effective_seed(5) not in (5, 2)
+
+
 def test_a_loaded_result_leaves_the_random_state_as_training_does():
     """What the notebook draws after the cell is the same whether the model was trained or loaded."""
     train = Counter()
