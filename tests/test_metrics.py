@@ -98,16 +98,18 @@ def test_score_samples_reference_points_unseen_real_digits_and_noise(smoke):
     # Training digits, which the classifier learned on (what a copying model returns), score below
     # unseen ones: a reference point, not a bound. On average, over fixed draws: one draw of 500
     # varies by about 20 % (here 12 draws each: 6.3 against 8.0, both about 0.5 apart in error).
-    draws = [np.random.default_rng(100 + i) for i in range(12)]
-    train_fcd = [
-        metrics.score_samples(train_x[g.choice(len(train_x), smoke, replace=False)], "uint8")["fcd"]
-        for g in draws
-    ]
-    draws = [np.random.default_rng(100 + i) for i in range(12)]
-    valid_fcd = [
-        metrics.score_samples(valid_x[g.choice(len(valid_x), smoke, replace=False)], "uint8")["fcd"]
-        for g in draws
-    ]
+    from lib.divergences import frechet_distance
+
+    ref = metrics._reference(smoke).features  # what score_samples compares with
+    train_f, valid_f = (
+        metrics.classifier_features(train_x, "uint8"),
+        metrics.classifier_features(valid_x, "uint8"),
+    )
+    train_fcd, valid_fcd = [], []
+    for i in range(12):
+        g, h = np.random.default_rng(100 + i), np.random.default_rng(100 + i)
+        train_fcd.append(frechet_distance(train_f[g.choice(len(train_f), smoke, replace=False)], ref))
+        valid_fcd.append(frechet_distance(valid_f[h.choice(len(valid_f), smoke, replace=False)], ref))
     assert np.mean(train_fcd) < np.mean(valid_fcd)
     noise = metrics.score_samples(rng.random((smoke, 28, 28)), "unit")
     assert noise["fcd"] == pytest.approx(noise["noise"], rel=0.03)
