@@ -17,7 +17,8 @@ What the sources get on the way, so that the site is honest and works offline:
 - tqdm.auto progress bars (Jupyter widgets) become their final text, e.g.
   ``CD-1: 100%|██████████| 10/10 [00:02<00:00, 3.81it/s]``, and the widget state is dropped:
   a static page has no widget manager (and loading one would mean a CDN);
-- the landing page's lecture list and results table are generated (``lib.results``);
+- the landing page's lecture list is generated from the notebooks' titles, and its results table from
+  ``lib.results``; every page title gets one separator after its number (``01 — …``);
 - MathJax 3 is copied from ``node_modules/mathjax`` (``npm ci``) into the book.
 
 Files are rewritten only when their content changes, so a rebuild is incremental (seconds).
@@ -70,6 +71,27 @@ def title_of(nb: dict[str, Any]) -> str:
 def short_title(title: str) -> str:
     """``01 · Restricted Boltzmann machines …`` -> ``Restricted Boltzmann machines …``."""
     return re.sub(r"^\d\d\s*[—·:.-]\s*", "", title)
+
+
+def uniform_title(title: str) -> str:
+    """A lecture's title with one separator after its number, whichever the notebook uses:
+    ``01 · Restricted Boltzmann machines …`` -> ``01 — Restricted Boltzmann machines …``."""
+    match = re.match(r"^(\d\d)\s*[—·:.-]\s*", title)
+    return f"{match.group(1)} — {title[match.end() :]}" if match else title
+
+
+def set_title(nb: dict[str, Any], title: str) -> None:
+    """Replace the notebook's ``# title`` line by ``title`` (in place)."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        lines = _source(cell).splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            if line.startswith("# "):
+                lines[i] = f"# {title}" + ("\n" if line.endswith("\n") else "")
+                cell["source"] = "".join(lines)
+                return
+    raise ValueError("notebook without a '# title' heading")
 
 
 def _source(cell: dict[str, Any]) -> str:
@@ -170,6 +192,7 @@ def prepare_lecture(name: str, src: Path, results_dir: Path, dest: Path) -> str:
     nb = json.loads(src.read_text(encoding="utf-8"))
     prov = provenance(name, nb, results_dir, src)
     static_outputs(nb)
+    set_title(nb, uniform_title(title_of(nb)))  # one separator in every page title and the sidebar
     insert_stamp(nb, stamp(name, prov))
     write_if_changed(dest / "lectures" / f"{name}.ipynb", json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return title_of(nb)
@@ -205,9 +228,14 @@ def results_section(results_dir: Path) -> str:
     return f"Generated from the results that the notebooks of this book recorded when they ran:\n\n{body}"
 
 
+def lecture_list(names: list[str], titles: dict[str, str]) -> str:
+    """The landing page's list of lectures, one line each, from the notebooks' own titles."""
+    return "\n".join(f"- [{uniform_title(titles[n])}](lectures/{n}.ipynb)" for n in names)
+
+
 def landing_page(names: list[str], titles: dict[str, str], results_dir: Path) -> str:
     template = (BOOK_SRC / "intro.md").read_text(encoding="utf-8")
-    lectures = "\n".join(f"- [{short_title(titles[n])}](lectures/{n}.ipynb)" for n in names)
+    lectures = lecture_list(names, titles)
     return template.replace("<!-- lectures -->", lectures).replace(
         "<!-- results -->", results_section(results_dir)
     )

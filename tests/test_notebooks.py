@@ -56,3 +56,20 @@ def test_lecture_structure(path):
     assert any("assert " in src for src in code), "a lecture asserts its key results"
     assert any("exercise" in src.lower() for src in markdown[-3:]), "a lecture ends with exercises"
     assert "sys.path" not in "\n".join(code), "notebooks import lib as an installed package"
+
+
+def test_the_course_tour_lists_every_lecture():
+    """Lecture 00's table of the lectures is built from notebooks/*.py when it runs, so that it
+    lists every lecture: run its cell here and look for each one."""
+    import re
+
+    from lib import config
+
+    cell = next(src for kind, src, _ in _cells(NOTEBOOKS / "00_course_tour.py") if "def lecture_table" in src)
+    shown = []
+    exec(cell, {"re": re, "config": config, "display": shown.append, "Markdown": str})
+    (table,) = shown
+    lectures = [p.stem for p in SCRIPTS if re.match(r"\d\d_", p.name)]
+    assert len(lectures) > 1
+    for name in lectures:
+        assert f"| {name[:2]} | " in table and f"`{name}`" in table, f"{name} is missing from 00's table"

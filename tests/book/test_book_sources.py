@@ -246,6 +246,32 @@ def test_titles():
     assert build.short_title("01 · RBMs") == "RBMs"
 
 
+def test_uniform_titles_have_one_separator():
+    assert build.uniform_title("01 · RBMs") == "01 — RBMs"
+    assert build.uniform_title("03 — Energy-based models") == "03 — Energy-based models"
+    assert build.uniform_title("07: Ising") == "07 — Ising"
+    assert build.uniform_title("No number") == "No number"
+    nb = {"cells": [code("x = 1"), md("# 01 · T\n\nIntro text.\n")]}
+    build.set_title(nb, build.uniform_title(build.title_of(nb)))
+    assert nb["cells"][1]["source"] == "# 01 — T\n\nIntro text.\n"
+
+
+def test_the_landing_page_lists_every_lecture_from_the_notebooks(tmp_path):
+    """The list is generated from the notebooks: a lecture added to notebooks/ appears in it, and
+    intro.md holds no hand-written list that could go stale."""
+    names = build.lecture_names()
+    titles = {
+        n: build.title_of(json.loads((REPO / "notebooks" / f"{n}.ipynb").read_text(encoding="utf-8")))
+        for n in names
+    }
+    page = build.landing_page(names, titles, tmp_path)
+    listed = re.findall(r"^- \[(\d\d) — [^]]+\]\(lectures/(\d\d_\w+)\.ipynb\)$", page, flags=re.M)
+    assert [n for _, n in listed] == names, "every lecture, once, in teaching order"
+    assert all(n.startswith(number) for number, n in listed)
+    assert "<!-- lectures -->" in (REPO / "book" / "intro.md").read_text(encoding="utf-8")
+    assert "lectures/" not in (REPO / "book" / "intro.md").read_text(encoding="utf-8")
+
+
 def test_the_stamp_goes_under_the_title():
     nb = {"cells": [code("x = 1"), md("# 01 · T\n\nIntro text.\n")]}
     prov = {"scale": "smoke", "date": "2026-01-02", "commit": "abc", "machine": "m"}
