@@ -421,7 +421,17 @@ def infer(*functions: Any) -> Inferred:
             return
         state = _state(value)
         if state is not None:
-            data[name] = state
+            data[name] = state  # the weights; and the code of its classes, where they are ours
+            modules = value.modules() if callable(getattr(value, "modules", None)) else [value]
+            for module in modules:
+                if ours(type(module)):
+                    visit_class(type(module))
+            return
+        if type(value).__module__.split(".")[0] in ("torch", "numpy") and type(value).__name__ in (
+            "device",
+            "dtype",
+        ):
+            params[name] = str(value)  # torch.device("cpu"), torch.float32, np.dtype
             return
         if isinstance(value, (list, tuple, Mapping)) and _is_params(value):
             params[name] = value
@@ -429,7 +439,7 @@ def infer(*functions: Any) -> Inferred:
         try:
             as_numpy(value, name)  # an array of numbers (hashed with the key)
             data[name] = value
-        except (ValueError, TypeError):
+        except Exception:
             raise ValueError(
                 f"the cached computation uses the global {name!r}, a {type(value).__module__}."
                 f"{type(value).__qualname__}, which a cache key cannot hold (not code, a number or an "

@@ -782,3 +782,36 @@ def test_a_cached_training_in_one_line_trains_once_and_retrains_when_a_number_ch
         net, history = cache.cached_torch("infer_tiny", build=nb["build"], train=nb["fit"], verbose=False)
     assert len(calls) == 2  # trained, loaded, trained again for STEPS = 4
     assert isinstance(net, torch.nn.Linear) and len(history["loss"]) == 1
+
+
+def test_infer_takes_a_device_and_a_models_class_code():
+    torch = pytest.importorskip("torch")
+    from lib import cache_key
+
+    src = """
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.lin(x) * 2
+
+    net = Net()
+
+    def compute():
+        return {"y": net(torch.ones(1, 2, device=DEVICE)).detach()}
+    """
+    torch.manual_seed(0)
+    a = _notebook(src, 20, DEVICE=torch.device("cpu"))
+    found = cache_key.infer(a["compute"])
+    assert found.params == {"DEVICE": "cpu"} and set(found.data) == {"net"}
+    assert any(
+        getattr(c, "__name__", "") == "Net" for c in found.code
+    )  # its forward counts, not only weights
+    torch.manual_seed(0)
+    b = _notebook(src.replace("* 2", "* 3"), 21, DEVICE=torch.device("cpu"))
+    key = lambda nb: cache.cache_key("x", **cache_key.infer(nb["compute"])._asdict(), seed=0)  # noqa: E731
+    assert key(a) != key(b)
