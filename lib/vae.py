@@ -12,7 +12,7 @@ The pieces:
   Gaussians, summed over the last axis;
 * :func:`log_mean_exp` — ``log(mean(exp(x)))`` without overflow or underflow;
 * :func:`iw_log_likelihood` — the importance-weighted estimate of ``log p(x)`` from log-weights
-  ``log p(x, z_i) − log q(z_i | x)`` (Burda, Grosse & Salakhutdinov 2015), and
+  ``log p(x, z_i) − log q(z_i | x)`` (Burda, Grosse & Salakhutdinov 2016), and
   :func:`iw_log_likelihood_chunked` to combine many samples drawn a chunk at a time;
 * :func:`normal_log_prob` — a diagonal Gaussian's log-density (NumPy), handy for toy models;
 * latent-space geometry: :func:`latent_grid` (points at quantiles of the prior) and
@@ -181,15 +181,16 @@ def log_mean_exp(x: Any, axis: int = 0) -> Any:
 
 
 def iw_log_likelihood(log_weights: Any, axis: int = 0) -> Any:
-    """Importance-weighted estimate of ``log p(x)`` for each data point (Burda et al. 2015).
+    """Importance-weighted estimate of ``log p(x)`` for each data point (Burda et al. 2016).
 
     With ``z_1 … z_k ~ q(z|x)`` and log-weights ``log w_i = log p(x, z_i) − log q(z_i|x)``,
 
     .. math:: \\mathcal{L}_k(x) = \\log \\frac1k \\sum_{i=1}^k w_i \\;\\le\\; \\log p(x)
               \\quad\\text{in expectation,}
 
-    with ``L_1`` the ELBO, ``E[L_k]`` non-decreasing in ``k`` and ``L_k → log p(x)`` as
-    ``k → ∞``.
+    with ``L_1`` the ELBO and ``E[L_k]`` non-decreasing in ``k`` for any model and any ``q``; if the
+    weights are bounded, ``E[L_k] → log p(x)`` as ``k → ∞`` (Burda et al. 2016, Theorem 1). Each call
+    returns one draw of the estimator: a lower bound on ``log p(x)`` in expectation only.
 
     Args:
         log_weights: shape ``(k, N)`` — **samples first, data points second** (the default
@@ -268,7 +269,7 @@ def normal_log_prob(x: Any, mean: Any = 0.0, logvar: Any = 0.0) -> np.ndarray:
 def latent_grid(n: int = 15, quantile: float = 0.05) -> np.ndarray:
     """A ``(n*n, 2)`` grid of 2-D latent points at evenly spaced *quantiles* of N(0, 1).
 
-    Spacing by quantiles (Kingma & Welling 2013, Fig. 4) puts as many points where the prior
+    Spacing by quantiles (Kingma & Welling 2014, Fig. 4) puts as many points where the prior
     has mass as where it has little. Row-major, the first coordinate along columns and the
     second decreasing down rows, so ``image_grid(decode(grid), ncols=n)`` reads like a plot.
     """
