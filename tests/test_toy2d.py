@@ -140,6 +140,11 @@ def test_mode_coverage_of_the_true_mixture_and_of_a_collapse():
     collapsed = means[3] + 0.01 * np.random.default_rng(0).normal(size=(1000, 2))
     cov = toy2d.mode_coverage(collapsed, means, 0.05)
     assert (cov.modes_covered, cov.modes_visited, cov.largest_share) == (1, 1, 1.0)
+    # collapsed far from every mode: all samples nearest one centre, none of them high-quality
+    far = np.array([10.0, 0.5]) + 0.01 * np.random.default_rng(1).normal(size=(1000, 2))
+    cov = toy2d.mode_coverage(far, means, 0.05)
+    assert (cov.modes_covered, cov.modes_visited, cov.largest_share, cov.high_quality) == (0, 1, 1.0, 0.0)
+    assert cov.hq_counts.sum() == 0
 
 
 def test_mixture_in_any_dimension_matches_scipy():
