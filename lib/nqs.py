@@ -12,6 +12,12 @@ Both expose ``log_psi(s)``, ``log_derivatives(s)`` (``O_k(s) = ∂ log ψ(s) / �
 ``(B, n_params)``), ``params`` and ``set_params``. :func:`metropolis` samples ``|ψ|²`` with chains
 vectorised over the batch, :func:`sr_update` is one step of stochastic reconfiguration
 (Sorella 1998), and :func:`energy_gradient` the plain gradient of the variational energy.
+
+**Real parameters only.** The two wavefunction classes, :func:`energy_gradient` and
+:func:`sr_update` take real parameters and real log-derivatives, and refuse complex ones (the
+complex update needs ``O_k*``: see lecture 09's exercise 2). What does take a complex wavefunction
+(any callable returning complex log-amplitudes): :func:`log_cosh2`, :func:`metropolis`,
+:func:`sample`, and the local energies and exact energies of :mod:`lib.spin_chains`.
 """
 
 from __future__ import annotations
@@ -39,9 +45,15 @@ __all__ = [
 
 
 def log_cosh2(x: np.ndarray) -> np.ndarray:
-    """``log(2 cosh x)`` without overflow: ``|x| + log1p(exp(−2|x|))``."""
-    ax = np.abs(x)
-    return ax + np.log1p(np.exp(-2.0 * ax))
+    """``log(2 cosh x)`` without overflow: ``σx + log1p(exp(−2σx))`` with ``σ`` the sign of
+    ``Re x`` (for real ``x``: ``|x| + log1p(exp(−2|x|))``). For complex ``x`` the result is a
+    logarithm of ``2 cosh x`` (its imaginary part defined modulo 2π), so ``exp`` of it is exact."""
+    x = np.asarray(x)
+    if not np.iscomplexobj(x):
+        ax = np.abs(x)
+        return ax + np.log1p(np.exp(-2.0 * ax))
+    sx = np.where(x.real < 0, -x, x)  # cosh is even: take the root with Re ≥ 0
+    return sx + np.log1p(np.exp(-2.0 * sx))
 
 
 class _RBMWavefunction:
@@ -63,7 +75,7 @@ class _RBMWavefunction:
         raise NotImplementedError
 
     def dense(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
-        """``(a (n,), b (m,), W (n, m))`` of the wavefunction written as an unconstrained RBM."""
+        """``(a (n,), b (M,), W (n, M))`` of the wavefunction written as an unconstrained RBM."""
         raise NotImplementedError
 
     @property
@@ -81,14 +93,14 @@ class _RBMWavefunction:
 
     def _log_ratios(self, x: np.ndarray, shift: int | None) -> np.ndarray:
         a, b, W = self.dense()
-        theta = x @ W + b  # (B, m)
-        dW = x[:, :, None] * W[None]  # (B, n, m): s_i W_ij
+        chi = x @ W + b  # (B, M): the hidden pre-activations
+        dW = x[:, :, None] * W[None]  # (B, n, M): s_i W_ij
         da = x * a
         if shift is not None:  # flip spins i and i + shift together
             dW = dW + np.roll(dW, -shift, axis=1)
             da = da + np.roll(da, -shift, axis=1)
-        theta_new = theta[:, None, :] - 2.0 * dW
-        return -2.0 * da + np.sum(log_cosh2(theta_new), axis=2) - np.sum(log_cosh2(theta), axis=1)[:, None]
+        chi_new = chi[:, None, :] - 2.0 * dW
+        return -2.0 * da + np.sum(log_cosh2(chi_new), axis=2) - np.sum(log_cosh2(chi), axis=1)[:, None]
 
     def flip_log_ratios(self, s: Any) -> np.ndarray:
         """``log ψ(s with spin i flipped) − log ψ(s)`` for every ``i``: shape ``(B, n)``."""
@@ -100,6 +112,8 @@ class _RBMWavefunction:
         return self._log_ratios(check_spins(s, self.n_visible), 1)
 
     def _check_theta(self, theta: Any) -> np.ndarray:
+        if np.iscomplexobj(theta):
+            raise ValueError("the parameters of RBM and SymmetricRBM are real (see the module's docstring)")
         t = np.asarray(theta, dtype=np.float64)
         if t.shape != (self.n_params,):
             raise ValueError(f"expected {self.n_params} parameters, got shape {t.shape}")
@@ -110,10 +124,10 @@ class _RBMWavefunction:
 
 class RBM(_RBMWavefunction):
     """RBM wavefunction ``ψ(s) = exp(Σ_i a_i s_i) Π_j 2 cosh(b_j + Σ_i W_ij s_i)`` with real
-    parameters: visible biases ``a (n,)``, hidden biases ``b (m,)``, weights ``W (n, m)``.
+    parameters: visible biases ``a (n,)``, hidden biases ``b (M,)``, weights ``W (n, M)``.
 
-    It is the marginal ``Σ_{h ∈ {±1}^m} exp(a·s + b·h + sᵀW h)`` of an RBM with ±1 hidden
-    units. The flat parameter vector is ``[a, b, W.ravel()]``. Calling the object is
+    It is the marginal ``Σ_{z ∈ {±1}^M} exp(a·s + b·z + sᵀW z)`` of an RBM with ``M`` hidden
+    units ``z_j = ±1``. The flat parameter vector is ``[a, b, W.ravel()]``. Calling the object is
     :meth:`log_psi`; the local energies use its :meth:`flip_log_ratios` when given the object.
     """
 
@@ -157,8 +171,8 @@ class RBM(_RBMWavefunction):
         self.W = t[n + m :].reshape(n, m).copy()
 
     def log_derivatives(self, s: Any) -> np.ndarray:
-        """``O_k(s) = ∂ log ψ(s)/∂θ_k``, shape ``(B, n_params)``: ``s_i``, ``tanh θ_j`` and
-        ``s_i tanh θ_j`` with ``θ_j = b_j + Σ_i W_ij s_i``."""
+        """``O_k(s) = ∂ log ψ(s)/∂θ_k``, shape ``(B, n_params)``: ``s_i``, ``tanh χ_j`` and
+        ``s_i tanh χ_j`` with the hidden pre-activations ``χ_j = b_j + Σ_i W_ij s_i``."""
         x = check_spins(s, self.n_visible)
         t = np.tanh(x @ self.W + self.b)
         return np.concatenate([x, t, (x[:, :, None] * t[:, None, :]).reshape(len(x), -1)], axis=1)
@@ -226,13 +240,22 @@ class SymmetricRBM(_RBMWavefunction):
             self._cache = (key, (np.full(n, self.a), np.repeat(self.b, n), W))
         return self._cache[1]
 
+    @classmethod
+    def from_params(cls, n_visible: int, alpha: int, theta: Any) -> SymmetricRBM:
+        """The wavefunction with the flat parameter vector ``theta`` (``[a, b (α,), w.ravel()]``,
+        as :attr:`params` returns it)."""
+        model = cls.random(n_visible, alpha, scale=0.0)
+        model.set_params(theta)
+        return model
+
     def to_rbm(self) -> RBM:
         """The same wavefunction as an unconstrained :class:`RBM`."""
         return RBM(*self.dense())
 
     def log_derivatives(self, s: Any) -> np.ndarray:
         """``O_k(s) = ∂ log ψ(s)/∂θ_k``, shape ``(B, α·n + α + 1)``: ``Σ_i s_i``,
-        ``Σ_t tanh θ_{f,t}`` and ``Σ_t s_{(t+d) mod n} tanh θ_{f,t}``."""
+        ``Σ_t tanh χ_{f,t}`` and ``Σ_t s_{(t+d) mod n} tanh χ_{f,t}``, with the pre-activation
+        ``χ_{f,t} = b_f + Σ_i w_f[(i − t) mod n] s_i`` of hidden unit ``(f, t)``."""
         x = check_spins(s, self.n_visible)
         B, n = x.shape
         _, b, W = self.dense()
@@ -341,8 +364,13 @@ def sample(
 
 def _moments(derivs: Any, e_loc: Any, weights: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centred log-derivatives, centred local energies and normalised weights."""
+    if np.iscomplexobj(derivs) or np.iscomplexobj(e_loc):
+        raise ValueError(
+            "energy_gradient and sr_update are for real wavefunctions: complex O_k need O_k* in the "
+            "gradient and in S (lecture 09, exercise 2)"
+        )
     O = np.asarray(derivs, dtype=np.float64)  # noqa: E741 - the O_k of the VMC literature
-    e = np.real(np.asarray(e_loc))
+    e = np.asarray(e_loc, dtype=np.float64)
     if O.ndim != 2 or e.shape != (O.shape[0],):
         raise ValueError(f"O must be (B, P) and e_loc (B,), got {O.shape} and {e.shape}")
     if weights is None:
@@ -356,12 +384,12 @@ def _moments(derivs: Any, e_loc: Any, weights: Any) -> tuple[np.ndarray, np.ndar
 
 
 def energy_gradient(derivs: Any, e_loc: Any, *, weights: Any = None) -> np.ndarray:
-    """The gradient of the variational energy ``E = ⟨E_loc⟩`` of a real wavefunction,
-    ``∂E/∂θ_k = 2 (⟨O_k E_loc⟩ − ⟨O_k⟩⟨E_loc⟩)``, estimated from samples of ``|ψ|²``, or
-    computed exactly from all configurations with ``weights = |ψ|²``.
+    """The gradient of the variational energy ``E = ⟨E_loc⟩`` of a real wavefunction with real
+    parameters, ``∂E/∂θ_k = 2 (⟨O_k E_loc⟩ − ⟨O_k⟩⟨E_loc⟩)``, estimated from samples of
+    ``|ψ|²``, or computed exactly from all configurations with ``weights = |ψ|²``.
 
     ``derivs``: the log-derivatives ``O_k(s)``, ``(B, P)``; ``e_loc``: the local energies
-    ``(B,)``. Returns ``(P,)``."""
+    ``(B,)``, both real (complex ones are refused). Returns ``(P,)``."""
     Oc, ec, w = _moments(derivs, e_loc, weights)
     return 2.0 * Oc.T @ (w * ec)
 
@@ -370,14 +398,15 @@ def sr_update(
     derivs: Any, e_loc: Any, *, learning_rate: float, diag_shift: float, weights: Any = None
 ) -> np.ndarray:
     """One step of stochastic reconfiguration (Sorella 1998): the parameter change
-    ``δθ = −η (S + λ 1)⁻¹ F`` with the covariance of the log-derivatives (the quantum Fisher
-    metric) ``S_kl = ⟨O_k O_l⟩ − ⟨O_k⟩⟨O_l⟩`` and the force ``F_k = ⟨O_k E_loc⟩ − ⟨O_k⟩⟨E_loc⟩``
-    (half the energy gradient), all estimated from the same samples of ``|ψ|²`` (or exact, with
+    ``δθ = −η (S + λ 1)⁻¹ g`` with the covariance of the log-derivatives (for a real ``ψ``, a
+    quarter of the Fisher information of ``|ψ|²``) ``S_kl = ⟨O_k O_l⟩ − ⟨O_k⟩⟨O_l⟩`` and the
+    force ``g_k = ⟨O_k E_loc⟩ − ⟨O_k⟩⟨E_loc⟩`` (half the energy gradient), all estimated from the same samples of ``|ψ|²`` (or exact, with
     ``weights = |ψ|²`` over all configurations).
 
     ``diag_shift`` (λ > 0) regularises the noisy, often singular ``S``: for λ much larger than
     ``S`` the step is plain gradient descent with rate ``η/(2λ)``, for λ → 0 the natural gradient.
-    Real parameters; ``derivs`` ``O_k(s)`` ``(B, P)``, ``e_loc (B,)``; returns ``(P,)``.
+    Real wavefunction and parameters (complex ``O_k`` or ``E_loc`` are refused); ``derivs``
+    ``O_k(s)`` ``(B, P)``, ``e_loc (B,)``; returns ``(P,)``.
 
     Raises:
         ValueError: for mismatched shapes or a non-positive learning rate or shift.
@@ -386,6 +415,6 @@ def sr_update(
         raise ValueError(f"learning_rate and diag_shift must be positive, got {learning_rate}, {diag_shift}")
     Oc, ec, w = _moments(derivs, e_loc, weights)
     S = Oc.T @ (w[:, None] * Oc)
-    F = Oc.T @ (w * ec)
+    g = Oc.T @ (w * ec)
     S[np.diag_indices_from(S)] += diag_shift
-    return -learning_rate * np.linalg.solve(S, F)
+    return -learning_rate * np.linalg.solve(S, g)

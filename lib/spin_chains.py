@@ -8,20 +8,27 @@ Conventions used everywhere (and in :mod:`lib.nqs`):
 * a configuration is a row ``s`` of ``n`` spins ``s_i = ±1`` (the σᶻ eigenvalues); a batch is
   shaped ``(B, n)`` (any real dtype; ``float64`` is used internally);
 * **bit order** of the 2ⁿ-dimensional Hilbert space: basis state ``x = 0 … 2ⁿ−1`` has spin ``i``
-  given by bit ``n−1−i`` of ``x`` (spin 0 is the most significant bit), with bit 0 ↦ ``s_i = +1``
-  and bit 1 ↦ ``s_i = −1``. So ``x = 0`` is all spins up and :func:`spin_states` lists the
-  configurations in the order of the rows and columns of :func:`tfim_hamiltonian`;
-* both chains have periodic boundaries; σ are Pauli matrices (no factors 1/2);
+  given by bit ``n−1−i`` of ``x`` (spin 0 is the most significant bit), with a bit value 0 ↦
+  ``s_i = +1`` and 1 ↦ ``s_i = −1``. So ``x = 0`` is all spins up, :func:`spin_states` lists the
+  configurations in the order of the rows and columns of :func:`tfim_hamiltonian`, and the
+  operator σˣ_i, which flips spin ``i``, maps ``x`` to ``x XOR 2^(n−1−i)`` (the bit-flip trick the
+  sparse Hamiltonians are built with);
+* both chains have periodic boundaries (the transverse-field Ising model also takes any list of
+  bonds, e.g. a square lattice); σ are Pauli matrices (no factors 1/2);
 * a wavefunction is given to the local energies as a callable ``log_psi`` mapping a batch
   ``(B, n)`` to log-amplitudes ``(B,)`` (real, or complex for signed/complex states).
 
 The models:
 
 * transverse-field Ising chain ``H = −J Σ_i σᶻ_i σᶻ_{i+1} − h Σ_i σˣ_i``
-  (:func:`tfim_hamiltonian`, :func:`tfim_local_energy`, closed form :func:`tfim_ground_energy`);
+  (:func:`tfim_hamiltonian`, :func:`tfim_local_energy`, closed form :func:`tfim_ground_energy`),
+  or the same model on any lattice given by its bonds;
 * Heisenberg chain ``H = Σ_i σ_i · σ_{i+1}`` (:func:`heisenberg_hamiltonian`,
   :func:`heisenberg_local_energy`), optionally in the Marshall-rotated basis in which its ground
   state is positive.
+
+:func:`exact_energy` and :func:`tfim_energy_by_enumeration` give the exact variational energy of a
+wavefunction (by a sparse ``H``, or for the ring, from its 2ⁿ amplitudes without building ``H``).
 """
 
 from __future__ import annotations
@@ -34,9 +41,11 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
-    "HEISENBERG_E0_22",
+    "MAX_ENUMERATED_SPINS",
     "MAX_EXACT_SPINS",
+    "MAX_SECTOR_SPINS",
     "LogPsi",
+    "basis_index",
     "call_log_psi",
     "check_field",
     "check_n",
@@ -46,7 +55,9 @@ __all__ = [
     "heisenberg_local_energy",
     "local_energy",
     "marshall_sign",
+    "ring_bonds",
     "spin_states",
+    "tfim_energy_by_enumeration",
     "tfim_ground_energy",
     "tfim_hamiltonian",
     "tfim_local_energy",
@@ -55,12 +66,16 @@ __all__ = [
 
 LogPsi = Callable[[np.ndarray], np.ndarray]
 
-#: Ground-state energy of the periodic Heisenberg chain ``Σ σ_i·σ_{i+1}`` with n = 22 spins
-#: (Pauli matrices), by exact (Lanczos) diagonalisation: the reference value of NetKet's ground-state tutorial.
-HEISENBERG_E0_22: float = -39.14752260706246
+#: Largest number of spins whose whole 2ⁿ-dimensional space :func:`spin_states`,
+#: :func:`tfim_hamiltonian` and :func:`heisenberg_hamiltonian` build (2²⁰ configurations).
+MAX_EXACT_SPINS = 20
 
-#: Largest chain :func:`tfim_hamiltonian` and :func:`heisenberg_hamiltonian` agree to build.
-MAX_EXACT_SPINS = 22
+#: Largest chain :func:`heisenberg_hamiltonian` builds in one magnetisation sector (n = 22,
+#: Σ s_i = 0: 705,432 configurations).
+MAX_SECTOR_SPINS = 22
+
+#: Largest ring :func:`tfim_energy_by_enumeration` enumerates (2²⁴ amplitudes).
+MAX_ENUMERATED_SPINS = 24
 
 
 # --------------------------------------------------------------------------- validation
@@ -107,66 +122,108 @@ def call_log_psi(log_psi: LogPsi, s: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- exact results
 
 
+def _spins_of(x: np.ndarray, n: int) -> np.ndarray:
+    """The ``(len(x), n)`` ±1 configurations of the basis indices ``x`` (module's bit order)."""
+    bits = (x[:, None] >> np.arange(n - 1, -1, -1, dtype=np.int64)) & 1
+    return 1.0 - 2.0 * bits
+
+
+def _anti(x: np.ndarray, n: int, i: int, j: int) -> np.ndarray:
+    """1 where spins ``i`` and ``j`` of the basis states ``x`` are antiparallel, else 0."""
+    return ((x >> (n - 1 - i)) ^ (x >> (n - 1 - j))) & 1
+
+
 def spin_states(n: int) -> np.ndarray:
     """All 2ⁿ configurations as a ``(2ⁿ, n)`` float array of ±1, in the module's bit order
     (row ``x``: spin ``i`` is ``+1`` when bit ``n−1−i`` of ``x`` is 0)."""
     n = check_n(n, max_n=MAX_EXACT_SPINS)
-    x = np.arange(2**n, dtype=np.int64)[:, None]
-    bits = (x >> np.arange(n - 1, -1, -1, dtype=np.int64)) & 1
-    return 1.0 - 2.0 * bits
+    return _spins_of(np.arange(2**n, dtype=np.int64), n)
 
 
-def _basis_index(s: np.ndarray) -> np.ndarray:
-    n = s.shape[1]
-    bits = (s < 0).astype(np.int64)
-    return bits @ (1 << np.arange(n - 1, -1, -1, dtype=np.int64))
+def basis_index(s: Any) -> np.ndarray:
+    """The basis index ``x`` of each configuration of a batch ``(B, n)`` (the module's bit order:
+    spin ``i`` is bit ``n−1−i``, set for a down spin): the inverse of :func:`spin_states`."""
+    a = check_spins(s)
+    return (a < 0).astype(np.int64) @ (1 << np.arange(a.shape[1] - 1, -1, -1, dtype=np.int64))
+
+
+def ring_bonds(n: int) -> list[tuple[int, int]]:
+    """The nearest-neighbour bonds ``(i, i+1 mod n)`` of a ring of ``n`` spins."""
+    n = check_n(n)
+    return [(i, (i + 1) % n) for i in range(n)]
+
+
+def _check_bonds(bonds: Any, n: int) -> list[tuple[int, int]]:
+    if bonds is None:
+        return ring_bonds(n)
+    out = []
+    for bond in bonds:
+        try:
+            i, j = (int(k) for k in bond)
+        except (TypeError, ValueError):
+            raise ValueError(f"a bond is a pair of site indices (i, j), got {bond!r}") from None
+        if not (0 <= i < n and 0 <= j < n) or i == j:
+            raise ValueError(f"bond {bond!r}: sites must be distinct and in 0 … {n - 1}")
+        out.append((i, j))
+    if not out:
+        raise ValueError("bonds must not be empty")
+    return out
 
 
 def tfim_ground_energy(n: int, h: float, J: float = 1.0) -> float:
-    """Exact ground-state energy of the periodic transverse-field Ising chain with an even number
-    of spins, from its Jordan–Wigner free-fermion solution (Pfeuty 1970)::
+    """Exact ground-state energy of the periodic transverse-field Ising chain
+    ``H = −J Σ σᶻ_i σᶻ_{i+1} − h Σ σˣ_i``, from its Jordan–Wigner free-fermion solution
+    (Lieb, Schultz & Mattis 1961; Pfeuty 1970)::
 
-        E₀ = −Σ_{m=1}^{n} √(J² + h² − 2 J h cos k_m),   k_m = (2m − 1) π / n.
+        E₀ = −Σ_{q=1}^{n} √(J² + h² − 2 |J h| cos k_q),   k_q = (2q − 1) π / n.
 
-    (The ground state lies in the even fermion-parity sector, whose momenta are antiperiodic.)
+    The parity ``P = Π_i σˣ_i`` commutes with ``H`` and splits the spectrum into two sectors; in the
+    even sector the fermion momenta are the antiperiodic ``k_q`` above. For ``J ≥ 0`` the ground
+    state lies in that sector for every ``n``: ``H`` has non-positive off-diagonal elements (take
+    ``h > 0``; ``E₀`` is even in ``h``, the rotation ``Π σᶻ_i`` flips its sign), so its ground
+    state is unique and positive (Perron–Frobenius), and ``P``, a permutation of the basis, maps
+    it to a positive state: ``P ψ₀ = +ψ₀``. For even ``n`` the sign of ``J`` does not matter
+    either (rotating every other spin flips it). An odd ring with ``J < 0`` is frustrated, and
+    its ground state is not given by this formula.
 
     Raises:
-        ValueError: for odd ``n`` (its ground state lies in the other parity sector), ``n < 2``,
-            or non-finite couplings.
+        ValueError: for odd ``n`` with ``J < 0``, ``n < 2``, or non-finite couplings.
     """
     n = check_n(n)
     h = check_field("h", h)
     J = check_field("J", J)
-    if n % 2:
-        raise ValueError(f"the closed form holds for an even number of spins, got n = {n}")
+    if n % 2 and J < 0:
+        raise ValueError(
+            f"an odd ring (n = {n}) with J < 0 is frustrated: the closed form does not hold there"
+        )
     k = (2 * np.arange(1, n + 1) - 1) * np.pi / n
-    return float(-np.sum(np.sqrt(np.maximum(J * J + h * h - 2 * J * h * np.cos(k), 0.0))))
+    return float(-np.sum(np.sqrt(np.maximum(J * J + h * h - 2 * abs(J * h) * np.cos(k), 0.0))))
 
 
-def tfim_hamiltonian(n: int, h: float, J: float = 1.0) -> sp.csr_matrix:
-    """``H = −J Σ_i σᶻ_i σᶻ_{i+1} − h Σ_i σˣ_i`` (periodic) as a sparse ``(2ⁿ, 2ⁿ)`` CSR matrix
-    in the σᶻ basis, rows and columns in the bit order of :func:`spin_states` (spin ``i`` is bit
-    ``n−1−i`` of the basis index, bit 0 = spin up).
+def tfim_hamiltonian(n: int, h: float, J: float = 1.0, *, bonds: Any = None) -> sp.csr_matrix:
+    """``H = −J Σ_{(i,j)} σᶻ_i σᶻ_j − h Σ_i σˣ_i`` as a sparse ``(2ⁿ, 2ⁿ)`` CSR matrix in the σᶻ
+    basis, rows and columns in the bit order of :func:`spin_states` (spin ``i`` is bit ``n−1−i`` of
+    the basis index, a bit value 0 is spin up). The bonds ``(i, j)`` are the ring's
+    (:func:`ring_bonds`) unless given, e.g. the bonds of a periodic square lattice. σˣ_i flips bit
+    ``n−1−i``: it connects ``x`` with ``x XOR 2^(n−1−i)``.
 
     Raises:
-        ValueError: for ``n < 2`` or ``n > 22``.
+        ValueError: for ``n < 2``, ``n >`` :data:`MAX_EXACT_SPINS` or a bad bond.
     """
     n = check_n(n, max_n=MAX_EXACT_SPINS)
     h = check_field("h", h)
     J = check_field("J", J)
-    dim = 2**n
-    s = spin_states(n)
-    diag = -J * np.sum(s * np.roll(s, -1, axis=1), axis=1)
-    x = np.arange(dim, dtype=np.int64)
-    rows = [x]
-    cols = [x]
-    vals = [diag]
+    x = np.arange(2**n, dtype=np.int64)
+    diag = np.zeros(len(x))
+    for i, j in _check_bonds(bonds, n):
+        diag -= J * (1.0 - 2.0 * _anti(x, n, i, j))  # s_i s_j = +1 parallel, −1 antiparallel
+    rows, cols, vals = [x], [x], [diag]
     for i in range(n):
         rows.append(x)
         cols.append(x ^ (1 << (n - 1 - i)))
-        vals.append(np.full(dim, -h))
+        vals.append(np.full(len(x), -h))
     return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(dim, dim)
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(x), len(x))
     )
 
 
@@ -188,13 +245,16 @@ def heisenberg_hamiltonian(
     rows and columns (all 2ⁿ in the order of :func:`spin_states`, or only those with
     ``Σ s_i = magnetization`` when that is given, e.g. 0, in the same relative order).
     ``marshall=True`` gives the Hamiltonian in the Marshall-rotated basis (the exchange term
-    changes sign), whose ground state is positive for even ``n``; the spectrum is the same.
+    changes sign), whose ground state is positive for even ``n``; the spectrum is the same. The
+    sector is built from integer bit strings, so that ``n = 22`` at ``Σ s_i = 0`` (705,432
+    configurations) needs no 2ⁿ × n array.
 
     Raises:
-        ValueError: for ``n < 2``, ``n > 22`` or an impossible magnetization.
+        ValueError: for ``n < 2``, ``n >`` :data:`MAX_EXACT_SPINS` (:data:`MAX_SECTOR_SPINS`
+            with a magnetization) or an impossible magnetization.
     """
-    n = check_n(n, max_n=MAX_EXACT_SPINS)
-    s = spin_states(n)
+    n = check_n(n, max_n=MAX_EXACT_SPINS if magnetization is None else MAX_SECTOR_SPINS)
+    x = np.arange(2**n, dtype=np.int64)
     if magnetization is not None:
         if (
             not isinstance(magnetization, (int, np.integer))
@@ -202,23 +262,21 @@ def heisenberg_hamiltonian(
             or (n - magnetization) % 2
         ):
             raise ValueError(f"a chain of {n} spins cannot have Σ s_i = {magnetization!r}")
-        s = s[np.sum(s, axis=1) == magnetization]
-    dim = len(s)
-    x = _basis_index(s)
-    lookup = np.full(2**n, -1, dtype=np.int64)
-    lookup[x] = np.arange(dim)
-    diag = np.sum(s * np.roll(s, -1, axis=1), axis=1)
+        x = x[np.bitwise_count(x) == (n - magnetization) // 2]  # a set bit is a down spin
+    dim = len(x)
+    diag = np.zeros(dim)
     rows, cols, vals = [np.arange(dim)], [np.arange(dim)], [diag]
     off = -2.0 if marshall else 2.0  # σˣσˣ + σʸσʸ = 2(σ⁺σ⁻ + σ⁻σ⁺) flips an antiparallel pair
     for i in range(n):
         j = (i + 1) % n
-        anti = np.nonzero(s[:, i] != s[:, j])[0]
-        flipped = x[anti] ^ ((1 << (n - 1 - i)) | (1 << (n - 1 - j)))
-        rows.append(anti)
-        cols.append(lookup[flipped])
-        vals.append(np.full(len(anti), off))
+        anti = _anti(x, n, i, j)
+        diag += 1.0 - 2.0 * anti
+        pair = np.nonzero(anti)[0]
+        rows.append(pair)
+        cols.append(np.searchsorted(x, x[pair] ^ ((1 << (n - 1 - i)) | (1 << (n - 1 - j)))))
+        vals.append(np.full(len(pair), off))
     H = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(dim, dim))
-    return H, s
+    return H, _spins_of(x, n)
 
 
 def wavefunction_vector(log_psi: LogPsi, states: Any) -> np.ndarray:
@@ -237,19 +295,46 @@ def exact_energy(log_psi: LogPsi, H: Any, states: Any) -> float:
     return float(np.real(np.vdot(v, H @ v)))
 
 
+def tfim_energy_by_enumeration(
+    log_psi: LogPsi, n: int, h: float, J: float = 1.0, *, batch: int = 8192
+) -> float:
+    """The variational energy ``⟨ψ|H|ψ⟩/⟨ψ|ψ⟩`` of a wavefunction on the transverse-field Ising ring,
+    exact (no sampling), from all 2ⁿ amplitudes (computed ``batch`` configurations at a time) and
+    without building ``H``: σˣ_i acts on the amplitude vector as the bit flip
+    ``x → x XOR 2^(n−1−i)``. Cheaper than :func:`exact_energy` beyond ``n ≈ 16``.
+
+    Raises:
+        ValueError: for ``n >`` :data:`MAX_ENUMERATED_SPINS` or a bad batch size.
+    """
+    n = check_n(n, max_n=MAX_ENUMERATED_SPINS)
+    h = check_field("h", h)
+    J = check_field("J", J)
+    if not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    x = np.arange(2**n, dtype=np.int64)
+    lp = np.concatenate(
+        [call_log_psi(log_psi, _spins_of(x[k : k + batch], n)) for k in range(0, len(x), batch)]
+    )
+    v = np.exp(lp - np.max(lp.real))
+    bonds = sum(1.0 - 2.0 * _anti(x, n, i, (i + 1) % n) for i in range(n))  # Σ_i s_i s_{i+1}
+    flips = sum(v[x ^ (1 << (n - 1 - i))] for i in range(n))  # (Σ_i σˣ_i ψ)(x)
+    return float(np.real(np.vdot(v, -J * bonds * v - h * flips)) / np.vdot(v, v).real)
+
+
 # --------------------------------------------------------------------------- local energies
 
 
-def tfim_local_energy(log_psi: LogPsi, s: Any, h: float, J: float = 1.0) -> np.ndarray:
-    """Local energy ``E_loc(s) = Σ_{s'} H_{s s'} ψ(s')/ψ(s)`` of the transverse-field Ising chain::
+def tfim_local_energy(log_psi: LogPsi, s: Any, h: float, J: float = 1.0, *, bonds: Any = None) -> np.ndarray:
+    """Local energy ``E_loc(s) = Σ_{s'} H_{s s'} ψ(s')/ψ(s)`` of the transverse-field Ising model::
 
-        E_loc(s) = −J Σ_i s_i s_{i+1} − h Σ_i ψ(s with spin i flipped) / ψ(s)
+        E_loc(s) = −J Σ_{(i,j)} s_i s_j − h Σ_i ψ(s with spin i flipped) / ψ(s)
 
-    for a batch ``s`` of shape ``(B, n)`` (entries ±1) and any callable ``log_psi`` mapping such a
-    batch to log-amplitudes ``(B,)``, evaluated on the ``n`` flipped copies of every row. Given an
-    object with a ``flip_log_ratios(s) -> (B, n)`` method (an :class:`RBM` or
-    :class:`SymmetricRBM` itself, not its bound ``log_psi``) it uses that instead, the same
-    numbers ``n`` times cheaper. Returns shape ``(B,)`` (complex if ``log_psi`` is)."""
+    on the ring (or on the given ``bonds``, as in :func:`tfim_hamiltonian`) for a batch ``s`` of
+    shape ``(B, n)`` (entries ±1) and any callable ``log_psi`` mapping such a batch to
+    log-amplitudes ``(B,)``, evaluated on the ``n`` flipped copies of every row. Given an object
+    with a ``flip_log_ratios(s) -> (B, n)`` method (a real :class:`RBM` or :class:`SymmetricRBM`
+    itself, not its bound ``log_psi``) it uses that instead, the same numbers ``n`` times cheaper.
+    Returns shape ``(B,)`` (complex if ``log_psi`` is)."""
     a = check_spins(s)
     h = check_field("h", h)
     J = check_field("J", J)
@@ -263,7 +348,12 @@ def tfim_local_energy(log_psi: LogPsi, s: Any, h: float, J: float = 1.0) -> np.n
         flipped[:, idx, idx] *= -1.0
         log_ratios = call_log_psi(log_psi, flipped.reshape(B * n, n)).reshape(B, n) - lp[:, None]
     ratios = np.exp(log_ratios)
-    e = -J * np.sum(a * np.roll(a, -1, axis=1), axis=1) - h * np.sum(ratios, axis=1)
+    if bonds is None:
+        diag = np.sum(a * np.roll(a, -1, axis=1), axis=1)
+    else:
+        i, j = np.array(_check_bonds(bonds, n)).T
+        diag = np.sum(a[:, i] * a[:, j], axis=1)
+    e = -J * diag - h * np.sum(ratios, axis=1)
     return e if np.iscomplexobj(e) else e.astype(np.float64)
 
 

@@ -97,8 +97,7 @@ display(Markdown(lecture_table(config.REPO_ROOT / "notebooks")))
 # Every model is **measured**, not only drawn. A grid of samples can look good while the model
 # misses half of the distribution, which a score on held-out data reveals. No single number tells
 # the whole story, though: a model can have a high likelihood and poor samples, or good samples
-# and a poor likelihood (Theis, van den Oord & Bethge, *A note on the evaluation of generative
-# models*, ICLR 2016), and a sample score can be fooled by a model that copies its training images
+# and a poor likelihood {cite:p}`theis2016`, and a sample score can be fooled by a model that copies its training images
 # (the Fréchet distance below shows by how much). So the lectures report likelihoods where they
 # can be computed or estimated, sample scores, and checks for copying.
 
@@ -243,7 +242,7 @@ else:
 # (`data.likelihood_test_set()`, every test digit: the images on which every test log-likelihood of
 # the course is measured). So the lectures' likelihoods in nats compare with each other exactly.
 # With published numbers they compare only roughly: papers use a fixed stochastic binarization
-# {cite:p}`salakhutdinov2008`, the fixed binarized MNIST that Larochelle & Murray (AISTATS 2011)
+# {cite:p}`salakhutdinov2008`, the fixed binarized MNIST that {cite:t}`larochelle2011`
 # published, or a fresh binarization of the training digits at every epoch ("dynamic" binarization,
 # as in {cite:t}`burda2016`), on their own training and test sets.
 #

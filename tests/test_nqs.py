@@ -37,15 +37,42 @@ def test_closed_form_matches_lanczos_at_n12(h):
     assert spin_chains.tfim_ground_energy(12, h) == pytest.approx(e, abs=1e-9)
 
 
-def test_closed_form_rejects_odd_and_bad_input():
-    with pytest.raises(ValueError, match="even"):
-        spin_chains.tfim_ground_energy(7, 1.0)
+@pytest.mark.parametrize("n", [3, 5, 7, 9, 11])
+@pytest.mark.parametrize("h", [0.0, 0.3, 1.0, 2.5, -0.5, -1.3])
+@pytest.mark.parametrize("J", [1.0, 0.7, 0.0])
+def test_closed_form_holds_for_odd_rings_with_j_at_least_zero(n, h, J):
+    """For J ≥ 0 the ground state lies in the even parity sector for every n (antiperiodic
+    fermion momenta), and E₀ is even in h."""
+    H = spin_chains.tfim_hamiltonian(n, h, J)
+    if n <= 9 or H.count_nonzero() == 0:  # (Lanczos cannot start on H = 0)
+        e = np.linalg.eigvalsh(H.toarray())[0] if n <= 9 else 0.0
+    else:
+        e = sla.eigsh(H, k=1, which="SA")[0][0]
+    assert spin_chains.tfim_ground_energy(n, h, J) == pytest.approx(e, abs=1e-9)
+
+
+@pytest.mark.parametrize("n", [4, 6])
+@pytest.mark.parametrize("h", [0.3, -0.5, -1.3])
+def test_closed_form_for_even_rings_holds_for_either_sign_of_j_and_h(n, h):
+    e = np.linalg.eigvalsh(spin_chains.tfim_hamiltonian(n, h, -1.0).toarray())[0]
+    assert spin_chains.tfim_ground_energy(n, h, -1.0) == pytest.approx(e, abs=1e-10)
+
+
+def test_closed_form_refuses_the_frustrated_odd_ring_and_bad_input():
+    # an odd antiferromagnetic ring is frustrated: the formula would be wrong there
+    e = np.linalg.eigvalsh(spin_chains.tfim_hamiltonian(5, 0.3, -1.0).toarray())[0]
+    k = (2 * np.arange(1, 6) - 1) * np.pi / 5
+    assert abs(-np.sum(np.sqrt(1 + 0.09 - 0.6 * np.cos(k))) - e) > 0.1
+    with pytest.raises(ValueError, match="frustrated"):
+        spin_chains.tfim_ground_energy(5, 0.3, -1.0)
     with pytest.raises(ValueError):
         spin_chains.tfim_ground_energy(1, 1.0)
     with pytest.raises(ValueError):
         spin_chains.tfim_ground_energy(8, float("nan"))
     with pytest.raises(ValueError):
         spin_chains.tfim_hamiltonian(30, 1.0)
+    with pytest.raises(ValueError):
+        spin_chains.spin_states(spin_chains.MAX_EXACT_SPINS + 1)
 
 
 def test_spin_states_and_hamiltonian_bit_order():
@@ -54,6 +81,7 @@ def test_spin_states_and_hamiltonian_bit_order():
     np.testing.assert_array_equal(s[0], [1, 1, 1])  # x = 0: all up
     np.testing.assert_array_equal(s[1], [1, 1, -1])  # bit 0 is the last spin
     np.testing.assert_array_equal(s[4], [-1, 1, 1])  # bit n−1 is spin 0
+    np.testing.assert_array_equal(spin_chains.basis_index(spin_chains.spin_states(7)), np.arange(2**7))
     H = spin_chains.tfim_hamiltonian(3, h=0.4, J=1.5).toarray()
     assert H[0, 0] == pytest.approx(-1.5 * 3)  # three satisfied bonds
     assert H[4, 4] == pytest.approx(-1.5 * (-1 - 1 + 1))  # spin 0 down: two broken bonds
@@ -77,8 +105,56 @@ def test_heisenberg_hamiltonian_small_cases_and_marshall_rule():
         assert np.all(ground > 0)
         full, _ = spin_chains.heisenberg_hamiltonian(n)
         assert w[0] == pytest.approx(np.linalg.eigvalsh(full.toarray())[0], abs=1e-10)
+        # in the original basis the ground state changes sign under a translation when n ≡ 2 mod 4
+        original = v[:, 0] * D.diagonal()
+        index = {tuple(s): k for k, s in enumerate(states)}
+        translated = original[[index[tuple(np.roll(s, 1))] for s in states]]
+        assert translated @ original == pytest.approx((-1) ** (n // 2), abs=1e-10)
     with pytest.raises(ValueError):
         spin_chains.heisenberg_hamiltonian(6, magnetization=1)
+
+
+@pytest.mark.parametrize("n", [6, 9])
+def test_heisenberg_sector_is_the_full_hamiltonian_restricted(n):
+    full, states = spin_chains.heisenberg_hamiltonian(n)
+    for m in range(-n, n + 1, 2):
+        H, sector = spin_chains.heisenberg_hamiltonian(n, magnetization=m)
+        keep = np.nonzero(states.sum(axis=1) == m)[0]
+        np.testing.assert_array_equal(sector, states[keep])
+        np.testing.assert_allclose(H.toarray(), full.toarray()[np.ix_(keep, keep)])
+    with pytest.raises(ValueError):
+        spin_chains.heisenberg_hamiltonian(spin_chains.MAX_EXACT_SPINS + 1)
+    with pytest.raises(ValueError):
+        spin_chains.heisenberg_hamiltonian(spin_chains.MAX_SECTOR_SPINS + 2, magnetization=0)
+
+
+def dense_tfim(L: int, h: float, J: float, bonds) -> np.ndarray:
+    """The transverse-field Ising Hamiltonian on n = L sites from Kronecker products (spin 0 first)."""
+    sx, sz, one = np.array([[0, 1], [1, 0]]), np.diag([1.0, -1.0]), np.eye(2)
+
+    def site(op, i):
+        out = np.ones((1, 1))
+        for k in range(L):
+            out = np.kron(out, op if k == i else one)
+        return out
+
+    return -J * sum(site(sz, i) @ site(sz, j) for i, j in bonds) - h * sum(site(sx, i) for i in range(L))
+
+
+def test_tfim_on_any_lattice_matches_kronecker_products():
+    side = 3
+    bonds = [(r * side + c, r * side + (c + 1) % side) for r in range(side) for c in range(side)]
+    bonds += [(r * side + c, ((r + 1) % side) * side + c) for r in range(side) for c in range(side)]
+    H = spin_chains.tfim_hamiltonian(9, 0.7, 1.2, bonds=bonds)
+    np.testing.assert_allclose(H.toarray(), dense_tfim(9, 0.7, 1.2, bonds))
+    ring = spin_chains.tfim_hamiltonian(6, 0.7, 1.2)
+    np.testing.assert_allclose(ring.toarray(), dense_tfim(6, 0.7, 1.2, spin_chains.ring_bonds(6)))
+    wf = random_rbm(9, 4, 21)
+    s = spin_chains.spin_states(9)
+    expected = dense_local_energy(H, wf.log_psi, s)
+    np.testing.assert_allclose(spin_chains.local_energy(wf, s, 0.7, 1.2, bonds=bonds), expected, rtol=1e-9)
+    with pytest.raises(ValueError, match="bond"):
+        spin_chains.tfim_hamiltonian(4, 1.0, bonds=[(0, 0)])
 
 
 # ------------------------------------------------------------------------------------------
@@ -147,6 +223,75 @@ def test_vmc_energy_by_exact_enumeration():
     assert vmc >= spin_chains.tfim_ground_energy(8, 1.0)  # the variational principle
 
 
+def complex_log_psi(n: int, m: int, seed: int, scale: float = 0.3):
+    """A complex RBM log-amplitude (complex a, b, W) and its parameters."""
+    rng = np.random.default_rng(seed)
+    a, b, W = (
+        scale * (rng.normal(size=shape) + 1j * rng.normal(size=shape)) for shape in [(n,), (m,), (n, m)]
+    )
+    return (lambda s, a=a, b=b, W=W: s @ a + nqs.log_cosh2(s @ W + b).sum(axis=1)), (a, b, W)
+
+
+def test_tfim_energy_by_enumeration_is_the_exact_energy():
+    wf = random_rbm(8, 6, 5)
+    for h, J in [(0.9, 1.0), (1.3, -0.6)]:
+        H = spin_chains.tfim_hamiltonian(8, h, J)
+        e = spin_chains.tfim_energy_by_enumeration(wf, 8, h, J, batch=37)
+        assert e == pytest.approx(spin_chains.exact_energy(wf, H, spin_chains.spin_states(8)), rel=1e-12)
+    log_psi, _ = complex_log_psi(6, 4, 7)  # a complex wavefunction
+    H = spin_chains.tfim_hamiltonian(6, 0.8)
+    e = spin_chains.tfim_energy_by_enumeration(log_psi, 6, 0.8)
+    assert e == pytest.approx(spin_chains.exact_energy(log_psi, H, spin_chains.spin_states(6)), rel=1e-10)
+    with pytest.raises(ValueError):
+        spin_chains.tfim_energy_by_enumeration(log_psi, spin_chains.MAX_ENUMERATED_SPINS + 1, 1.0)
+
+
+def test_log_cosh2_of_complex_arguments():
+    x = np.array([0.3 + 2j, -0.5 + 1j, 40.0 - 3j, -60.0 + 0.5j, 1e-3j])
+    np.testing.assert_allclose(np.exp(nqs.log_cosh2(x[:3])), 2 * np.cosh(x[:3]), rtol=1e-12)
+    big = nqs.log_cosh2(x)  # no overflow for large |Re x|
+    assert np.all(np.isfinite(big))
+    np.testing.assert_allclose(big[3], 60.0 - 0.5j, rtol=1e-12)  # log 2cosh x → −x for Re x → −∞
+    np.testing.assert_allclose(nqs.log_cosh2(np.array([-3.0, 2.0])), np.log(2 * np.cosh([-3.0, 2.0])))
+
+
+def test_complex_gradient_formula_of_the_lecture():
+    """For a holomorphic ψ: ∂E/∂Re θ_k = 2 Re g_k and ∂E/∂Im θ_k = 2 Im g_k with
+    g_k = ⟨O_k* E_loc⟩ − ⟨O_k*⟩⟨E_loc⟩ (here θ = a, O_k = s_k)."""
+    n = 6
+    H, states = spin_chains.heisenberg_hamiltonian(n)
+    _, (a, b, W) = complex_log_psi(n, 4, 8)
+
+    def log_psi_of(a):
+        return lambda s: s @ a + nqs.log_cosh2(s @ W + b).sum(axis=1)
+
+    p = np.exp(2 * log_psi_of(a)(states).real)
+    p /= p.sum()
+    e_loc = spin_chains.heisenberg_local_energy(log_psi_of(a), states, marshall=False)
+    O = states.astype(complex)
+    g = (p * O.conj().T) @ e_loc - (p @ O.conj()) * (p @ e_loc)
+    eps = 1e-6
+    for k in range(n):
+        step = np.zeros(n)
+        step[k] = eps
+        d_re, d_im = (
+            (
+                spin_chains.exact_energy(log_psi_of(a + d), H, states)
+                - spin_chains.exact_energy(log_psi_of(a - d), H, states)
+            )
+            / (2 * eps)
+            for d in (step, 1j * step)
+        )
+        assert d_re == pytest.approx(2 * g[k].real, abs=1e-6)
+        assert d_im == pytest.approx(2 * g[k].imag, abs=1e-6)
+    with pytest.raises(ValueError, match="real"):
+        nqs.energy_gradient(O, e_loc)
+    with pytest.raises(ValueError, match="real"):
+        nqs.sr_update(O, e_loc, learning_rate=0.1, diag_shift=0.1)
+    with pytest.raises(ValueError, match="real"):
+        random_rbm(4, 2, 1).set_params(np.zeros(4 + 2 + 8, dtype=complex))
+
+
 # ------------------------------------------------------------------------------------------
 # Wavefunctions
 # ------------------------------------------------------------------------------------------
@@ -181,6 +326,16 @@ def test_symmetric_rbm_is_a_translation_invariant_rbm():
     np.testing.assert_allclose(wf.log_psi(s), wf.to_rbm().log_psi(s))
     np.testing.assert_allclose(wf.log_psi(s), wf.log_psi(np.roll(s, 3, axis=1)))
     np.testing.assert_allclose(wf.flip_log_ratios(s), wf.to_rbm().flip_log_ratios(s))
+
+
+def test_symmetric_rbm_from_params():
+    wf = random_symmetric(6, 2, 16)
+    again = nqs.SymmetricRBM.from_params(6, 2, wf.params)
+    s = np.random.default_rng(3).choice([-1.0, 1.0], size=(5, 6))
+    np.testing.assert_array_equal(again.log_psi(s), wf.log_psi(s))
+    np.testing.assert_array_equal(again.w, wf.w)
+    with pytest.raises(ValueError):
+        nqs.SymmetricRBM.from_params(6, 3, wf.params)
 
 
 def test_flip_log_ratios_and_stability():
