@@ -13,7 +13,12 @@ Public functions:
 - :func:`free_energy` per sample;
 - :func:`log_partition_exact` by enumerating the smaller layer (≤ ``max_units`` units);
 - :func:`log_partition_ais`, annealed importance sampling (Salakhutdinov & Murray 2008) from a
-  base-rate RBM, vectorised over runs;
+  base-rate RBM, vectorised over runs: ``log Ẑ`` is a stochastic *lower* bound on ``log Z``
+  (``E[Ẑ] = Z``, so ``E[log Ẑ] ≤ log Z``), which makes the log-likelihood it gives a stochastic
+  *upper* bound;
+- :func:`log_likelihood_raise`, reverse AIS (RAISE, Burda, Grosse & Salakhutdinov 2015): per test
+  image a stochastic *lower* bound on the log-likelihood of the annealed model, which tends to
+  the RBM as the schedule is refined, so that AIS and RAISE bracket the test log-likelihood;
 - :func:`log_likelihood`, the mean log-likelihood per sample in nats;
 - :func:`base_rate_bias` and :func:`base_rate_log_likelihood`: the independent-pixel model
   fitted to the data's pixel marginals, the natural baseline (and AIS starting point).
@@ -30,12 +35,14 @@ from scipy.special import expit
 
 __all__ = [
     "AISResult",
+    "RAISEResult",
     "ais_betas",
     "base_rate_bias",
     "base_rate_log_likelihood",
     "binary_states",
     "free_energy",
     "log_likelihood",
+    "log_likelihood_raise",
     "log_partition_ais",
     "log_partition_exact",
 ]
@@ -264,10 +271,14 @@ def ais_betas(n_betas: int) -> np.ndarray:
 class AISResult:
     """An AIS estimate of ``log Z``.
 
-    ``log_z_low``/``log_z_high``: ``log(r̂ ∓ 3σ̂)`` where r̂ is the mean importance weight and
-    σ̂ its standard error (as Salakhutdinov & Murray report); ``log_z_low`` is ``-inf`` when
-    r̂ - 3σ̂ ≤ 0. ``log_weights``: the per-run log importance weights (a spread of many nats
-    means the estimate is unreliable: use more betas).
+    ``log_z = log Z_A + log r̂``, with ``r̂`` the mean of the ``n_runs`` importance weights.
+    ``log_z_low``/``log_z_high``: ``log Z_A + log(r̂ ∓ 3ŝ)``, ŝ the standard error of the mean
+    weight (as Salakhutdinov & Murray report); ``log_z_low`` is ``-inf`` when ``r̂ ≤ 3ŝ``. The
+    interval measures the weights' sample spread only: heavy-tailed weights give a narrow interval
+    that misses a biased estimate (compare a schedule with more betas, and
+    :func:`log_likelihood_raise`). ``log_weights``: the per-run log importance weights
+    (``log Z_A`` excluded). ``n_betas`` counts every β, both ends included: ``n_betas - 1``
+    transitions.
     """
 
     log_z: float
@@ -277,6 +288,58 @@ class AISResult:
     n_betas: int
     n_runs: int
     log_weights: np.ndarray = field(repr=False)
+
+
+class _Path:
+    """The path of AIS and RAISE between the base-rate RBM A (``W = 0``, ``c = 0``, visible biases
+    ``b_A``) and the target B, with the hidden units summed out::
+
+        log p*_β(v) = (1-β) b_A·v + β b·v + Σ_j softplus(β (c_j + (vᵀW)_j))
+
+    ``Z_0 = 2^H Π_i (1 + e^{b_A,i})``; ``p*_1 = exp(-F)``. Products in float32, sums in float64.
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, c: np.ndarray, b_a: np.ndarray) -> None:
+        self.W = W.astype(np.float32)  # (D, H)
+        self.WT = np.ascontiguousarray(self.W.T)  # (H, D)
+        self.c = c.astype(np.float32)
+        self.b, self.b_a = b.astype(np.float32), b_a.astype(np.float32)
+        self.diff_b = (b - b_a).astype(np.float32)  # d/dβ of the visible term
+        self.log_z_base = float(_softplus(b_a).sum() + W.shape[1] * math.log(2.0))
+
+    def pre_h(self, v: np.ndarray) -> np.ndarray:
+        """``c + vᵀW`` per row: (R, D) -> (R, H)."""
+        return v @ self.W + self.c
+
+    def log_ratio(self, v: np.ndarray, pre_h: np.ndarray, beta: float, beta_from: float) -> np.ndarray:
+        """``log p*_β(v) - log p*_β'(v)`` per row (β' = ``beta_from``), given ``pre_h(v)``."""
+        out = (beta - beta_from) * (v @ self.diff_b).astype(np.float64)
+        out += (_softplus(beta * pre_h) - _softplus(beta_from * pre_h)).sum(axis=1, dtype=np.float64)
+        return out
+
+    def gibbs(self, pre_h: np.ndarray, beta: float, rng: np.random.Generator) -> np.ndarray:
+        """One block-Gibbs step v -> h -> v' that leaves ``p_β`` invariant (and is reversible with
+        respect to it), given ``pre_h(v)``: ``p_β(h_j=1|v) = σ(β (c_j + (vᵀW)_j))``,
+        ``p_β(v_i=1|h) = σ((1-β) b_A,i + β (b_i + (W h)_i))``."""
+        n = pre_h.shape[0]
+        h = (rng.random(pre_h.shape, dtype=np.float32) < expit(beta * pre_h)).astype(np.float32)
+        pre_v = (1.0 - beta) * self.b_a + beta * (h @ self.WT + self.b)  # (R, D)
+        return (rng.random((n, self.W.shape[0]), dtype=np.float32) < expit(pre_v)).astype(np.float32)
+
+
+def _base_bias(base_visible_bias: Any, n_visible: int) -> np.ndarray:
+    if base_visible_bias is None:
+        return np.zeros(n_visible)
+    b_a = np.asarray(base_visible_bias, dtype=np.float64)
+    if b_a.shape != (n_visible,) or not np.all(np.isfinite(b_a)):
+        raise ValueError(f"base_visible_bias must be finite with shape ({n_visible},), got {b_a.shape}")
+    return b_a
+
+
+def _n_runs(n_runs: Any, minimum: int) -> int:
+    if isinstance(n_runs, bool) or int(n_runs) != n_runs or n_runs < minimum:
+        raise ValueError(f"n_runs must be an integer ≥ {minimum}, got {n_runs}")
+    return int(n_runs)
 
 
 def log_partition_ais(
@@ -291,14 +354,17 @@ def log_partition_ais(
 ) -> AISResult:
     """Estimate ``log Z`` of an RBM by annealed importance sampling (Salakhutdinov & Murray 2008).
 
-    The intermediate distributions interpolate between the base-rate RBM A (no weights,
-    visible biases ``b_A = base_visible_bias``, zeros by default) and the target B::
+    The intermediate distributions interpolate between the base-rate RBM A (no weights, no hidden
+    biases, visible biases ``b_A = base_visible_bias``, zeros by default) and the target B::
 
         p*_β(v) = exp((1-β) b_A·v + β b·v) Π_j (1 + exp(β (c_j + (vᵀW)_j)))
 
-    so ``Z_0 = 2^n_hidden Π_i (1 + e^{b_A,i})`` is known. Each of ``n_runs`` chains starts
-    with an exact sample of A, and at each β_k accumulates ``log p*_{β_k}(v) - log p*_{β_{k-1}}(v)``
-    then makes one block-Gibbs step that leaves ``p_{β_k}`` invariant. All runs advance
+    so ``Z_0 = 2^n_hidden Π_i (1 + e^{b_A,i})`` is known. Each of ``n_runs`` chains starts with an
+    exact sample ``v_0`` of A; for k = 1, …, K (K = ``n_betas`` - 1) it multiplies its weight by
+    ``p*_{β_k}(v_{k-1}) / p*_{β_{k-1}}(v_{k-1})`` and then draws ``v_k`` by one block-Gibbs step
+    that leaves ``p_{β_k}`` invariant (the last step is not needed). The mean weight ``r̂`` is an
+    unbiased estimate of ``Z_B / Z_A``; ``log r̂`` underestimates ``log(Z_B / Z_A)`` on average
+    (Jensen), by more the wider the weights spread, i.e. the fewer the betas. All runs advance
     together (one matrix product per layer per β).
 
     Returns:
@@ -306,53 +372,126 @@ def log_partition_ais(
         the mean weight), and the per-run log weights.
     """
     W, b, c = _as_params(W, b, c)
-    n_visible, n_hidden = W.shape
-    if int(n_runs) != n_runs or n_runs < 2:
-        raise ValueError(f"n_runs must be an integer ≥ 2, got {n_runs}")
-    n_runs = int(n_runs)
+    n_visible = W.shape[0]
+    n_runs = _n_runs(n_runs, 2)
     betas = ais_betas(n_betas)
-    if base_visible_bias is None:
-        b_a = np.zeros(n_visible)
-    else:
-        b_a = np.asarray(base_visible_bias, dtype=np.float64)
-        if b_a.shape != (n_visible,) or not np.all(np.isfinite(b_a)):
-            raise ValueError(f"base_visible_bias must be finite with shape ({n_visible},), got {b_a.shape}")
+    b_a = _base_bias(base_visible_bias, n_visible)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    path = _Path(W, b, c, b_a)
 
-    W32 = W.astype(np.float32)
-    WT32 = np.ascontiguousarray(W32.T)
-    c32 = c.astype(np.float32)
-    b32, b_a32 = b.astype(np.float32), b_a.astype(np.float32)
-    diff_b = (b - b_a).astype(np.float32)  # d/dβ of the visible term
-
-    log_z_base = float(_softplus(b_a).sum() + n_hidden * math.log(2.0))
-    v = (rng.random((n_runs, n_visible), dtype=np.float32) < expit(b_a32)).astype(np.float32)  # (R, V)
+    v = (rng.random((n_runs, n_visible), dtype=np.float32) < expit(path.b_a)).astype(np.float32)  # (R, V)
     log_w = np.zeros(n_runs)
     for k in range(1, len(betas)):
         beta_prev, beta = float(betas[k - 1]), float(betas[k])
-        pre_h = v @ W32 + c32  # (R, H)
-        # log p*_β(v) - log p*_β'(v) for the current v
-        log_w += (beta - beta_prev) * (v @ diff_b)
-        log_w += (_softplus(beta * pre_h) - _softplus(beta_prev * pre_h)).sum(axis=1, dtype=np.float64)
+        pre_h = path.pre_h(v)  # (R, H)
+        log_w += path.log_ratio(v, pre_h, beta, beta_prev)  # log p*_β(v) - log p*_β'(v)
         if k < len(betas) - 1:  # one Gibbs step at β_k (not needed after the last weight)
-            h = (rng.random((n_runs, n_hidden), dtype=np.float32) < expit(beta * pre_h)).astype(np.float32)
-            pre_v = (1.0 - beta) * b_a32 + beta * (h @ WT32 + b32)  # (R, V)
-            v = (rng.random((n_runs, n_visible), dtype=np.float32) < expit(pre_v)).astype(np.float32)
+            v = path.gibbs(pre_h, beta, rng)
 
     # log of the mean weight and of mean ± 3 standard errors, computed relative to the max weight
     m = float(log_w.max())
     w = np.exp(log_w - m)
     mean = float(w.mean())
     sem = float(w.std(ddof=1) / math.sqrt(n_runs))
-    log_z = log_z_base + m + math.log(mean)
-    high = log_z_base + m + math.log(mean + 3.0 * sem)
-    low = log_z_base + m + math.log(mean - 3.0 * sem) if mean - 3.0 * sem > 0 else -math.inf
+    log_z = path.log_z_base + m + math.log(mean)
+    high = path.log_z_base + m + math.log(mean + 3.0 * sem)
+    low = path.log_z_base + m + math.log(mean - 3.0 * sem) if mean - 3.0 * sem > 0 else -math.inf
     return AISResult(
         log_z=log_z,
         log_z_low=low,
         log_z_high=high,
-        log_z_base=log_z_base,
+        log_z_base=path.log_z_base,
         n_betas=len(betas),
         n_runs=n_runs,
         log_weights=log_w,
+    )
+
+
+# --------------------------------------------------------------------------- RAISE
+
+
+@dataclass(frozen=True)
+class RAISEResult:
+    """A RAISE estimate of the mean log-likelihood of images ``v``.
+
+    ``log_likelihood``: the mean over the images of ``per_image``, each ``log`` of the mean of
+    its ``n_runs`` importance weights (``log_weights``, shape (N, n_runs)): on average a lower
+    bound on the annealed model's ``log p_ann(v)``.
+    """
+
+    log_likelihood: float
+    per_image: np.ndarray = field(repr=False)
+    log_weights: np.ndarray = field(repr=False)
+    n_betas: int
+    n_runs: int
+
+
+def log_likelihood_raise(
+    v: Any,
+    W: Any,
+    b: Any,
+    c: Any,
+    *,
+    n_betas: int,
+    n_runs: int = 1,
+    seed: int | np.random.Generator | None = None,
+    base_visible_bias: Any = None,
+) -> RAISEResult:
+    """Reverse annealed importance sampling (RAISE; Burda, Grosse & Salakhutdinov 2015): a
+    conservative estimate of the mean log-likelihood of the binary images ``v``.
+
+    The *annealed model* is the distribution of the last state of the chain that AIS would run
+    with one more transition: ``x_0 ~ p_A``, ``x_k ~ T_k(·|x_{k-1})`` for k = 1, …, K (``T_k`` the
+    block-Gibbs step at β_k, the last one at β_K = 1), ``p_ann(v) = P(x_K = v)``. It tends to the
+    RBM's ``p(v)`` as the schedule is refined. RAISE estimates ``p_ann(v)`` by importance sampling
+    with the *reverse* chain as proposal: ``x_K = v``, then ``x_{k-1} ~ T_k(·|x_k)`` for
+    k = K, …, 1. Since ``T_k`` is reversible with respect to ``p_{β_k}``, the weight is::
+
+        w = p_A(x_0) Π_k T_k(x_k|x_{k-1}) / Π_k T_k(x_{k-1}|x_k)
+          = p*_1(v) / [Z_A Π_{k=1..K} p*_{β_k}(x_{k-1}) / p*_{β_{k-1}}(x_{k-1})]
+
+    the ratio ``p*(v) / Ẑ`` of AIS, with AIS's product taken along the reverse chain. ``E[w] =
+    p_ann(v)`` exactly, so ``E[log mean w] ≤ log p_ann(v)`` (Jensen): a stochastic lower bound on
+    the annealed model's log-likelihood, where AIS gives a stochastic upper bound on the RBM's.
+    That ``p_ann`` scores test images no better than the RBM itself is what Burda et al. argue and
+    observe (a short annealing gives a cruder model), not a theorem: read the two as a bracket
+    that closes as the schedule is refined.
+
+    Args:
+        v: binary images (N, n_visible) (or (N, 28, 28)).
+        W, b, c: the RBM.
+        n_betas: the schedule :func:`ais_betas` (both ends included).
+        n_runs: reverse chains per image (N × n_runs chains advance together).
+        seed: a seed or ``np.random.Generator``.
+        base_visible_bias: ``b_A`` of the base-rate RBM, as for :func:`log_partition_ais`.
+
+    Returns:
+        :class:`RAISEResult`.
+    """
+    W, b, c = _as_params(W, b, c)
+    n_visible = W.shape[0]
+    v = _as_visible(v, n_visible, binary=True)
+    n_runs = _n_runs(n_runs, 1)
+    betas = ais_betas(n_betas)
+    b_a = _base_bias(base_visible_bias, n_visible)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    path = _Path(W, b, c, b_a)
+
+    x = np.repeat(v.astype(np.float32), n_runs, axis=0)  # (N·R, D), the runs of an image together
+    log_w = -free_energy(v, W, b, c).repeat(n_runs) - path.log_z_base  # log p*_1(v) - log Z_A
+    pre_h = path.pre_h(x)
+    for k in range(len(betas) - 1, 0, -1):  # x_{k-1} ~ T_k(·|x_k), then its weight factor
+        beta, beta_prev = float(betas[k]), float(betas[k - 1])
+        x = path.gibbs(pre_h, beta, rng)
+        pre_h = path.pre_h(x)
+        log_w -= path.log_ratio(x, pre_h, beta, beta_prev)  # log p*_{β_k-1}(x) - log p*_{β_k}(x)
+    log_w = log_w.reshape(len(v), n_runs)
+    m = log_w.max(axis=1, keepdims=True)
+    per_image = (m + np.log(np.exp(log_w - m).mean(axis=1, keepdims=True)))[:, 0]
+    return RAISEResult(
+        log_likelihood=float(per_image.mean()),
+        per_image=per_image,
+        log_weights=log_w,
+        n_betas=len(betas),
+        n_runs=n_runs,
     )

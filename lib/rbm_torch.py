@@ -8,8 +8,10 @@ lecture 01 and :mod:`lib.rbm`::
 
 Public names: :class:`RBM` (an ``nn.Module`` holding ``W``, ``b``, ``c``); :func:`cd_gradients`,
 the closed-form gradient estimate ``<v hᵀ>_data - <v hᵀ>_model``, exactly minus the autograd
-gradient of the surrogate loss that lecture 01 differentiates; and :func:`train`, CD-k or PCD-k
-written out by hand (no autograd, preallocated buffers, in-place operations).
+gradient of the surrogate loss that lecture 01 differentiates; :func:`train_reference`, CD-k or
+PCD-k written plainly, the loop lecture 01 shows; and :func:`train`, the same updates written out
+for speed (no autograd, preallocated buffers, in-place operations), which the lectures run. The
+tests check that the two make the same updates from the same seed.
 
 PyTorch is imported by this module (it is the PyTorch RBM); :mod:`lib.rbm` stays framework-free.
 """
@@ -29,7 +31,7 @@ from tqdm.auto import tqdm
 
 from lib import config
 
-__all__ = ["METHODS", "RBM", "cd_gradients", "train"]
+__all__ = ["METHODS", "RBM", "cd_gradients", "train", "train_reference"]
 
 #: The training methods :func:`train` knows: contrastive divergence and persistent CD.
 METHODS: tuple[str, ...] = ("cd", "pcd")
@@ -220,6 +222,72 @@ def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
     return int(value)
 
 
+def _check_settings(
+    model: Any, method: Any, k: Any, epochs: Any, batch_size: Any, seed: Any, lr: Any, momentum: Any
+) -> str:
+    """Validate the model and the settings :func:`train` and :func:`train_reference` share;
+    return the method, lower case."""
+    _check_model(model)
+    if not isinstance(method, str) or method.lower() not in METHODS:
+        raise ValueError(
+            f"unknown method {method!r}: use 'cd' (contrastive divergence) or 'pcd' (persistent CD)"
+        )
+    for name, value in (("k", k), ("epochs", epochs), ("batch_size", batch_size)):
+        _positive_int(name, value)
+    _positive_int("seed", seed, minimum=0)
+    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if not isinstance(momentum, (int, float, np.floating)) or not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    return method.lower()
+
+
+@torch.no_grad()
+def train_reference(model, v_data, *, method="cd", k=1, epochs, lr, batch_size=64, momentum=0.5, seed=0):
+    """CD-k (``method="cd"``) or PCD-k (``"pcd"``), written plainly; returns the number of updates.
+
+    The updates of :func:`train`, from the same random stream (tested): use ``train`` to train,
+    read this to see what it does."""
+    method = _check_settings(model, method, k, epochs, batch_size, seed, lr, momentum)
+    data = _as_visible(v_data, model, "v_data")  # (N, D), checked binary
+    W, b, c = model.W, model.b, model.c
+    gen = torch.Generator(W.device).manual_seed(seed)
+
+    def sample(p):  # binary units, each 1 with its probability p
+        return (torch.rand(p.shape, generator=gen, device=p.device, dtype=p.dtype) < p).to(p.dtype)
+
+    def p_h(v):  # p(h_j = 1 | v) = σ(c + Wᵀv), a batch of rows v
+        return torch.sigmoid(v @ W + c)
+
+    def p_v(h):  # p(v_i = 1 | h) = σ(b + W h)
+        return torch.sigmoid(h @ W.T + b)
+
+    N, B = len(data), batch_size
+    total = epochs * math.ceil(N / B)  # the number of updates T
+    if method == "pcd":  # B persistent chains, started at uniform noise, kept as their hidden state
+        noise = torch.full((B, model.n_visible), 0.5, device=W.device, dtype=W.dtype)
+        h_chains = sample(p_h(sample(noise)))
+    velocity = [torch.zeros_like(p) for p in (W, b, c)]
+    t = 0
+    for _ in config.training(range(epochs)):
+        order = torch.randperm(N, generator=gen, device=W.device)  # a new shuffle every epoch
+        for start in config.training(range(0, N, B)):
+            v_pos = data[order[start : start + B]]  # a batch of data
+            h = h_chains if method == "pcd" else sample(p_h(v_pos))  # CD starts at the data
+            for step in range(k):  # k block-Gibbs steps: v ~ p(v|h), then h ~ p(h|v)
+                v_neg = sample(p_v(h))  # (the last v: the negative samples)
+                if step < k - 1:
+                    h = sample(p_h(v_neg))
+            if method == "pcd":
+                h_chains = sample(p_h(v_neg))
+            gradient = cd_gradients(model, v_pos, v_neg)  # data term minus model term
+            for param, vel, g in zip((W, b, c), velocity, gradient, strict=True):
+                vel.mul_(momentum).add_(g)  # SGD with momentum (torch.optim.SGD's convention)
+                param.add_(vel, alpha=lr * (1 - t / total))  # learning rate decayed linearly to 0
+            t += 1
+    return t
+
+
 @torch.no_grad()
 def train(
     model: RBM,
@@ -239,7 +307,7 @@ def train(
 ) -> dict[str, Any]:
     """Train ``model`` in place by CD-k (``method="cd"``) or PCD-k (``method="pcd"``).
 
-    The algorithm of lecture 01, written out by hand for speed:
+    The updates of :func:`train_reference` (the loop lecture 01 shows), written out for speed:
 
     * once per epoch a seeded ``randperm`` shuffles the data; each batch of ``batch_size`` rows
       (the last one may be smaller) is gathered straight into a preallocated work buffer;
@@ -295,21 +363,9 @@ def train(
             non-positive ``k``, ``epochs``, ``lr``, ``batch_size``, a momentum outside [0, 1).
     """
     start_time = time.perf_counter()
-    _check_model(model)
-    if not isinstance(method, str) or method.lower() not in METHODS:
-        raise ValueError(
-            f"unknown method {method!r}: use 'cd' (contrastive divergence) or 'pcd' (persistent CD)"
-        )
-    method = method.lower()
-    k = _positive_int("k", k)
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size)
+    method = _check_settings(model, method, k, epochs, batch_size, seed, lr, momentum)
+    k, epochs, batch_size, seed = int(k), int(epochs), int(batch_size), int(seed)
     monitor_size = _positive_int("monitor_size", monitor_size, minimum=0)
-    seed = _positive_int("seed", seed, minimum=0)
-    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if not isinstance(momentum, (int, float, np.floating)) or not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     lr, momentum = float(lr), float(momentum)
     data = _as_visible(v_data, model, "v_data")
 

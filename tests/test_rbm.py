@@ -1,5 +1,7 @@
 """Tests of lib.rbm against brute force: exact log Z over both layers, free energies against
-the summed-out joint, normalisation of the likelihood, and AIS against the exact value."""
+the summed-out joint, normalisation of the likelihood, AIS and RAISE against the exact value, and
+both estimators' expectations against what they estimate, computed exactly on a tiny RBM (AIS:
+E[Ẑ] = Z; RAISE: E[w] = p_ann(v), the annealed model's probability, by enumerating its chain)."""
 
 from __future__ import annotations
 
@@ -137,6 +139,105 @@ def test_ais_is_reproducible_with_seed():
     np.testing.assert_array_equal(r1.log_weights, r2.log_weights)
 
 
+# --------------------------------------------------------------------------- unbiasedness, exactly
+
+
+def transition_matrix(W, b, c, b_a, beta):
+    """T(v'|v) = Σ_h p_β(h|v) p_β(v'|h) of the block-Gibbs step at β on the path of AIS and RAISE
+    (W and c scaled by β, visible biases (1-β) b_A + β b), over every visible state: (2^D, 2^D)."""
+    V = rbm.binary_states(W.shape[0])
+    H = rbm.binary_states(W.shape[1])
+    p_h = 1 / (1 + np.exp(-beta * (V @ W + c)))  # (2^D, Hn)
+    ph_v = np.prod(np.where(H[None], p_h[:, None], 1 - p_h[:, None]), axis=2)  # (v, h)
+    p_v = 1 / (1 + np.exp(-((1 - beta) * b_a + beta * (H @ W.T + b))))  # (2^Hn, D)
+    pv_h = np.prod(np.where(V[None], p_v[:, None], 1 - p_v[:, None]), axis=2)  # (h, v')
+    return ph_v @ pv_h
+
+
+def annealed_model(W, b, c, b_a, n_betas):
+    """p_ann over every visible state: x_0 ~ p_A, then one Gibbs step at each β_1, …, β_K."""
+    V = rbm.binary_states(W.shape[0])
+    p_a = 1 / (1 + np.exp(-b_a))
+    p = np.prod(np.where(V == 1, p_a, 1 - p_a), axis=1)
+    for beta in rbm.ais_betas(n_betas)[1:]:
+        p = p @ transition_matrix(W, b, c, b_a, beta)
+    return p
+
+
+def test_raise_weights_are_unbiased_for_the_annealed_model():
+    # E[w] = p_ann(v) for every v, whatever the schedule: checked against the annealed model's
+    # exact distribution (3 transitions), which is far from the RBM's own p(v).
+    W, b, c = random_rbm(4, 3, seed=8, scale=2.0)
+    b_a = np.random.default_rng(9).normal(size=4)
+    V = rbm.binary_states(4)
+    p_ann = annealed_model(W, b, c, b_a, n_betas=4)
+    assert p_ann.sum() == pytest.approx(1.0, abs=1e-12)
+    log_p = -rbm.free_energy(V, W, b, c) - rbm.log_partition_exact(W, b, c)
+    assert np.max(np.abs(np.log(p_ann) - log_p)) > 0.3  # the annealed model is not the RBM here
+    res = rbm.log_likelihood_raise(V, W, b, c, n_betas=4, n_runs=20_000, seed=0, base_visible_bias=b_a)
+    assert res.log_weights.shape == (16, 20_000) and res.n_betas == 4
+    w = np.exp(res.log_weights)
+    mean, sem = w.mean(axis=1), w.std(axis=1, ddof=1) / np.sqrt(w.shape[1])
+    z = (mean - p_ann) / sem
+    assert np.all(np.abs(z) < 4.5), z  # each image's mean weight within 4.5 standard errors
+    # ... and the same weights are far from unbiased for the RBM's p(v) on some image
+    assert np.max(np.abs(mean - np.exp(log_p)) / sem) > 10
+
+
+def test_ais_weights_are_unbiased_for_z():
+    # E[Ẑ] = Z exactly, even with three transitions.
+    W, b, c = random_rbm(4, 3, seed=8, scale=2.0)
+    b_a = np.random.default_rng(9).normal(size=4)
+    res = rbm.log_partition_ais(W, b, c, n_betas=4, n_runs=40_000, seed=1, base_visible_bias=b_a)
+    assert res.log_z_low <= rbm.log_partition_exact(W, b, c) <= res.log_z_high
+    assert res.log_z_high - res.log_z_low < 0.1  # a tight interval: the test has power
+
+
+@pytest.fixture(scope="module")
+def digits_rbm_exact(trained_digits_rbm):
+    x, W, b, c = trained_digits_rbm
+    images = x[:300]
+    return (
+        images,
+        W,
+        b,
+        c,
+        rbm.base_rate_bias(x),
+        rbm.log_likelihood(images, W, b, c, rbm.log_partition_exact(W, b, c)),
+    )
+
+
+def test_ais_and_raise_agree_with_the_exact_likelihood_on_a_long_schedule(digits_rbm_exact):
+    images, W, b, c, base, exact = digits_rbm_exact
+    ais = rbm.log_partition_ais(W, b, c, n_betas=2000, n_runs=100, seed=0, base_visible_bias=base)
+    raise_ = rbm.log_likelihood_raise(images, W, b, c, n_betas=2000, seed=0, base_visible_bias=base)
+    assert raise_.per_image.shape == (300,)
+    assert rbm.log_likelihood(images, W, b, c, ais.log_z) == pytest.approx(exact, abs=0.1)
+    assert raise_.log_likelihood == pytest.approx(exact, abs=0.1)
+
+
+def test_short_schedules_bracket_the_exact_likelihood(digits_rbm_exact):
+    # AIS: E[log Ẑ] ≤ log Z, so its log-likelihood is too high on average; RAISE: too low. With
+    # five betas both errors are far larger than their noise (measured: AIS +0.7 nats on average
+    # over 100 seeds with 5 runs, standard error 0.07; RAISE −1.3 to −1.6 nats for each seed).
+    images, W, b, c, base, exact = digits_rbm_exact
+    ais_errors = [
+        rbm.log_likelihood(
+            images,
+            W,
+            b,
+            c,
+            rbm.log_partition_ais(W, b, c, n_betas=5, n_runs=5, seed=s, base_visible_bias=base).log_z,
+        )
+        - exact
+        for s in range(100)
+    ]
+    assert np.mean(ais_errors) > 4 * np.std(ais_errors) / np.sqrt(len(ais_errors))
+    for s in range(3):
+        res = rbm.log_likelihood_raise(images, W, b, c, n_betas=5, seed=s, base_visible_bias=base)
+        assert res.log_likelihood < exact - 0.5
+
+
 def test_bad_shapes_and_values_rejected():
     W, b, c = random_rbm(5, 3, seed=0)
     with pytest.raises(ValueError, match="2-D"):
@@ -161,6 +262,12 @@ def test_bad_shapes_and_values_rejected():
         rbm.log_partition_ais(W, b, c, n_betas=10, n_runs=1)
     with pytest.raises(ValueError, match="base_visible_bias"):
         rbm.log_partition_ais(W, b, c, n_betas=10, n_runs=10, base_visible_bias=np.zeros(4))
+    with pytest.raises(ValueError, match="binary"):
+        rbm.log_likelihood_raise(np.full((2, 5), 0.5), W, b, c, n_betas=10)
+    with pytest.raises(ValueError, match="n_runs"):
+        rbm.log_likelihood_raise(np.zeros((2, 5)), W, b, c, n_betas=10, n_runs=0)
+    with pytest.raises(ValueError, match="n_betas"):
+        rbm.log_likelihood_raise(np.zeros((2, 5)), W, b, c, n_betas=1)
 
 
 def test_binary_states_enumerates_every_vector_once_in_binary_order():
