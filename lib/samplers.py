@@ -15,15 +15,20 @@ Two ways to parametrise one Langevin step (``ξ ~ N(0, I)``):
 * exact pairing (``step_size=ε``): ``x ← x − (ε/2) ∇E(x) + √ε ξ``, the Euler–Maruyama
   discretisation of the Langevin diffusion whose stationary law tends to ``p`` as ``ε → 0``;
 * decoupled (``grad_step=λ, noise_std=σ``): ``x ← x − λ ∇E(x) + σ ξ``, as in EBM practice
-  (Du & Mordatch 2019 use λ = 10 and σ = 0.005 on images in [-1, 1] or [0, 1]); this samples a
+  (Du & Mordatch 2019 use λ = 10 and σ = 0.005 on images in [0, 1]); this samples a
   sharpened ("cold") distribution and is a heuristic, not an exact sampler.
 
 ``metropolis=True`` adds the Metropolis–Hastings accept/reject step (MALA), which makes either
 parametrisation exact for any step size, at the price of rejected moves.
+
+To sample from an energy *network*, run the sampler inside ``with frozen(net):`` (evaluation
+mode, weights held fixed): the chains then neither change the network nor pay for gradients of
+its weights.
 """
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +39,7 @@ __all__ = [
     "EnergyFn",
     "MCMCResult",
     "ReplayBuffer",
+    "frozen",
     "langevin",
     "random_walk_metropolis",
     "ula_stationary_variance",
@@ -269,6 +275,39 @@ def random_walk_metropolis(
     )
 
 
+@contextlib.contextmanager
+def frozen(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Hold an energy network fixed while chains sample from it.
+
+    Inside the ``with`` block the network is in evaluation mode (a spectrally normalised layer
+    uses its current estimate of the largest singular value instead of refining it at every
+    call, and dropout or batch statistics do not move), its parameters do not require gradients
+    (a Langevin step then differentiates with respect to the states only), and a parametrised
+    weight (``torch.nn.utils.parametrizations.spectral_norm``) is computed once for the block,
+    not at every step. On leaving, the training mode and every parameter's ``requires_grad``
+    are restored as they were::
+
+        with frozen(net):
+            x = langevin(lambda x: net(x), x0, n_steps=60, grad_step=10.0, noise_std=0.005).samples
+    """
+    from torch.nn.utils import parametrize
+
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"frozen() takes a torch.nn.Module, got {type(model).__name__}")
+    was_training = model.training
+    wanted = [(p, p.requires_grad) for p in model.parameters()]
+    model.eval()
+    for p, _ in wanted:
+        p.requires_grad_(False)
+    try:
+        with parametrize.cached():
+            yield model
+    finally:
+        for p, requires_grad in wanted:
+            p.requires_grad_(requires_grad)
+        model.train(was_training)
+
+
 def ula_stationary_variance(variance: float | np.ndarray, step_size: float) -> float | np.ndarray:
     """Stationary variance of *unadjusted* Langevin (exact pairing, step ε) on a Gaussian target.
 
@@ -301,6 +340,10 @@ class ReplayBuffer:
         x = langevin(energy, x, ...).samples
         buffer.update(idx, x)
 
+    ``buffer.age`` counts, for every slot, the updates its chain has received since it last
+    started from noise (0 for a slot never updated): with ``K`` Langevin steps per update, a
+    stored state has run ``K * age`` steps.
+
     Args:
         capacity: number of stored states.
         sample_shape: shape of one state, e.g. ``(1, 28, 28)``.
@@ -330,6 +373,9 @@ class ReplayBuffer:
         self.generator = generator
         self._init = init or (lambda n: 2 * torch.rand((n, *self.sample_shape), generator=self.generator) - 1)
         self.data = self._fresh(self.capacity)
+        #: updates each slot's chain has received since it last started from noise, ``(capacity,)``
+        self.age = torch.zeros(self.capacity, dtype=torch.long)
+        self._restarted = torch.zeros(self.capacity, dtype=torch.bool)  # drawn as fresh noise
 
     def _fresh(self, n: int) -> torch.Tensor:
         x = self._init(n)
@@ -352,19 +398,25 @@ class ReplayBuffer:
         restart = torch.rand(batch_size, generator=self.generator) < self.reinit_prob
         if restart.any():
             x[restart] = self._fresh(int(restart.sum()))
+        self._restarted[idx] = restart
         return x, idx
 
     def update(self, idx: torch.Tensor, x: torch.Tensor) -> None:
-        """Store the states ``x`` (``(len(idx), *sample_shape)``) in the slots ``idx``."""
+        """Store the states ``x`` (``(len(idx), *sample_shape)``) in the slots ``idx``, and count
+        one more update for each of their chains (the first, for a chain that :meth:`sample`
+        restarted from noise)."""
         if tuple(x.shape) != (len(idx), *self.sample_shape):
             raise ValueError(f"x must have shape {(len(idx), *self.sample_shape)}, got {tuple(x.shape)}")
         self.data[idx] = x.detach().to(self.data.device, self.data.dtype)
+        idx = torch.as_tensor(idx, dtype=torch.long).cpu()
+        self.age[idx] = torch.where(self._restarted[idx], 0, self.age[idx]) + 1
+        self._restarted[idx] = False
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """The stored states and, when the buffer has its own generator, that generator's state:
-        what :func:`lib.cache.cached_torch` saves, so that a loaded buffer holds the same states
-        and draws the same batches as the one that was trained."""
-        state = {"data": self.data}
+        """The stored states, their ages and, when the buffer has its own generator, that
+        generator's state: what :func:`lib.cache.cached_torch` saves, so that a loaded buffer holds
+        the same states and draws the same batches as the one that was trained."""
+        state = {"data": self.data, "age": self.age}
         if self.generator is not None:
             state["generator"] = self.generator.get_state()
         return state
@@ -379,5 +431,10 @@ class ReplayBuffer:
         if ("generator" in state) != (self.generator is not None):
             raise ValueError("the stored buffer and this one differ in having their own generator")
         self.data.copy_(data)
+        if "age" in state:
+            self.age.copy_(state["age"])
+        else:  # saved before the buffer counted ages
+            self.age.zero_()
+        self._restarted.zero_()
         if self.generator is not None:
             self.generator.set_state(state["generator"])

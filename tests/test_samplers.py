@@ -139,6 +139,41 @@ def test_sampling_leaves_model_gradients_alone() -> None:
     assert torch.isfinite(out.samples).all()
 
 
+def test_frozen_holds_the_network_and_restores_it() -> None:
+    """Inside frozen(): eval mode, no parameter requires a gradient, a spectral norm's estimate
+    does not move while chains sample; afterwards everything is as it was (and the same chains
+    are drawn as without frozen)."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(spectral_norm(torch.nn.Linear(2, 8)), torch.nn.SiLU(), torch.nn.Linear(8, 1))
+    net[2].weight.requires_grad_(False)  # a mix, to check that each flag is restored as it was
+    net.train()
+    u_before = net[0].parametrizations.weight[0]._u.clone()
+
+    def energy(x: torch.Tensor) -> torch.Tensor:
+        return net(x).squeeze(-1)
+
+    def run() -> torch.Tensor:
+        return S.langevin(
+            energy, torch.ones(4, 2), n_steps=5, step_size=0.01, generator=torch.Generator().manual_seed(3)
+        ).samples
+
+    with S.frozen(net) as same:
+        assert same is net and not net.training
+        assert not any(p.requires_grad for p in net.parameters())
+        inside = run()
+    torch.testing.assert_close(net[0].parametrizations.weight[0]._u, u_before)  # no power iteration
+    assert net.training
+    assert net[0].parametrizations.weight.original.requires_grad and not net[2].weight.requires_grad
+    assert all(p.grad is None for p in net.parameters())
+    net.eval()
+    torch.testing.assert_close(run(), inside)
+    with pytest.raises(ValueError, match=r"nn\.Module"):
+        with S.frozen(energy):
+            pass
+
+
 def test_bad_inputs_are_rejected() -> None:
     energy = toy2d.gaussian_energy(MEAN, COV)
     x0 = torch.zeros(4, 2, dtype=torch.float64)
@@ -191,6 +226,23 @@ def test_replay_buffer_reuses_and_restarts() -> None:
     assert (buf.data == -3.0).flatten(1).all(1).sum() == 10
 
 
+def test_replay_buffer_counts_each_chains_updates_since_its_restart() -> None:
+    """age: updates a slot's chain has received since it started from noise; a restarted slot
+    starts again at 1 when it is written back, a slot never drawn stays at 0."""
+    buf = S.ReplayBuffer(40, (3,), reinit_prob=0.25, generator=torch.Generator().manual_seed(0))
+    buf.data.fill_(7.0)  # fresh noise is then recognisable
+    expected = torch.zeros(40, dtype=torch.long)
+    for _ in range(60):
+        x, idx = buf.sample(8)
+        restarted = (x != 7.0).all(1)
+        expected[idx] = torch.where(restarted, 0, expected[idx]) + 1
+        buf.update(idx, torch.full_like(x, 7.0))
+        assert torch.equal(buf.age, expected)
+    assert expected.max() > 3 and (expected == 1).any()  # long chains and fresh restarts both occur
+    x, idx = buf.sample(5)  # drawn but not written back: the ages stay
+    assert torch.equal(buf.age, expected)
+
+
 def test_replay_buffer_bad_inputs() -> None:
     with pytest.raises(ValueError, match="capacity"):
         S.ReplayBuffer(0, (2,))
@@ -222,6 +274,7 @@ def test_replay_buffer_state_round_trip(own_generator: bool) -> None:
     assert not torch.equal(restored.data, buf.data)
     restored.load_state_dict(state)
     assert torch.equal(restored.data, buf.data)
+    assert torch.equal(restored.age, buf.age) and buf.age.sum() == 20
     if own_generator:
         (a, ia), (b, ib) = buf.sample(20), restored.sample(20)
         assert torch.equal(a, b) and torch.equal(ia, ib)
