@@ -1,12 +1,13 @@
 """Diffusion models: noise schedules, the forward process in closed form, the DDPM posterior, and
 the two samplers of lecture 08 (ancestral DDPM and DDIM), plus denoising score matching.
 
-Conventions (Ho et al. 2020, with 0-based time): a schedule holds ``T`` noise levels
+Conventions (Ho et al. 2020, with 0-based indices): a schedule holds ``T`` noise levels
 ``betas[t]``, ``alphas[t] = 1 − betas[t]`` and ``alpha_bar[t] = prod(alphas[:t+1])``; the forward
-process is ``q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I)``, so ``t = 0`` is the first noisy level
-and ``t = T − 1`` is (almost) pure noise. A noise-prediction model ``eps_model(x_t, t)`` takes a
-batch ``(B, ...)`` and a long tensor ``t`` of shape ``(B,)`` and returns ``ε̂`` of the batch's
-shape; its score estimate is ``−ε̂ / √(1 − ᾱ_t)``.
+process is ``q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I)``, so index ``t = 0`` is the first noisy
+level and ``t = T − 1`` is (almost) pure noise. The papers count the levels ``1 … T`` and call
+the data ``x_0``: their level ``t`` is index ``t − 1`` here. A noise-prediction model
+``eps_model(x_t, t)`` takes a batch ``(B, ...)`` and a long tensor ``t`` of shape ``(B,)`` and
+returns ``ε̂`` of the batch's shape; its score estimate is ``−ε̂ / √(1 − ᾱ_t)``.
 
 ::
 
@@ -83,9 +84,27 @@ class Schedule:
         object.__setattr__(self, "alpha_bar", torch.cumprod(1.0 - betas, 0))
 
     @classmethod
-    def linear(cls, T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:
-        """Ho et al. (2020): ``β`` rising linearly from ``beta_start`` to ``beta_end`` over ``T`` steps."""
+    def linear(
+        cls,
+        T: int,
+        beta_start: float | None = None,
+        beta_end: float | None = None,
+        max_beta: float = 0.999,
+    ) -> Schedule:
+        """Ho et al. (2020): ``β`` rising linearly from ``beta_start`` to ``beta_end`` over ``T`` steps.
+
+        By default Ho et al.'s range ``1e-4 … 0.02``, which they designed for ``T = 1000``, scaled
+        by ``1000 / T`` (as Nichol & Dhariwal 2021 do) and capped at ``max_beta``: then
+        ``Σ β ≈ 10`` and the last level is (almost) pure noise, ``ᾱ_{T−1} ≈ e^{−10}``, for every
+        ``T``. Unscaled, the range leaves ``ᾱ_{T−1} = 0.36`` at ``T = 100``. Given ``beta_start``
+        and ``beta_end`` are used as they are.
+        """
         T = _check_int("T", T)
+        if not 0 < max_beta < 1:
+            raise ValueError(f"need 0 < max_beta < 1, got {max_beta!r}")
+        scale = 1000 / T
+        beta_start = min(1e-4 * scale, max_beta) if beta_start is None else beta_start
+        beta_end = min(0.02 * scale, max_beta) if beta_end is None else beta_end
         if not 0 < beta_start <= beta_end < 1:
             raise ValueError(f"need 0 < beta_start ≤ beta_end < 1, got {beta_start!r}, {beta_end!r}")
         return cls(torch.linspace(beta_start, beta_end, T, dtype=torch.float64))
@@ -225,13 +244,14 @@ def dsm_loss(
 
 
 def gaussian_eps_predictor(schedule: Schedule, mu: Any, var: Any) -> EpsModel:
-    """The optimal noise predictor ``E[ε | x_t]`` for data ``N(μ, diag σ²)``:
-    ``ε̂(x_t, t) = √(1 − ᾱ_t) (x_t − √ᾱ_t μ) / (ᾱ_t σ² + 1 − ᾱ_t)``. The exact reference of the tests
-    and of the exercises (``mu`` and ``var`` broadcast against one sample)."""
+    """The optimal noise predictor ``E[ε | x_t]`` for data ``N(μ, diag v)``:
+    ``ε̂(x_t, t) = √(1 − ᾱ_t) (x_t − √ᾱ_t μ) / (ᾱ_t v + 1 − ᾱ_t)``. The exact reference of the tests
+    and of lecture 08 (``mu`` and ``var`` broadcast against one sample). A variance may be 0 (a
+    pixel that never changes in the data): the denominator stays positive, since ``ᾱ_t < 1``."""
     mu_t = torch.as_tensor(np.asarray(mu, dtype=np.float64))
     var_t = torch.as_tensor(np.asarray(var, dtype=np.float64))
-    if torch.any(var_t <= 0):
-        raise ValueError("the data variances must be positive")
+    if not torch.all(var_t >= 0):  # NaN fails too
+        raise ValueError("the data variances must be non-negative")
 
     def eps_model(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         ab = schedule._coef(schedule.alpha_bar, schedule._t(t, len(xt)), xt)
@@ -271,6 +291,7 @@ class SamplerOptions(TypedDict, total=False):
     dtype: torch.dtype  # of the samples (default float32)
     callback: StepCallback | None  # called after every step, e.g. to record frames
     progress: bool  # show a progress bar (default False)
+    start: torch.Tensor | None  # the initial noise x_{T−1} (default: drawn from N(0, I) first)
 
 
 _SAMPLER_DEFAULTS: SamplerOptions = {
@@ -280,6 +301,7 @@ _SAMPLER_DEFAULTS: SamplerOptions = {
     "dtype": torch.float32,
     "callback": None,
     "progress": False,
+    "start": None,
 }
 
 Noise = Callable[[], Tensor]
@@ -304,8 +326,9 @@ def _options(schedule: Any, options: SamplerOptions) -> SamplerOptions:
 def _reverse(
     eps_model: EpsModel, schedule: Schedule, shape: Any, ts: list[int], update: _Update, opt: SamplerOptions
 ) -> Tensor:
-    """The loop both samplers share: ``x ~ N(0, I)``, then for the visited times ``ts`` from the
-    last to the first, predict ``ε̂`` and ``x̂_0`` (clipped when asked) and take ``update``."""
+    """The loop both samplers share: ``x ~ N(0, I)`` (or ``start``), then for the visited times
+    ``ts`` from the last to the first, predict ``ε̂`` and ``x̂_0`` (clipped when asked) and take
+    ``update``."""
     clip, generator, device, dtype = opt["clip"], opt["generator"], opt["device"], opt["dtype"]
     shape = tuple(int(s) for s in shape)
     if len(shape) < 1 or min(shape) < 1:
@@ -314,7 +337,12 @@ def _reverse(
     def noise() -> torch.Tensor:
         return torch.randn(shape, generator=generator, dtype=dtype).to(device)
 
-    x = noise()
+    if opt["start"] is None:
+        x = noise()
+    else:
+        if tuple(opt["start"].shape) != shape:
+            raise ValueError(f"start has shape {tuple(opt['start'].shape)}, the samples {shape}")
+        x = opt["start"].to(dtype=dtype, device=device)
     indices = range(len(ts) - 1, -1, -1)
     if opt["progress"]:
         from tqdm.auto import tqdm
@@ -350,7 +378,7 @@ def ddpm_sample(
         schedule: the schedule it was trained with.
         shape: ``(B, ...)`` of the returned batch.
         options: ``clip``, ``generator``, ``device``, ``dtype``, ``callback`` (see
-            :data:`StepCallback`), ``progress``: see :class:`SamplerOptions`.
+            :data:`StepCallback`), ``progress``, ``start``: see :class:`SamplerOptions`.
 
     Returns:
         The samples, a tensor of ``shape``.
@@ -387,11 +415,13 @@ def ddim_sample(
 ) -> torch.Tensor:
     """DDIM (Song, Meng & Ermon 2021) on the sub-sequence :func:`ddim_timesteps` ``(T, steps)``:
 
-    ``x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − s²) ε̂ + s z``, with
-    ``s = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'})`` and ``t'`` the previous visited time
+    ``x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − ς²) ε̂ + ς z``, with
+    ``ς = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'})`` and ``t'`` the previous visited time
     (``ᾱ = 1`` after the last). ``η = 0`` is deterministic (a discretised probability-flow ODE);
     ``η = 1`` with all ``T`` steps is ancestral sampling with the variance ``β̃``. With ``clip``
-    the predicted ``x̂_0`` is clipped and ``ε̂`` recomputed from it, so the step stays consistent.
+    the predicted ``x̂_0`` is clipped and ``ε̂`` recomputed from it, so the step stays consistent
+    (and is then no longer a plain Euler step of the ODE). With ``start`` (the initial noise) and
+    ``η = 0`` the result is a deterministic function of ``start``: the decoder of DDIM inversion.
 
     Arguments as for :func:`ddpm_sample`, plus ``steps`` (1 … T) and ``eta`` ≥ 0.
     """
@@ -405,8 +435,8 @@ def ddim_sample(
         ab_prev = float(ab_all[t_prev]) if t_prev >= 0 else 1.0
         if opt["clip"] is not None:  # the ε̂ consistent with the clipped x̂_0
             eps = (x - math.sqrt(ab) * x0_hat) / math.sqrt(1 - ab)
-        s = eta * math.sqrt((1 - ab_prev) / (1 - ab)) * math.sqrt(max(0.0, 1 - ab / ab_prev))
-        x = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(0.0, 1 - ab_prev - s**2)) * eps
-        return x + s * noise() if s > 0 else x
+        sd = eta * math.sqrt((1 - ab_prev) / (1 - ab)) * math.sqrt(max(0.0, 1 - ab / ab_prev))  # ς
+        x = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(0.0, 1 - ab_prev - sd**2)) * eps
+        return x + sd * noise() if sd > 0 else x
 
     return _reverse(eps_model, schedule, shape, ddim_timesteps(schedule.T, steps), update, opt)

@@ -49,6 +49,17 @@ def test_linear_schedule_end_points():
     assert float(s.alpha_bar[-1]) < 1e-4  # x_{T-1} is (almost) pure noise
 
 
+@pytest.mark.parametrize("T", [10, 20, 100, 1000, 4000])
+def test_linear_schedule_ends_in_noise_for_every_T(T):
+    """Ho et al.'s β range, scaled by 1000/T: Σβ ≈ 10 at every T, so ᾱ_{T−1} is small at every T
+    (the unscaled range leaves 36 % of the signal at T = 100)."""
+    s = D.Schedule.linear(T)
+    assert float(s.alpha_bar[-1]) < 1e-4
+    assert float(s.betas.max()) <= 0.999
+    assert float(D.Schedule.linear(100, 1e-4, 0.02).alpha_bar[-1]) > 0.3  # given values are kept
+    assert math.isclose(float(s.betas[0]), min(1e-4 * 1000 / T, 0.999))
+
+
 def test_cosine_schedule_closed_form():
     T, s_off = 50, 0.008
     s = D.Schedule.cosine(T)
@@ -159,6 +170,19 @@ def test_eps_loss_of_the_optimal_predictor_is_the_posterior_variance():
     assert abs(loss - exact) < 0.01
     worse = D.gaussian_eps_predictor(s, MU + 0.3, VAR)
     assert float(D.eps_loss(worse, s, x0, generator=g)) > loss + 0.005
+
+
+def test_gaussian_eps_predictor_takes_zero_variance():
+    """A pixel that never changes (variance 0) is a point mass: its exact ε̂ is finite, and DDPM
+    returns its value."""
+    s = D.Schedule.cosine(50)
+    mu, var = torch.tensor([0.5, -1.0]).double(), torch.tensor([0.0, 0.3]).double()
+    eps = D.gaussian_eps_predictor(s, mu, var)
+    x = D.ddpm_sample(eps, s, (4000, 2), generator=torch.Generator().manual_seed(14), dtype=torch.float64)
+    assert torch.all(torch.isfinite(x))
+    assert torch.allclose(x[:, 0], torch.full((4000,), 0.5, dtype=torch.float64), atol=1e-6)
+    with pytest.raises(ValueError, match="non-negative"):
+        D.gaussian_eps_predictor(s, mu, torch.tensor([-0.1, 0.3]))
 
 
 def test_eps_is_minus_scaled_score():
@@ -317,6 +341,27 @@ def test_clip_bounds_the_predicted_clean_sample():
     assert float(unclipped.abs().max()) > 10
     y = D.ddim_sample(wild, s, (16, 4), steps=5, clip=1.0)
     assert float(y.abs().max()) <= 1.0 + 1e-6
+
+
+def test_samplers_start_from_the_given_noise():
+    """start=x_T replaces the first draw: the same samples as the seeded run, whose first draw is x_T;
+    and DDIM with η = 0 is a deterministic function of it."""
+    s = D.Schedule.cosine(20)
+    eps = D.gaussian_eps_predictor(s, MU, VAR)
+    x_T = torch.randn(6, 3, generator=torch.Generator().manual_seed(15), dtype=torch.float64)
+    kw = {"dtype": torch.float64}
+    a = D.ddpm_sample(eps, s, (6, 3), generator=torch.Generator().manual_seed(15), **kw)
+    g = torch.Generator().manual_seed(15)
+    torch.randn(6, 3, generator=g, dtype=torch.float64)  # what the seeded run drew first
+    b = D.ddpm_sample(eps, s, (6, 3), generator=g, start=x_T, **kw)
+    assert torch.equal(a, b)
+    c = D.ddim_sample(eps, s, (6, 3), steps=5, start=x_T, **kw)
+    d = D.ddim_sample(
+        eps, s, (6, 3), steps=5, start=x_T.clone(), generator=torch.Generator().manual_seed(1), **kw
+    )
+    assert torch.equal(c, d)
+    with pytest.raises(ValueError, match="start"):
+        D.ddpm_sample(eps, s, (5, 3), start=x_T)
 
 
 def test_sampler_callback_counts_steps():
