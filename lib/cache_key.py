@@ -395,6 +395,10 @@ def infer(*functions: Any) -> Inferred:
                 for name in sorted(_code_names(value.__code__)):
                     if name in fn_globals:
                         visit_value(name, fn_globals[name])
+                for i, default in enumerate(value.__defaults__ or ()):  # VAE(..., latent=LATENT)
+                    visit_value(f"{value.__qualname__}.default{i}", default)
+                for name, default in (value.__kwdefaults__ or {}).items():
+                    visit_value(f"{value.__qualname__}.{name}", default)
 
     def visit_value(name: str, value: Any) -> None:
         if inspect.ismodule(value):

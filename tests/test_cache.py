@@ -815,3 +815,18 @@ def test_infer_takes_a_device_and_a_models_class_code():
     b = _notebook(src.replace("* 2", "* 3"), 21, DEVICE=torch.device("cpu"))
     key = lambda nb: cache.cache_key("x", **cache_key.infer(nb["compute"])._asdict(), seed=0)  # noqa: E731
     assert key(a) != key(b)
+
+
+def test_infer_reads_the_default_arguments_of_a_classs_methods():
+    from lib import cache_key
+
+    src = """
+    class Model:
+        def __init__(self, width=WIDTH):
+            self.width = width
+
+    def build():
+        return Model()
+    """
+    found = cache_key.infer(_notebook(src, 30, WIDTH=7)["build"])
+    assert 7 in found.params.values()  # the default was evaluated when the class was defined
