@@ -166,6 +166,26 @@ def test_samplers_match_exact_enumeration(algorithm: str, T: float) -> None:
         )
 
 
+@pytest.mark.parametrize("T", [1.8, TC, 3.2])
+def test_mean_wolff_cluster_is_the_exact_mean_squared_magnetization(T: float) -> None:
+    # The Wolff cluster of a uniformly drawn seed spin is the Fortuin-Kasteleyn cluster of that
+    # site, and given the clusters their signs are independent and fair, so ⟨|C|⟩ = ⟨M²⟩ / N
+    # exactly (Wolff's improved estimator): below T_c a cluster covers ⟨M²⟩/N² ≈ m² of the lattice.
+    L, chains, updates = 4, 2000, 50
+    n = L * L
+    ex = ising.exact(L, T)
+    m2 = float(ex["probabilities"] @ ex["magnetizations"].astype(np.float64) ** 2)
+    flat = np.ascontiguousarray(ising_mc.sample(L, T, chains, n_chains=chains, seed=5)).reshape(-1)
+    rng = np.random.default_rng(6)
+    nbr, p_add = ising_mc._neighbour_table(L), 1.0 - math.exp(-2.0 / T)
+    scratch = np.empty(flat.size, dtype=np.int64)
+    sizes = np.array([ising_mc._wolff_update(flat, n, nbr, p_add, rng, scratch) for _ in range(updates)])
+    per_chain = sizes.mean(axis=0)  # (chains,) independent chains, each in equilibrium
+    err = per_chain.std(ddof=1) / math.sqrt(chains)
+    assert abs(per_chain.mean() - m2 / n) < 4 * err, (T, per_chain.mean(), m2 / n, err)
+    assert np.all(np.isin(flat, (-1, 1)))
+
+
 def test_observables_on_exact_samples() -> None:
     T = 2.6
     ex = ising.exact(4, T)
