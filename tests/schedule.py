@@ -29,21 +29,20 @@ from pathlib import Path
 
 import pytest
 
-#: Seconds each notebook took in CI on a 2-core machine, two things at a time (`.ci/run` at commit
-#: 64d75d6): at smoke under nbval, and at untrained in the negative control (beside the book's build
-#: and browser checks). Only the order is taken from them; a notebook not listed runs after the
-#: listed ones.
+#: Seconds each notebook took in one ``make test`` on a 2-core machine, two things at a time (after
+#: the second trust pass): at smoke under nbval, and at untrained in the negative control. Only the
+#: order is taken from them; a notebook not listed runs after the listed ones.
 SECONDS: dict[str, tuple[float, float]] = {
-    "08_diffusion": (47, 37),
-    "05_vae_keras": (41, 39),
-    "06_dcgan_tensorflow": (38, 14),
-    "03_ebm_langevin": (26, 23),
-    "01_rbm_pytorch": (20, 26),
-    "07_ising_generative": (19, 28),
-    "04_vae_pytorch": (19, 9),
-    "02_rbm_keras": (8, 6),
+    "08_diffusion": (54, 28),
+    "03_ebm_langevin": (47, 21),
+    "06_dcgan_tensorflow": (43, 15),
+    "05_vae_keras": (40, 16),
+    "01_rbm_pytorch": (24, 16),
+    "07_ising_generative": (22, 14),
+    "04_vae_pytorch": (16, 10),
+    "00_course_tour": (8, 0),
+    "02_rbm_keras": (8, 7),
     "09_rbm_quantum_states": (7, 4),
-    "00_course_tour": (4, 0),
 }
 NEGATIVE_CONTROL = "test_learning_checks_fail_when_untrained"
 #: Runs before everything else: it trains the classifier (about 15 s on one thread in a clean clone).
