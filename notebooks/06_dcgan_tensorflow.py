@@ -72,8 +72,13 @@
 # ## Set-up
 # Everything that sets a size or a step count is here, chosen per scale with `config.scaled`.
 # The `full` values are the TensorFlow DCGAN tutorial's (batch 256, noise dimension 100, Adam with
-# learning rate $10^{-4}$, 50 epochs, filters 256/128/64). The `lecture` values make the same model
-# run in minutes on a laptop CPU: thinner networks, and the Adam settings of the DCGAN paper
+# learning rate $10^{-4}$, 50 epochs, filters 256/128/64). Two things differ from the tutorial at
+# every scale, so even `full` is not an exact replay of its run: the discriminator's convolutions
+# have no bias (with one, TensorFlow's CPU graph optimiser logs a harmless error at every
+# training; the discriminator's last, dense layer keeps its bias), and the model trains on the
+# course's training split, five sixths of the MNIST training images, not on all of them. The
+# `lecture` values make the same model run in minutes on a laptop CPU: thinner networks, and the
+# Adam settings of the DCGAN paper
 # {cite:p}`radford2016`, learning rate $2\cdot10^{-4}$ and $\beta_1 = 0.5$. Its authors found that
 # "leaving the momentum term $\beta_1$ at the suggested value of 0.9 resulted in training
 # oscillation and instability while reducing it to 0.5 helped stabilize training". At the `smoke`
@@ -174,11 +179,16 @@ TOY_SNAPSHOTS = 10
 # $v = -\log 4 \approx -1.386$. The discriminator's loss $L_d = -v$ (the sum of the two batch
 # means, twice the balanced cross-entropy) is then $\log 4$; the zero-sum generator's loss
 # $\mathbb{E}\log(1-D)$ is $-\log 2$ (the non-saturating loss of section 2 reads $+\log 2$).
-# A constant $d$ has zero gradient in $x$, so it gives the generator no direction. The converse
-# does not hold: $d \equiv \tfrac12$ is *necessary* for the equilibrium, not sufficient. A
-# discriminator that is merely too weak, or not yet trained, also answers about ½ whatever the
-# samples look like, and in training we only ever see batch means of $d$, not $d(x)$ at every
-# $x$. This is why, below, we watch the losses but **measure** the samples with something else.
+# A constant $d$ has zero gradient in $x$, so it gives the generator no direction. For the
+# *optimal* discriminator the converse holds as well: $d^*(x) = \tfrac12$ exactly where
+# $p_{\text{data}}(x) = p_{\text{model}}(x)$, so $d^* \equiv \tfrac12$ proves
+# $p_{\text{model}} = p_{\text{data}}$. But training never shows us $d^*$. A *trained*
+# discriminator that answers about ½ proves nothing: one from too restricted a family, or one not
+# yet trained, can answer about ½ whatever the samples look like (the best *linear* logistic
+# discriminator, $\sigma(w^\top x + b)$, answers exactly ½ whenever the model's mean equals the
+# data's: $w = 0$ is then a stationary point of a concave objective), and in
+# training we only ever see batch means of $d$, not $d(x)$ at every $x$. This is why, below, we
+# watch the losses but **measure** the samples with something else.
 #
 # **Does the game converge?** Call $c(\theta) = \max_\phi v(\theta, \phi)$ the generator's cost
 # against a discriminator that always answers best. When the maximiser $\phi^*(\theta)$ is unique,
@@ -193,11 +203,16 @@ TOY_SNAPSHOTS = 10
 # training breaks its assumptions: (i) we move the *weights* $\theta$, in which $c$ is not convex;
 # (ii) the discriminator gets one (or a few) gradient steps per generator step, never its maximum;
 # (iii) two players taking gradient steps need not converge even on the simplest convex–concave
-# value. What can be proved without convexity is *local* convergence near an equilibrium, under
-# conditions on the game there: for simultaneous gradient steps on the GAN game
-# {cite:p}`nagarajan2017`, with a gradient penalty on the discriminator {cite:p}`mescheder2018`,
-# and for a discriminator that learns on a faster time scale than the generator (the two
-# time-scale update rule of {cite:t}`heusel2017`).
+# value. What can be proved without convexity is *local* convergence near an equilibrium, and only
+# under assumptions on the game there: for simultaneous gradient steps when the model's and the
+# data's distributions have densities (are absolutely continuous) {cite:p}`nagarajan2017`, an
+# assumption that fails when the data lie on a low-dimensional manifold, as images do; with a
+# gradient penalty on the discriminator {cite:p}`mescheder2018`; and for a discriminator that
+# learns on a faster time scale than the generator, with step sizes that decay at prescribed rates
+# (the two time-scale update rule of {cite:t}`heusel2017`). Without such a regulariser,
+# {cite:t}`mescheder2018` show that neither simultaneous nor alternating gradient steps converge
+# locally even on a one-parameter GAN, their *Dirac-GAN*, which near its equilibrium behaves like
+# the bilinear game below.
 #
 # The smallest example of (iii) is $v(\theta, \phi) = \theta\phi$, with the generator minimising
 # over $\theta$ and the discriminator maximising over $\phi$; the equilibrium is
@@ -209,13 +224,17 @@ TOY_SNAPSHOTS = 10
 # the same point. Both behaviours come from the game's linearisation, whose eigenvalues $\pm i$
 # are purely imaginary. Give the discriminator's objective a little curvature,
 # $v = \theta\phi - \tfrac{\gamma}{2}\phi^2$ (a penalty on the discriminator, like the
-# regularisers of {cite:t}`mescheder2018`), and the eigenvalues of the gradient flow,
-# $-\tfrac{\gamma}{2} \pm i\sqrt{1 - \gamma^2/4}$, acquire a negative real part: the eigenvalues of
-# one simultaneous step then have modulus $\sqrt{1 - \eta\gamma + \eta^2}$, below 1 for
-# $\eta < \gamma$, and the steps spiral *in*. Conditions of this kind are what the local
-# convergence proofs above establish for GANs; they are why the DCGAN of section 4 can update both
-# players simultaneously, as the TensorFlow tutorial does, although nothing guarantees that its
-# game meets them. The second code cell below shows the three behaviours.
+# regularisers of {cite:t}`mescheder2018`), and for $0 < \gamma < 2$ the eigenvalues of the
+# gradient flow, $-\tfrac{\gamma}{2} \pm i\sqrt{1 - \gamma^2/4}$, acquire a negative real part.
+# The eigenvalues of one simultaneous step are then complex too (for $\gamma < 2$, whatever
+# $\eta$), so their modulus is the square root of the step matrix's determinant,
+# $\sqrt{1 - \eta\gamma + \eta^2}$: below 1 for $\eta < \gamma$, and the steps spiral *in*.
+# A gradient penalty supplies curvature of this kind at the equilibrium. The DCGAN of section 4
+# meets none of the assumptions above: it has no gradient penalty, one learning rate (and one
+# schedule) for both players, and data on a low-dimensional manifold. No convergence guarantee
+# covers it; that it updates both
+# players simultaneously, as the TensorFlow tutorial does, is an empirical choice, and section 4
+# measures what it gives. The second code cell below shows the three behaviours of the small games.
 #
 # First, the optimal discriminator in one dimension (the densities come from `lib/toy2d.py`,
 # $d^*$ and $v$ from `lib/gan.py`, the JSD from `lib/divergences.py`, each tested against exact
@@ -273,9 +292,10 @@ assert max(v_perturbed) < v_star, "a perturbed d* did better than d*: d* is not 
 
 # The JSD against the model's position: it saturates at log 2 once the model is far away.
 shifts = np.linspace(-6, 6, 121)
-narrow_data = gaussian(grid, 0.0, 0.3)
+sigma_narrow = 0.3  # both densities' standard deviation
+narrow_data = gaussian(grid, 0.0, sigma_narrow)
 jsd_curve = np.array(
-    [divergences.js_divergence(narrow_data, gaussian(grid, mu, 0.3), dx=dx) for mu in shifts]
+    [divergences.js_divergence(narrow_data, gaussian(grid, mu, sigma_narrow), dx=dx) for mu in shifts]
 )
 jsd_slope = np.gradient(jsd_curve, shifts)  # dJSD/dμ
 print(
@@ -294,7 +314,9 @@ axes[0].legend(fontsize=8)
 axes[0].set_title("the optimal discriminator")
 axes[1].plot(shifts, jsd_curve)
 axes[1].axhline(np.log(2), color="grey", ls=":", label="log 2")
-axes[1].set_xlabel(r"model mean $\mu$ (data: N(0, 0.3²), model: N($\mu$, 0.3²))")
+axes[1].set_xlabel(
+    rf"model mean $\mu$ (data: N(0, $\sigma^2$), model: N($\mu$, $\sigma^2$), $\sigma$ = {sigma_narrow})"
+)
 axes[1].set_ylabel("JSD (nats)")
 axes[1].legend()
 axes[1].set_title("the JSD flattens when the densities barely overlap")
@@ -302,14 +324,27 @@ right = (shifts > 0.05) & (shifts <= 4.5)  # further out the slope is below the 
 axes[2].semilogy(shifts[right], np.abs(jsd_slope[right]))
 axes[2].set_xlabel(r"model mean $\mu$")
 axes[2].set_ylabel(r"$|d\,\mathrm{JSD}/d\mu|$")
-axes[2].set_title("its gradient decays exponentially")
+axes[2].semilogy(
+    shifts[right],
+    np.sqrt(2 * np.pi) / (4 * sigma_narrow) * np.exp(-(shifts[right] ** 2) / (8 * sigma_narrow**2)),
+    "k--",
+    lw=0.8,
+    label=r"$\frac{\sqrt{2\pi}}{4\sigma}e^{-\mu^2/8\sigma^2}$ (large $\mu$)",
+)
+axes[2].legend(fontsize=8)
+axes[2].set_title(r"its gradient falls like $e^{-\mu^2/8\sigma^2}$: a parabola here")
 fig.tight_layout()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The right panels are the **vanishing-gradient** problem {cite:p}`arjovsky2017`. Two Gaussians
-# always overlap a little, so their JSD never reaches $\log 2$ exactly, but once the densities
-# barely overlap it is exponentially close to it and its gradient with respect to the model's
-# position is exponentially small. Arjovsky and Bottou prove the extreme case: when the data and
+# always overlap a little, so their JSD never reaches $\log 2$ exactly. But the overlap is decided
+# by where the two densities cross, at $\mu/2$, where each has the height
+# $e^{-\mu^2/8\sigma^2}/\sqrt{2\pi}\sigma$: once they barely overlap, the JSD's distance from
+# $\log 2$ and its gradient with respect to the model's position fall like $e^{-\mu^2/8\sigma^2}$,
+# a Gaussian in $\mu$, faster than any exponential (a parabola on the semilog panel). For large
+# $\mu$ the gradient is $\frac{\sqrt{2\pi}}{4\sigma}e^{-\mu^2/8\sigma^2}$ to leading order (dashed; it
+# follows from $\log 2 - \mathrm{JSD} = \int p_{\text{data}}\log(1 + p_{\text{model}}/p_{\text{data}})\,dx$
+# and $\int e^{-u/2}\log(1+e^u)\,du = 2\pi$). Arjovsky and Bottou prove the extreme case: when the data and
 # the model live on disjoint low-dimensional manifolds, as the samples of a freshly initialised
 # generator and real images may in 784 dimensions, the JSD is exactly $\log 2$, a near-optimal
 # discriminator separates the two sets perfectly, and its verdict tells the generator nothing
@@ -771,8 +806,7 @@ def make_generator(filters=GEN_FILTERS, noise_dim=NOISE_DIM):
 
 
 def make_discriminator(filters=DISC_FILTERS):
-    # No bias in the convolutions (the tutorial has one): with it, TensorFlow's CPU graph optimiser
-    # logs a harmless "remapper failed" error at every training.
+    # No bias in the convolutions, unlike the tutorial (see the set-up).
     f0, f1 = filters
     return keras.Sequential(
         [
@@ -807,14 +841,19 @@ print(
 # averaged over the batch. `losses_and_gradients` draws a batch of noise, runs both networks under
 # two gradient tapes and returns both losses, both players' gradients, and the batch means of
 # $d(x)$ and $d(g(z))$; the training step applies both gradients *simultaneously*, from the same
-# forward pass, as the tutorial does (section 1 says when simultaneous steps can converge).
+# forward pass, as the tutorial does (an empirical choice: section 1 found no convergence
+# guarantee that covers this game).
 #
-# Both players use Adam. Section 1 showed that gradient play on a game is sensitive to the step
-# size: in the bilinear game, simultaneous steps drift away from the equilibrium by a factor
-# $\sqrt{1+\eta^2}$ per step. At the `smoke` and `lecture` scales we therefore let the learning
-# rate decay along a cosine, $\eta_t = \eta_0\bigl[\alpha + (1-\alpha)\tfrac12(1+\cos(\pi t/T))\bigr]$ with
-# $\alpha = 0.1$: large steps early to learn fast, small ones at the end. The `full` scale keeps
-# the tutorial's constant rate ($\alpha = 1$).
+# Both players use Adam. At the `smoke` and `lecture` scales the learning rate decays along a
+# cosine, $\eta_t = \eta_0\bigl[\alpha + (1-\alpha)\tfrac12(1+\cos(\pi t/T))\bigr]$ with
+# $\alpha = 0.1$: large steps early to learn fast, small ones at the end, so that the last epochs
+# move the networks less. This is a practical heuristic, not a cure that section 1 derived. In the
+# bilinear game, steps of sizes $\eta_1, \eta_2, \dots$ multiply the distance from the
+# equilibrium by $\prod_t\sqrt{1+\eta_t^2}$, which grows for *every* positive schedule; smaller
+# steps only lower the drift per turn around the equilibrium (a step turns by about $\eta_t$
+# radians and grows the distance by a factor of about $1 + \eta_t^2/2$). And Adam's step has a
+# size of about the learning rate whatever the size of the gradient. Exercise 5 compares the
+# decay with a constant rate, which the `full` scale keeps, as the tutorial does ($\alpha = 1$).
 
 # %% slideshow={"slide_type": "subslide"}
 cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -1038,9 +1077,13 @@ for e in range(len(history["fcd"])):
 # the generator before training).
 #
 # The FCD need not fall monotonically. The right-hand panel shows the share of each predicted
-# digit per epoch: a generator that shifts its mass between digit classes from one epoch to the
-# next, over-producing some and neglecting others, shows the oscillation of the toy GAN of
-# section 3 in 784 dimensions. (Exercise 5 asks what the decay of the learning rate does to it.)
+# digit per epoch. A generator that shifted its mass between digit classes from one epoch to the
+# next, over-producing some and neglecting others, would show the oscillation of the toy GAN of
+# section 3 in 784 dimensions. The cell prints how much the shares change between consecutive
+# epochs, as a total-variation distance $\tfrac12\sum_k|\pi_k^{(e)} - \pi_k^{(e-1)}|$ (the fraction
+# of samples that would have to change class), next to the change that sampling alone gives: two
+# sets of `N_SCORE` labels drawn from the same shares. Changes well above that are shifts of mass,
+# not noise. (Exercise 5 asks what the decay of the learning rate does to them.)
 
 # %% slideshow={"slide_type": "subslide"}
 print(
@@ -1048,6 +1091,19 @@ print(
     f"L_g = {history['gen_loss'][-1]:.3f} (log 2 = {np.log(2):.3f}), "
     f"mean d(x) = {history['d_real'][-1]:.3f}, mean d(g(z)) = {history['d_fake'][-1]:.3f}"
 )
+label_history = np.array(history["labels"]).T  # (10, epochs)
+label_change = 0.5 * np.abs(np.diff(label_history, axis=1)).sum(0)  # (epochs - 1,) total variation
+last_shares = label_history[:, -1] / label_history[:, -1].sum()
+resampled = np.random.default_rng(SEED).multinomial(N_SCORE, last_shares, size=(200, 2)) / N_SCORE
+sampling_change = 0.5 * np.abs(resampled[:, 0] - resampled[:, 1]).sum(1)  # (200,) same shares, drawn twice
+if len(label_change):
+    print(
+        "change of the label shares from one epoch to the next (total variation): "
+        f"{np.round(label_change, 3)}; "
+        f"mean {label_change.mean():.3f}. Two draws of {N_SCORE} labels from the last epoch's shares differ "
+        f"by {sampling_change.mean():.3f} on average ({np.quantile(sampling_change, 0.95):.3f} at the 95th "
+        "percentile)"
+    )
 fig, axes = plt.subplots(1, 4, figsize=(18, 3.4))
 epochs_axis = np.arange(1, len(history["fcd"]) + 1)
 axes[0].plot(epochs_axis, history["gen_loss"], "o-", label="generator $L_g$")
@@ -1069,7 +1125,6 @@ for ax in axes[:3]:
     ax.set_xlabel("epoch")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-label_history = np.array(history["labels"]).T  # (10, epochs)
 im = axes[3].imshow(
     label_history,
     aspect="auto",
@@ -1237,9 +1292,9 @@ checks.below(
 #
 # - A GAN is a two-player game: the discriminator is a classifier, and at its optimum
 #   $d^* = p_{\text{data}}/(p_{\text{data}}+p_{\text{model}})$ the zero-sum generator minimises
-#   $-\log 4 + 2\,\mathrm{JSD}$. At the equilibrium $d \equiv \tfrac12$, but a discriminator that
-#   answers ½ proves nothing (a weak one does too), so a GAN must be *measured* by something other
-#   than its losses.
+#   $-\log 4 + 2\,\mathrm{JSD}$. An optimal discriminator that answers ½ everywhere proves
+#   $p_{\text{model}} = p_{\text{data}}$; a trained one that answers about ½ proves nothing (a weak
+#   or restricted one does too), so a GAN must be *measured* by something other than its losses.
 # - The non-saturating loss $-\log d(g(z))$ has gradient $1-D$ through the logit, where the
 #   minimax loss has $D$: it keeps learning when the discriminator wins early on. It is a different
 #   game: at $d^*$ its generator descends
@@ -1248,9 +1303,10 @@ checks.below(
 # - GANs need neither a partition function nor approximate inference, only samples and a
 #   classifier; the price is a game instead of an objective. Convexity of the generator's cost in
 #   the space of densities guarantees convergence there; for networks, convergence is proved only
-#   locally, near an equilibrium and under conditions on the game. Even the bilinear game
-#   $v = \theta\phi$ makes gradient players spiral out (simultaneous steps) or orbit
-#   (alternating steps); a little curvature on the discriminator's side makes them converge.
+#   locally, near an equilibrium and under assumptions (densities, a gradient penalty, two time
+#   scales) that the DCGAN here does not meet: its simultaneous updates are an empirical choice.
+#   Even the bilinear game $v = \theta\phi$ makes gradient players spiral out (simultaneous steps)
+#   or orbit (alternating steps); a little curvature on the discriminator's side makes them converge.
 # - The game's dynamics can fail: on the ring of Gaussians, a generator that moves faster than the
 #   discriminator bunches its samples into one cluster that moves around the ring and covers far
 #   fewer modes than a balanced run from the same start; counting high-quality samples shows it
@@ -1305,5 +1361,6 @@ checks.below(
 #    names as in `train_dcgan`), and continue the loop from the restored epoch counter. Does the
 #    FCD continue where it stopped? What else would you have to save to continue the whole history?
 # 5. **A constant learning rate.** Set `LR_FINAL_FRACTION = 1.0` and re-run the DCGAN at
-#    `lecture` scale. Compare the FCD curve and the per-class shares with the decayed run: do the
-#    swings between epochs persist to the end? How different are the last few epochs' FCDs?
+#    `lecture` scale. Compare the FCD curve, the per-class shares and the printed changes of the
+#    shares between epochs with the decayed run: do the swings persist to the end? How different
+#    are the last few epochs' FCDs?
