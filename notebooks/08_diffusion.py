@@ -24,8 +24,8 @@
 # Langevin dynamics, however, only ever uses the **score** $\nabla_x \log p(x) = -\nabla_x E(x)$.
 # This lecture learns the score directly, by regression on noisy data and without any sampling
 # during training, and then follows the idea to its modern conclusion: the denoising diffusion
-# models (DDPM, DDIM) behind today's image generators, and also behind a growing number of
-# samplers in physics (lattice field theory, molecular configurations, inverse problems).
+# models (DDPM, DDIM) behind today's image generators (exercise 7 tries one on the Ising model of
+# lecture 07).
 #
 # **What you will learn**
 # - the score, why it does not see the partition function, score matching {cite:p}`hyvarinen2005` and
@@ -152,7 +152,7 @@ results.describe(
 # Only data are needed. The price is the divergence $\nabla\cdot s_\theta$: computed exactly, it takes
 # $D$ backward passes in $D$ dimensions, per data point, which is expensive for images ($D = 784$).
 # Stochastic estimates of it (random projections, as in Hutchinson's trace estimator and sliced
-# score matching) make it affordable; the next idea avoids it altogether.
+# score matching {cite:p}`song2019sliced`) make it affordable; the next idea avoids it altogether.
 #
 # ### Denoising score matching
 #
@@ -186,7 +186,8 @@ results.describe(
 # The optimal *denoiser* and the score of the noised density are one object. No divergence, no
 # sampling: a regression.
 # `tests/test_diffusion.py` checks both statements (the constant offset, and that the least-squares
-# minimiser *is* the exact score of a noised Gaussian mixture).
+# minimiser *is* the exact score of a noised Gaussian mixture); below, the network trained with DSM
+# on a 2-D mixture is compared with that exact score at every noise level.
 #
 # ### Langevin with a learned score fails where there are no data
 #
@@ -304,7 +305,9 @@ print("annealed Langevin  ", w_annealed.round(3))
 # %%
 # With the exact score this is a property of the samplers, not of training: annealing gets the
 # weights right, plain Langevin (same number of steps) does not. A weight estimated from n_demo
-# samples has a standard error of about 0.01, so 0.05 is five of them.
+# samples has a standard error of about 0.01; on top of it, the finite number of steps per level
+# leaves annealing a small systematic error (the lightest mode keeps a little too much weight, the
+# heaviest too little).
 assert np.abs(w_annealed - uneven.weights).max() < 0.05, w_annealed
 assert np.abs(w_plain - uneven.weights).max() > 0.05, w_plain
 
@@ -346,27 +349,39 @@ def energy_at(model: NoiseEnergy, sigma: float):
     return lambda x: model(x.float(), torch.tensor(sigma, dtype=torch.float32)).to(x.dtype)
 
 
-torch.manual_seed(SEED)
 x_2d = torch.tensor(square.sample(N_DATA_2D, seed=SEED), dtype=torch.float32)  # (20000, 2)
 sigmas_t = torch.tensor(SIGMAS, dtype=torch.float32)
-score_net = NoiseEnergy()
-score_net_init = NoiseEnergy()
-score_net_init.load_state_dict(score_net.state_dict())  # a frozen copy of the untrained network
-opt = torch.optim.Adam(score_net.parameters(), lr=2e-3)
-sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: min(1.0, 2 * (1 - t / ITERS_DSM)))  # as in 03
-history_2d = {"DSM loss": []}
-t0 = time.time()
-for _ in tqdm(config.training(range(ITERS_DSM)), desc="DSM, 2-D"):
-    x0 = x_2d[torch.randint(len(x_2d), (BATCH_2D,))]  # (256, 2)
-    sigma = sigmas_t[torch.randint(len(SIGMAS), (BATCH_2D,))]  # (256,)
-    noise = torch.randn_like(x0)
-    loss = diffusion.dsm_loss(lambda x, s: score_of(score_net, x, s, create_graph=True), x0, sigma, noise)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    sched.step()
-    history_2d["DSM loss"].append(loss.item())
-seconds_dsm = time.time() - t0
+
+
+def build_score_net() -> dict[str, nn.Module]:
+    """The network to train, and a frozen copy of it before training."""
+    net = NoiseEnergy()
+    return {"net": net, "init": copy.deepcopy(net)}
+
+
+def train_dsm(models: dict[str, nn.Module]) -> dict[str, list[float]]:
+    """ITERS_DSM Adam updates of the DSM loss, σ drawn from the ladder for every point."""
+    net = models["net"]
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: min(1.0, 2 * (1 - t / ITERS_DSM)))  # as in 03
+    history = {"DSM loss": []}
+    t0 = time.time()
+    for _ in tqdm(config.training(range(ITERS_DSM)), desc="DSM, 2-D"):
+        x0 = x_2d[torch.randint(len(x_2d), (BATCH_2D,))]  # (256, 2)
+        sigma = sigmas_t[torch.randint(len(SIGMAS), (BATCH_2D,))]  # (256,)
+        noise = torch.randn_like(x0)
+        loss = diffusion.dsm_loss(lambda x, s: score_of(net, x, s, create_graph=True), x0, sigma, noise)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        history["DSM loss"].append(loss.item())
+    return history | {"seconds": [time.time() - t0]}
+
+
+score_nets, history_2d = cache.cached_torch("08_dsm_2d", build=build_score_net, train=train_dsm)
+score_net, score_net_init = score_nets["net"], score_nets["init"]
+seconds_dsm = history_2d["seconds"][0]
 print(f"DSM: {len(history_2d['DSM loss'])} updates in {seconds_dsm:.1f} s")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -379,38 +394,48 @@ print(f"DSM: {len(history_2d['DSM loss'])} updates in {seconds_dsm:.1f} s")
 # double-backward pass of the MLP, a contrastive update 20 Langevin steps on top, so the DSM model
 # gets `ITERS_DSM` = 4 × `ITERS_2D` updates; both training times are printed.
 
+
 # %%
-torch.manual_seed(SEED)
-ebm = nn.Sequential(nn.Linear(2, 64), nn.SiLU(), nn.Linear(64, 64), nn.SiLU(), nn.Linear(64, 1))
-opt_ebm = torch.optim.Adam(ebm.parameters(), lr=2e-3, betas=(0.0, 0.999))
-sched_ebm = torch.optim.lr_scheduler.LambdaLR(opt_ebm, lambda t: min(1.0, 2 * (1 - t / ITERS_2D)))
-buffer_2d = samplers.ReplayBuffer(
-    10_000, (2,), reinit_prob=0.05, init=lambda n: (2 * torch.rand(n, 2) - 1) * 4.5
-)
-
-
 def mlp_energy(net: nn.Module):
     """The energy x ↦ net(x) of an MLP, (B, 2) -> (B,)."""
     return lambda x: net(x.float()).squeeze(-1).to(x.dtype)
 
 
-E_ebm = mlp_energy(ebm)
-ebm_init = copy.deepcopy(ebm)  # a frozen copy of the untrained EBM
-t0, updates_ebm = time.time(), 0
-for _ in tqdm(config.training(range(ITERS_2D)), desc="contrastive EBM, 2-D"):
-    x_pos = x_2d[torch.randint(len(x_2d), (BATCH_2D,))]
-    x_neg, idx = buffer_2d.sample(BATCH_2D)
-    x_neg = samplers.langevin(E_ebm, x_neg, n_steps=20, step_size=0.02).samples
-    buffer_2d.update(idx, x_neg)
-    e_pos, e_neg = E_ebm(x_pos), E_ebm(x_neg)
-    loss = e_pos.mean() - e_neg.mean() + 1e-3 * (e_pos**2 + e_neg**2).mean()
-    opt_ebm.zero_grad()
-    loss.backward()
-    opt_ebm.step()
-    sched_ebm.step()
-    updates_ebm += 1
-seconds_ebm = time.time() - t0
-print(f"contrastive EBM: {updates_ebm} updates in {seconds_ebm:.1f} s")
+def build_ebm() -> dict[str, nn.Module]:
+    """Lecture 03's MLP energy, and a frozen copy of it before training."""
+    ebm = nn.Sequential(nn.Linear(2, 64), nn.SiLU(), nn.Linear(64, 64), nn.SiLU(), nn.Linear(64, 1))
+    return {"net": ebm, "init": copy.deepcopy(ebm)}
+
+
+def train_ebm(models: dict[str, nn.Module]) -> dict[str, list[float]]:
+    """ITERS_2D contrastive updates, negatives by 20 Langevin steps continued from a replay buffer."""
+    E = mlp_energy(models["net"])
+    opt = torch.optim.Adam(models["net"].parameters(), lr=2e-3, betas=(0.0, 0.999))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: min(1.0, 2 * (1 - t / ITERS_2D)))
+    buffer = samplers.ReplayBuffer(
+        10_000, (2,), reinit_prob=0.05, init=lambda n: (2 * torch.rand(n, 2) - 1) * 4.5
+    )
+    history = {"loss": []}
+    t0 = time.time()
+    for _ in tqdm(config.training(range(ITERS_2D)), desc="contrastive EBM, 2-D"):
+        x_pos = x_2d[torch.randint(len(x_2d), (BATCH_2D,))]
+        x_neg, idx = buffer.sample(BATCH_2D)
+        x_neg = samplers.langevin(E, x_neg, n_steps=20, step_size=0.02).samples
+        buffer.update(idx, x_neg)
+        e_pos, e_neg = E(x_pos), E(x_neg)
+        loss = e_pos.mean() - e_neg.mean() + 1e-3 * (e_pos**2 + e_neg**2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        history["loss"].append(loss.item())
+    return history | {"seconds": [time.time() - t0]}
+
+
+ebms, history_ebm = cache.cached_torch("08_contrastive_ebm_2d", build=build_ebm, train=train_ebm)
+E_ebm, ebm_init = mlp_energy(ebms["net"]), ebms["init"]
+seconds_ebm = history_ebm["seconds"][0]
+print(f"contrastive EBM: {len(history_ebm['loss'])} updates in {seconds_ebm:.1f} s")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Measuring both against the exact density
@@ -476,7 +501,7 @@ kl = {
 print(f"{'model':38s} {'KL(p‖p_θ) grid':>15s} {'KL(samples‖p)':>14s}")
 for name, (d, s) in kl.items():
     print(f"{name:38s} {d:15.3f} {s:14.3f}")
-print(f"training time: DSM {seconds_dsm:.1f} s, contrastive EBM {seconds_ebm:.1f} s")
+print(f"training time (as measured when each was trained): DSM {seconds_dsm:.1f} s, EBM {seconds_ebm:.1f} s")
 
 ext = [-EXTENT, EXTENT, -EXTENT, EXTENT]
 fig, axes = plt.subplots(1, 5, figsize=(20, 4))
@@ -529,7 +554,10 @@ checks.below(
 # The learned score field against the exact one, at three noise levels. At large $\sigma$ the field
 # points towards the centre of mass: one blob. At small $\sigma$ it resolves the modes, and far from
 # the data (the corners) the learned arrows are an extrapolation, which annealing never needs to
-# trust.
+# trust. Where the data are, DSM's optimum is the exact score of $p_\sigma$: below the figure, at
+# every level of the ladder, the relative error $\|\sigma(s_\theta - \nabla\log p_\sigma)\|/\|\sigma\nabla\log p_\sigma\|$
+# (root mean squares over noised data points $x + \sigma\varepsilon$), for the trained network and
+# for the same network before training.
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(2, 3, figsize=(13, 8.5))
@@ -546,6 +574,24 @@ for j, sigma in enumerate([SIGMAS[0], SIGMAS[len(SIGMAS) // 2], SIGMAS[-1]]):
         ax.set_title(f"{name} σ·score, σ = {sigma:.2f}")
 plt.tight_layout()
 plt.show()
+
+
+def score_relative_error(model: NoiseEnergy, sigma: float, x_noised: torch.Tensor) -> float:
+    """‖σ(s_θ − s_exact)‖ / ‖σ s_exact‖ over the points x_noised (root mean squares)."""
+    exact = diffusion.mixture_score(square.means, square.stds, x_noised.double(), sigma)
+    learned = score_of(model, x_noised, torch.tensor(sigma, dtype=torch.float32)).double()
+    return float(((learned - exact) ** 2).sum(1).mean().sqrt() / (exact**2).sum(1).mean().sqrt())
+
+
+g_check = torch.Generator().manual_seed(SEED + 2)
+score_errors = {"trained": [], "untrained": []}
+for sigma in SIGMAS:
+    x_noised = x_2d[:2000] + sigma * torch.randn(2000, 2, generator=g_check)  # (2000, 2), from p_σ
+    score_errors["trained"].append(score_relative_error(score_net, sigma, x_noised))
+    score_errors["untrained"].append(score_relative_error(score_net_init, sigma, x_noised))
+print("σ_i                     " + " ".join(f"{s:5.2f}" for s in SIGMAS))
+for name, errs in score_errors.items():
+    print(f"relative error, {name:9s}" + " ".join(f"{e:5.2f}" for e in errs))
 
 # %%
 results.record(
@@ -604,7 +650,7 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 # ### The variational bound, term by term
 #
 # The generative model runs the chain backwards from $p(x_T) = \mathcal N(0, I)$ with Gaussian steps
-# $p_\theta(x_{t-1}\mid x_t) = \mathcal N(\mu_\theta(x_t,t), \sigma_t^2 I)$. As for the VAE of lecture 04,
+# $p_\theta(x_{t-1}\mid x_t) = \mathcal N(\mu_\theta(x_t,t), \tau_t^2 I)$. As for the VAE of lecture 04,
 # with $x_{1:T}$ as latent variables and the forward process as the encoder, Jensen's inequality gives
 # $-\log p_\theta(x_0) \le L = \mathbb{E}_q\big[-\log p(x_T) - \sum_{t=1}^T \log\frac{p_\theta(x_{t-1}\mid x_t)}{q(x_t\mid x_{t-1})}\big]$.
 # The forward chain is Markov, so $q(x_t\mid x_{t-1}) = q(x_t\mid x_{t-1}, x_0)$, and Bayes' rule turns it
@@ -617,9 +663,9 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 #
 # $L_T$ has no parameters (and is nearly 0 when $\bar\alpha_T\approx 0$). $L_0$ is a decoder term:
 # {cite:t}`ho2020` use a Gaussian discretised to the 256 pixel values. Every other term is a KL
-# between Gaussians; for a fixed variance $\sigma_t^2$ it is $|\tilde\mu_t - \mu_\theta|^2/(2\sigma_t^2)$ plus a
-# constant. Ho et al. try $\sigma_t^2 = \tilde\beta_t$ (the posterior's variance; our sampler uses it)
-# and $\sigma_t^2 = \beta_t$, with similar samples. With $\tilde\beta_t$ the last step ($t = 1$,
+# between Gaussians; for a fixed variance $\tau_t^2$ it is $|\tilde\mu_t - \mu_\theta|^2/(2\tau_t^2)$ plus a
+# constant. Ho et al. try $\tau_t^2 = \tilde\beta_t$ (the posterior's variance; our sampler uses it)
+# and $\tau_t^2 = \beta_t$, with similar samples. With $\tilde\beta_t$ the last step ($t = 1$,
 # $\tilde\beta_1 = 0$) is deterministic and has no density, which is one reason $L_0$ is treated apart.
 #
 # The posterior mean needs $x_0$, which the model does not have; parametrise the mean by a *guess* of it.
@@ -628,12 +674,16 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 # network predict the noise, $\varepsilon_\theta(x_t, t)$, and set
 # $\mu_\theta = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\varepsilon_\theta\big)$. Then
 #
-# $$L_{t-1} = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)}\;
+# $$L_{t-1} = \frac{\beta_t^2}{2\tau_t^2\,\alpha_t\,(1-\bar\alpha_t)}\;
 #   \mathbb{E}\,\big|\varepsilon - \varepsilon_\theta(x_t,t)\big|^2 + \text{const}.$$
 #
-# {cite:t}`ho2020` drop these weights (with $\sigma_t^2 = \tilde\beta_t$ the weight is
-# $\beta_t/(2\alpha_t(1-\bar\alpha_{t-1}))$, largest at small $t$, so dropping it shifts the effort to
-# the noisier levels) and average over the levels:
+# {cite:t}`ho2020` drop these weights and average over the levels. With $\tau_t^2 = \tilde\beta_t$ the
+# weight is $w_t = \beta_t/(2\alpha_t(1-\bar\alpha_{t-1}))$, and what dropping it does depends on the
+# schedule (both are plotted below). For the linear schedule of {cite:t}`ho2020` at $T = 1000$
+# ($\beta_t \le 0.02$) $w_t$ is largest at small $t$, and dropping it shifts the effort to the noisier
+# levels. For the cosine schedule we use it is U-shaped: large at small $t$, smallest in the middle,
+# and largest at $t = T$, where $\beta_T$ reaches its cap 0.999 and $w_T \approx 0.999/(2\times 0.001)
+# \approx 500$; dropping it shifts the effort to the middle levels. The loss is
 #
 # $$L_{\rm simple}(\theta) = \mathbb{E}_{t\sim U\{1..T\},\ x_0,\ \varepsilon}
 #   \big|\varepsilon - \varepsilon_\theta\big(\sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\ t\big)\big|^2 .$$
@@ -705,14 +755,27 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 # %% slideshow={"slide_type": "subslide"}
 schedule = diffusion.Schedule.cosine(T_STEPS)
 t_axis = np.arange(1, T_STEPS + 1)  # the levels t = 1 … T (index t − 1 in the schedule)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
+
+
+def vlb_weight(s: diffusion.Schedule) -> np.ndarray:
+    """w_t = β_t / (2 α_t (1 − ᾱ_{t−1})) for t = 2 … T: the weight of L_{t−1} with τ_t² = β̃_t."""
+    beta, ab = s.betas.double().numpy(), s.alpha_bar.double().numpy()
+    return beta[1:] / (2 * (1 - beta[1:]) * (1 - ab[:-1]))
+
+
+fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 3.2))
 for name, s in [("cosine", schedule), ("linear", diffusion.Schedule.linear(T_STEPS))]:
     ax1.plot(t_axis, s.alpha_bar.numpy(), label=name)
     ax2.semilogy(t_axis, s.betas.numpy(), label=name)
+    w = vlb_weight(s)
+    ax3.semilogy(t_axis[1:], w, label=name)
     print(f"{name:7s}: ᾱ_T = {float(s.alpha_bar[-1]):.1e}; levels with ᾱ_t < 0.01 (almost pure noise): "
           f"{float((s.alpha_bar < 0.01).double().mean()):.0%}")  # fmt: skip
+    print(f"         bound weight w_t at t = 2: {w[0]:.3g}, t = {T_STEPS // 2}: {w[T_STEPS // 2 - 2]:.3g}, "
+          f"t = T − 1: {w[-2]:.3g}, t = T: {w[-1]:.3g}")  # fmt: skip
 ax1.set(xlabel="t", ylabel="ᾱ_t (signal fraction)", title=f"schedules, T = {T_STEPS}")
 ax2.set(xlabel="t", ylabel="β_t")
+ax3.set(xlabel="t", ylabel="w_t", title="weight of L_{t−1} in the bound (dropped in L_simple)")
 ax1.legend()
 plt.tight_layout()
 plt.show()
@@ -827,7 +890,7 @@ n_params = sum(p.numel() for p in unet.parameters())
 train_seconds = float(history["train_seconds"][0])
 n_updates = len(history["loss"])
 ema_window = 1 / (1 - min(EMA_DECAY, n_updates / (9 + n_updates)))  # 1/(1 − d) at the last update
-print(f"U-Net: {n_params:,} parameters; {n_updates} updates took {train_seconds:.0f} s")
+print(f"U-Net: {n_params:,} parameters; {n_updates} updates took {train_seconds:.0f} s when it was trained")
 print(f"the EMA weights average over about the last {ema_window:.0f} iterates")
 plotting.plot_history(
     {"ε-loss": np.convolve(history["loss"], np.ones(20) / 20, mode="valid")},
@@ -1023,8 +1086,9 @@ checks.below(
 # $$x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'}-\varsigma_t^2}\;\hat\varepsilon + \varsigma_t\,z,
 # \qquad \varsigma_t = \eta\sqrt{\tfrac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}}\sqrt{1-\tfrac{\bar\alpha_t}{\bar\alpha_{t'}}} .$$
 #
-# Given $x_0$, and with the very noise $\varepsilon$ that made $x_t$ ($\hat x_0 = x_0$, $\hat\varepsilon = \varepsilon$),
-# $x_{t'}$ has mean $\sqrt{\bar\alpha_{t'}}x_0$ and variance $(1-\bar\alpha_{t'}-\varsigma_t^2) + \varsigma_t^2$: exactly
+# Given $x_0$, take $\hat x_0 = x_0$ and $\hat\varepsilon = \varepsilon$, the very noise that made $x_t$.
+# Averaged over $x_t\sim q(x_t\mid x_0)$ (that is, over $\varepsilon$) and over $z$, $x_{t'}$ then has mean
+# $\sqrt{\bar\alpha_{t'}}x_0$ and variance $(1-\bar\alpha_{t'}-\varsigma_t^2) + \varsigma_t^2$: exactly
 # the marginal $q(x_{t'}\mid x_0)$, for every $\eta$. That is why the trained network serves every
 # $\eta$ and every sub-sequence of levels: no retraining. A sampler has no such oracle, though: it
 # has only the best guess $\hat\varepsilon = \mathbb{E}[\varepsilon\mid x_t]$, and with it a finite step is exact
@@ -1064,11 +1128,14 @@ kw_exact = {"generator": g_exact, "dtype": torch.float64}
 exact_runs = {
     f"DDPM, {T_STEPS} steps": diffusion.ddpm_sample(gaussian_eps, schedule, shape_exact, **kw_exact)
 }
+exact_how = {f"DDPM, {T_STEPS} steps": ("ddpm", None)}  # (sampler, steps), for the closed form below
 for steps in [*DDIM_STEPS, T_STEPS]:
     exact_runs[f"DDIM, {steps} steps"] = diffusion.ddim_sample(
         gaussian_eps, schedule, shape_exact, steps=steps, **kw_exact
     )
+    exact_how[f"DDIM, {steps} steps"] = ("ddim", steps)
 exact_runs["Langevin only, 1 step per level"] = langevin_per_level(gaussian_eps, shape_exact, g_exact)
+exact_how["Langevin only, 1 step per level"] = ("langevin", None)
 variance_ratio = {
     name: float(x.var(0, unbiased=False).sum() / pixel_var.sum()) for name, x in exact_runs.items()
 }
@@ -1084,13 +1151,90 @@ assert variance_ratio[f"DDIM, {DDIM_STEPS[0]} steps"] < variance_ratio[f"DDIM, {
 
 # %% [markdown]
 # With an exact score the samplers are not exact: a finite step misses some of the variance, and
-# the fewer the steps, the narrower the samples (at large $T$ the DDPM and full DDIM ratios approach
-# 1). One Langevin step per level without the transport term does not converge at all as $T$
-# grows: each step leaves $q_t$ unchanged, and nothing carries the samples from one level to the
-# next. Annealed Langevin in Part 1 needed tens of steps per level for that reason.
+# the fewer the steps, the narrower the samples. What happens as $T$ grows? For Gaussian data every
+# one of these samplers is linear in $x$, pixel by pixel, so the variance of a pixel with data
+# variance $v$ follows a recursion we can evaluate for any $T$ in milliseconds. With
+# $V_t = \bar\alpha_t v + 1-\bar\alpha_t$, the variance of $q_t$, and starting from $\mathrm{Var} = 1$ at $t = T$:
+#
+# - one Langevin step per level: $\mathrm{Var} \leftarrow \big(1 - \tfrac{\beta_t}{2V_t}\big)^2\,\mathrm{Var} + \beta_t$;
+# - a DDIM step from $t$ to $t'$ (DDPM: $\eta = 1$ and all $T$ steps): $\hat x_0$ and $\hat\varepsilon$ are linear
+#   in $x_t$, and $\mathrm{Var} \leftarrow A^2\,\mathrm{Var} + \varsigma_t^2$ with
+#   $A = \big(\sqrt{\bar\alpha_{t'}\bar\alpha_t}\,v + \sqrt{(1-\bar\alpha_{t'}-\varsigma_t^2)(1-\bar\alpha_t)}\big)/V_t$.
+#
+# The cell below checks the recursion against the samples above at $T$ = `T_STEPS`, and then
+# tabulates it for larger $T$ (the cosine schedule at each $T$).
+
+
+# %% slideshow={"slide_type": "subslide"}
+def exact_variances(T: int, sampler: str, steps: int | None = None) -> np.ndarray:
+    """The samples' variance of every pixel, (784,), in closed form, for the exact ε̂ of the
+    independent-pixel Gaussian on the cosine schedule with T levels. sampler: "ddpm", "ddim"
+    (steps: None for all T) or "langevin" (one step per level, no transport)."""
+    s = diffusion.Schedule.cosine(T)
+    ab_all, betas = s.alpha_bar.double().numpy(), s.betas.double().numpy()
+    v = pixel_var.numpy().ravel()  # (784,) the data variances
+    var = np.ones_like(v)  # x_T ~ N(0, I)
+    if sampler == "langevin":
+        for i in reversed(range(T)):  # the index of level t = i + 1
+            var = (1 - betas[i] / (2 * (ab_all[i] * v + 1 - ab_all[i]))) ** 2 * var + betas[i]
+        return var
+    eta = 1.0 if sampler == "ddpm" else 0.0
+    levels = diffusion.ddim_timesteps(T, steps or T)
+    for k in reversed(range(len(levels))):
+        ab = ab_all[levels[k]]
+        ab_next = ab_all[levels[k - 1]] if k > 0 else 1.0  # ᾱ_{t'} of the next level visited
+        var_z = eta**2 * (1 - ab_next) / (1 - ab) * (1 - ab / ab_next)  # ς²
+        gain = math.sqrt(ab_next * ab) * v + math.sqrt(max(0.0, 1 - ab_next - var_z) * (1 - ab))
+        var = (gain / (ab * v + 1 - ab)) ** 2 * var + var_z  # A² Var + ς²
+    return var
+
+
+def exact_variance_ratio(T: int, sampler: str, steps: int | None = None) -> float:
+    """The samples' total variance / the Gaussian's, in closed form."""
+    return float(exact_variances(T, sampler, steps).sum() / pixel_var.sum())
+
+
+# The closed form against the samples above, in units of the sampled ratio's standard error: the
+# pixels of a sample are independent Gaussians, so Var(sample variance) = 2 Var² / n per pixel.
+gap_sigmas = {}
+for name, how in exact_how.items():
+    var = exact_variances(T_STEPS, *how)
+    std_error = math.sqrt(2 * (var**2).sum() / n_exact) / float(pixel_var.sum())
+    gap_sigmas[name] = abs(var.sum() / float(pixel_var.sum()) - variance_ratio[name]) / std_error
+print(f"T = {T_STEPS}: largest |sampled − closed-form| variance ratio, in standard errors: "
+      f"{max(gap_sigmas.values()):.1f}")  # fmt: skip
+assert max(gap_sigmas.values()) < 5, gap_sigmas
+
+T_TABLE = [20, 100, 1000, 10_000]
+columns = {"DDPM": ("ddpm", None), "DDIM, all T": ("ddim", None), "DDIM, 10": ("ddim", 10),
+           "Langevin only": ("langevin", None)}  # fmt: skip
+ratio_table = {T: {name: exact_variance_ratio(T, *how) for name, how in columns.items()} for T in T_TABLE}
+print("closed form, samples' variance / the Gaussian's:")
+print(f"{'T':>7s} " + " ".join(f"{name:>14s}" for name in columns))
+for T, row in ratio_table.items():
+    print(f"{T:7d} " + " ".join(f"{r:14.3f}" for r in row.values()))
+# With the exact score, DDPM's stochastic steps miss more of the variance than DDIM's deterministic ones.
+assert all(row["DDPM"] < row["DDIM, all T"] for row in ratio_table.values()), ratio_table
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# As $T$ grows, the DDPM and full DDIM ratios approach 1, while DDIM with 10 steps stays too narrow:
+# its steps do not get smaller. DDIM ($\eta = 0$) is in fact *always* too narrow for Gaussian data, at
+# any number of steps, by the Cauchy–Schwarz inequality: $\big(\sqrt{\bar\alpha_{t'}v}\sqrt{\bar\alpha_t v} +
+# \sqrt{1-\bar\alpha_{t'}}\sqrt{1-\bar\alpha_t}\big)^2 \le V_{t'}V_t$, so each step gives
+# $\mathrm{Var}_{t'}/V_{t'} = (A^2 V_t/V_{t'})\,\mathrm{Var}_t/V_t \le \mathrm{Var}_t/V_t$: the ratio to the target
+# variance starts at $1/V_T \approx 1$ ($\bar\alpha_T\approx 0$) and never grows (for $v > 0$ it shrinks at every step).
+#
+# One Langevin step per level without the transport term converges as well, but to the wrong
+# variance: its error does not vanish as $T\to\infty$. To first order in $\beta_t$ a step changes the
+# variance by $\beta_t(1 - \mathrm{Var}/V_t)$: it relaxes the samples towards the current $q_t$, while
+# the target itself moves by $V_{t-1} - V_t \approx -\beta_t(1 - V_t)$ per level. Both are of order $\beta_t$,
+# so however fine the levels, the relaxation lags behind the moving target. Nothing carries the
+# samples from one level to the next: annealed Langevin in Part 1 needed tens of steps per level
+# for that reason.
 #
 # Now the U-Net: as many images as before with DDIM at several step counts, their FCD against the
-# number of network evaluations, with the sampling time beside it.
+# number of network evaluations, with the sampling time beside it (as measured when the samples
+# were drawn, which may have been on another machine).
 
 # %% slideshow={"slide_type": "subslide"}
 ddim = {}
@@ -1198,15 +1342,17 @@ for model, scores, sec in (
 #
 # the overdamped Langevin equation of a particle in the harmonic well $V = x^2/2$ at temperature 1
 # (lecture 03's Langevin dynamics with the energy of a standard Gaussian), with a time-dependent
-# friction. Its stationary law is $\mathcal N(0, I)$, and it forgets the data at the rate
-# $\bar\alpha(u) = e^{-\int_0^u\beta}$: the "variance preserving" SDE of {cite:t}`song2021sde`.
+# friction. Its stationary law is $\mathcal N(0, I)$; the data's share of the variance, the signal
+# fraction $\bar\alpha(u) = e^{-\int_0^u\beta}$, decays towards 0: the "variance preserving" SDE of
+# {cite:t}`song2021sde`.
 #
 # **Fokker–Planck.** The density $p_u(x)$ of the noised data (Section 2's $q_t$ at $u = t/T$) obeys
 #
 # $$\partial_u p_u = \nabla\cdot\big(\tfrac12\beta(u)\,x\,p_u\big) + \tfrac12\beta(u)\,\nabla^2 p_u
 #  = \nabla\cdot\Big(\tfrac12\beta(u)\,p_u\,\big[x + \nabla\log p_u\big]\Big):$$
 #
-# probability flows down the gradient of the "free energy" $x^2/2 + \log p_u$, and stops when
+# probability flows down the gradient of the chemical potential $\delta F/\delta p_u = x^2/2 + \log p_u + 1$
+# of the free energy $F[p] = \int p\,(x^2/2 + \log p)$ (energy $x^2/2$, temperature 1), and stops when
 # $p_u \propto e^{-x^2/2}$.
 #
 # **Reverse-time SDE** {cite:p}`anderson1982`. A diffusion $dx = f\,du + g\,dW$ run backwards in time is
@@ -1239,11 +1385,14 @@ for model, scores, sec in (
 # $f - g^2\nabla\log p_u = \big(f - \tfrac12 g^2\nabla\log p_u\big) - \tfrac12 g^2\nabla\log p_u$. Over a step
 # backwards in time, $du = -|du|$, the first part is the probability-flow ODE, which carries $p_u$
 # into $p_{u-|du|}$. The rest, $+\tfrac12 g^2|du|\,\nabla\log p_u + g\sqrt{|du|}\,\xi$, is one Langevin step of
-# size $\delta = g^2|du|$ on the current density $p_u$, which leaves $p_u$ unchanged. The reverse SDE
-# thus carries the score with twice the weight Langevin gives it; with $g^2|du| = \beta_t$ this is the
-# split of the DDPM step in Section 2. {cite:t}`karras2022` (their eq. 6) give the Langevin part an
-# arbitrary weight, from 0 (the ODE, DDIM) upwards: in the continuum limit every weight keeps the
-# marginals, and the Langevin part can correct errors made in earlier steps.
+# size $\delta = g^2|du|$ on the current density $p_u$, which leaves $p_u$ unchanged. The score drift
+# $g^2|du|\,\nabla\log p_u$ of the reverse SDE thus splits evenly: half transports, half is Langevin's
+# drift. With $g^2|du| = \beta_t$ this is the split of the DDPM step in Section 2. {cite:t}`karras2022`
+# (their eq. 6) give the Langevin part an arbitrary weight, from 0 (the ODE, DDIM) upwards: in the
+# continuum limit every weight keeps the marginals, and the Langevin part can correct errors made
+# in earlier steps. That correction pays off against the errors of a learned score; with the exact
+# score, the stochastic discretisation errs more here (Section 3's table: DDPM is further from the
+# target variance than full DDIM at every $T$).
 #
 # **Back to lecture 03.** Annealed Langevin, ancestral DDPM and the reverse SDE all use Langevin
 # dynamics $dx = \tfrac12\nabla\log p\,du + dW$ on a sequence of densities that interpolate from a
@@ -1263,7 +1412,8 @@ for model, scores, sec in (
 # ## Conclusion
 #
 # - The score does not involve $Z$; denoising score matching learns it by regression, and its optimum
-#   is the score of the noised data (Tweedie's denoiser), checked against an exact mixture.
+#   is the score of the noised data (Tweedie's denoiser): the trained 2-D network was compared with the
+#   exact noised score of the mixture at every noise level.
 # - Plain Langevin, even with the exact score, misweights separated modes; annealing over noise
 #   levels fixes it. A DSM-trained energy learns lecture 03's target without any sampling during
 #   training; the table in Part 1 compares it with lecture 03's contrastive EBM at equal training
@@ -1275,7 +1425,9 @@ for model, scores, sec in (
 #   independent-pixel denoiser through the same sampler, and checked for copying against
 #   validation digits.
 # - DDIM trades noise for determinism and steps for speed: a discretised probability-flow ODE,
-#   whose few-step samples are too narrow even with an exact score.
+#   whose samples are too narrow even with an exact score (for Gaussian data at any number of
+#   steps, and the more so the fewer). One Langevin step per level without transport misses the
+#   target even in the limit of infinitely many levels.
 #
 # ## Exercises
 #

@@ -209,8 +209,10 @@ plt.show()
 # $$\psi(s) = \sum_{z} e^{-\mathcal E(s,z)} = e^{\sum_i a_i s_i} \prod_{j=1}^{M} 2\cosh \chi_j(s),
 # \qquad \chi_j(s) = b_j + \sum_i W_{ij} s_i .$$
 #
-# (Lecture 01's $\{0,1\}$ units give $1 + e^{\chi}= 2e^{\chi/2}\cosh(\chi/2)$ instead: the same family
-# of functions after a change of parameters.) The difference with lecture 01 is the
+# (Lecture 01's visible biases $b$, hidden biases $c$ and hidden units $h$ are here $a$, $b$ and $z$,
+# as in {cite:t}`carleo2017`, since $h$ is now the field. Lecture 01's $\{0,1\}$ units give
+# $1 + e^{\chi}= 2e^{\chi/2}\cosh(\chi/2)$ instead: the same family of functions after a change of
+# parameters.) The difference with lecture 01 is the
 # interpretation: this marginal is now the **amplitude**, and the probability of a configuration
 # is the Born rule, $p(s) = |\psi(s)|^2 / \sum_{s'} |\psi(s')|^2$. The density of hidden units
 # $\alpha = M/n$ controls the expressiveness, like the number of hidden units of lecture 01. Each
@@ -224,7 +226,9 @@ plt.show()
 # $\psi_0(s) > 0$. A real RBM ($2\cosh > 0$) is positive everywhere, so it loses nothing by having
 # no signs. This fails for **frustrated** magnets (e.g. the antiferromagnet on a triangular
 # lattice) and for **fermions** in more than one dimension, whose antisymmetry forces signs that no
-# known general change of basis removes (in one dimension the Jordan–Wigner transformation does).
+# known general change of basis removes (in one dimension the Jordan–Wigner transformation removes
+# them for nearest-neighbour hopping: on an open chain entirely, on a ring up to a boundary term whose
+# sign depends on the fermion parity).
 # There the amplitude needs complex parameters or an explicit sign structure. The sampling itself
 # stays easy, since $|\psi|^2 \ge 0$ always: VMC has no sign problem in its Monte Carlo, the
 # difficulty is to represent and learn the signs. Section 7 treats a middle case.
@@ -282,9 +286,10 @@ assert np.allclose(demo.log_psi(s_demo), demo.log_psi(np.roll(s_demo, 2, axis=1)
 # `FINAL_PER_CHAIN` samples from each chain, `THIN` sweeps apart, after `FINAL_BURN_IN` sweeps.
 # Samples along a chain are correlated, but the chains are independent: each chain's mean is one
 # independent estimate, and the error of the overall mean is the standard deviation of the
-# `N_CHAINS` chain means over $\sqrt{N_{\text{chains}}}$. This needs no autocorrelation time, and a
-# chain stuck in an unusual region shows up as a spread of the chain means. Section 4 measures the
-# autocorrelation times, which say how many of those samples are effectively independent.
+# `N_CHAINS` chain means over $\sqrt{N_{\text{chains}}}$. This needs no autocorrelation time, but it
+# does not cover the bias of chains that fail to move between separated regions of $|\psi|^2$
+# (section 4 shows why). Section 4 also measures the autocorrelation times, which say how many of
+# those samples are effectively independent.
 #
 # **The gradient.** With the log-derivatives $O_k(s) = \partial_{\theta_k}\log\psi(s)$ (for the
 # RBM: $s_i$, $\tanh\chi_j$ and $s_i\tanh\chi_j$), and for a real $\psi$ and a real symmetric $H$,
@@ -296,7 +301,8 @@ assert np.allclose(demo.log_psi(s_demo), demo.log_psi(np.roll(s_demo, 2, axis=1)
 # = 2\left(\langle O_k E_{\text{loc}}\rangle - \langle O_k\rangle\langle E_{\text{loc}}\rangle\right) \equiv 2g_k ,$$
 #
 # a covariance over $p = |\psi|^2/\sum|\psi|^2$: again only samples are needed. We call $g$ the
-# *force*. The cell below checks the formula on a ring of 6 spins, where the average over
+# *half-gradient* (in the VMC literature {cite:p}`sorella1998` the *generalised force* is
+# $f_k = -g_k$). The cell below checks the formula on a ring of 6 spins, where the average over
 # $|\psi|^2$ can be taken exactly, against finite differences of the exact energy.
 
 # %%
@@ -337,7 +343,7 @@ assert np.allclose(grad_formula, grad_fd, atol=1e-6)
 # of a step of imaginary-time evolution $\psi \to (1 - \eta H)\psi$, which converges to the ground
 # state. The **diagonal shift** $\lambda$ regularises the noisy, nearly singular $S$. From a tiny
 # initialisation some $O_k$ hardly fluctuate (e.g. $O_{b_f} = \sum_t \tanh\chi_{f,t}$ when all
-# $\chi \approx 0$), so $S^{-1}$ would amplify their noisy forces into huge first steps; a large
+# $\chi \approx 0$), so $S^{-1}$ would amplify their noisy gradients into huge first steps; a large
 # $\lambda$ makes those steps gradient-like (rate $\eta/2\lambda$). We start at $\lambda_0 = 1$ and
 # decay it geometrically to $10^{-3}$.
 #
@@ -451,7 +457,7 @@ def summary(out, n, alpha, e0):
     return run
 
 
-@functools.cache  # each run once: the scans below share runs
+@functools.cache  # the scans below share runs: each is trained (or read back) once per session
 def tfim_run(n, alpha, h, optimizer="sr"):
     """The RBM with α filters trained on the ring (n, h) by SR (or Adam), and its final estimate."""
     local_energy = lambda model, s: spin_chains.local_energy(model, s, h, J)
@@ -573,17 +579,23 @@ plt.title(f"trained ψ, n = {N_MAIN}, h = J")
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The magnetisation can decorrelate more slowly than the energy (compare the two times printed
 # above). Near a critical point one expects its $\tau_{\text{int}}$ to grow with the length of the
 # chain (critical slowing down, as at $T_c$ in lecture 07): section 6 measures it at each size.
 # Deep in the ordered phase, $h < J$, the sign of the magnetisation is the slow variable: to
 # reverse it, a chain must grow a domain of about $n/2$ reversed spins, bounded by two domain
 # walls, whose weight under $|\psi|^2$ falls exponentially with $n$, so single flips rarely get
-# there. $m^2$ and $|m|$ do not care about the sign and still mix; exercise 3 adds a global flip.
-# (The RBM's biases break the symmetry $s \to -s$, so a trained $\psi$ need not weight both signs
-# equally; chains stuck on different signs would then disagree, and the spread of the chain means,
-# hence the error bar, would show it.)
+# there. $m^2$ and $|m|$ do not care about the sign and still mix. The error bar does not cover what
+# the sign does. The RBM's biases break the symmetry $s \to -s$, so a trained $\psi$ gives the two
+# signs of $m$ weights $w$ and $1 - w$ that need not be equal. Chains that rarely change sign keep
+# the signs they happened to reach, a fraction $f \ne w$ of them positive, and every average that
+# differs between the two signs (the energy too, when $\psi(-s) \ne \psi(s)$) is biased in
+# proportion to $f - w$. The spread of the chain means does not reveal it: the bias stays as the
+# number of chains grows, while the error bar shrinks as $1/\sqrt{N_{\text{chains}}}$. With 1000
+# chains a sector bias $|f - w| = 0.05$ is already about three standard errors of the fraction. To
+# detect it, look at the distribution of the per-chain means of $m$ (bimodal? what fraction has
+# $m > 0$?); to remove it, add the global flip of exercise 3.
 
 # %% tags=["learning-check"]
 # SR's trained ψ: its exact energy (by enumeration) against the closed-form E0, relative.
@@ -595,7 +607,7 @@ checks.below(
 )
 
 # %% tags=["learning-check"]
-# Adam learned too (the comparison is not against a straw man): its exact error over the untrained RBM's.
+# Adam learned too: its exact relative error over the untrained RBM's.
 checks.below(
     "adam_over_untrained",
     exact_rel["Adam"] / exact_rel["untrained"],
@@ -982,21 +994,22 @@ for (n, alpha), r in heis_runs.items():
 #    $\partial E/\partial\,\mathrm{Im}\,\theta_k = 2\,\mathrm{Im}\,g_k$, and take the SR step
 #    $\delta\theta = -\eta\,(S + \lambda\mathbb 1)^{-1}g$ (a complex linear solve). Treating
 #    $\mathrm{Re}\,\theta$ and $\mathrm{Im}\,\theta$ as separate real parameters, with
-#    log-derivatives $O_k$ and $iO_k$, gives the same step with the real metric and force
+#    log-derivatives $O_k$ and $iO_k$, gives the same step with the real metric and half-gradient
 #    $\mathrm{Re}\,S$ and $\mathrm{Re}\,g$ of those log-derivatives. Use $n \equiv 0 \bmod 4$ (e.g. 16
 #    or 20) with a translation-invariant ansatz, or an unconstrained RBM: for $n \equiv 2 \bmod 4$
 #    the ground state has momentum $\pi$ in this basis (section 7). Does it find the Marshall signs,
 #    and how many steps does it need compared with section 7?
 # 3. **A global move.** At $h = 0.5\,J$ measure $\tau_{\text{int}}$ of $m = \sum_i s_i/n$ (not $m^2$)
-#    along the chains. Add a global spin-flip proposal $s \to -s$, accepted with probability
-#    $\min(1, |\psi(-s)/\psi(s)|^2)$. What happens to $\tau_{\text{int}}(m)$, and why is it
+#    along the chains. Write a global spin-flip proposal $s \to -s$, accepted with probability
+#    $\min(1, |\psi(-s)/\psi(s)|^2)$, and apply it between sweeps (`nqs.metropolis` has only the
+#    moves `"flip"` and `"exchange"`). What happens to $\tau_{\text{int}}(m)$, and why is it
 #    legitimate?
 # 4. **Plain gradient descent.** Replace SR by gradient descent with a constant rate and by SR with a
 #    constant shift $\lambda = 10^{-3}$ from the first step. Which of them reaches the SR error of
 #    section 4 in the same number of steps, and what goes wrong in the first steps?
 # 5. **What α = 1 misses.** The trained models are in the runs: `alpha_runs[1]["model"].w` is the
 #    filter of the $\alpha = 1$ RBM (shape $(1, n)$), `alpha_runs[2]["model"].w` the two filters of
-#    $\alpha = 2$ (a `SymmetricRBM` holds `a`, `b` of shape $(\alpha,)$ and `w` of shape
+#    $\alpha = 2$ (a `SymmetricRBM` holds the scalar `a`, `b` of shape $(\alpha,)$ and `w` of shape
 #    $(\alpha, n)$). Compare them at $h = J$. Then start an $\alpha = 2$ optimisation from the
 #    trained $\alpha = 1$ RBM `m` plus a second small random filter,
 #    `nqs.SymmetricRBM(m.a, np.append(m.b, 0.0), np.vstack([m.w, 0.01 * rng.standard_normal(m.n_visible)]))`,
