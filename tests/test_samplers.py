@@ -109,6 +109,41 @@ def test_one_step_matches_the_update_formula() -> None:
     torch.testing.assert_close(a, b)
 
 
+def test_decoupled_step_is_exact_pairing_at_its_temperature() -> None:
+    """grad_step=λ, noise_std=σ on E is the exact pairing with ε = σ² on E/T, T = σ²/(2λ) (lecture 03):
+    the same chain, and MALA at that temperature proposes exactly the decoupled step."""
+    energy = toy2d.gaussian_energy(MEAN, COV)
+    lam, sigma = 0.3, 0.05
+    temperature = sigma**2 / (2 * lam)
+    x0 = torch.tensor([[0.3, 0.7], [-1.0, 2.0], [1.0, -2.1]], dtype=torch.float64)
+    decoupled = S.langevin(
+        energy, x0, n_steps=5, grad_step=lam, noise_std=sigma, generator=torch.Generator().manual_seed(2)
+    )
+    tempered = S.langevin(
+        lambda x: energy(x) / temperature,
+        x0,
+        n_steps=5,
+        step_size=sigma**2,
+        generator=torch.Generator().manual_seed(2),
+    )
+    torch.testing.assert_close(tempered.samples, decoupled.samples)
+    # the one-step MALA proposal on E/T (its acceptance aside) is the decoupled step
+    mala = S.langevin(
+        lambda x: energy(x) / temperature,
+        x0,
+        n_steps=1,
+        step_size=sigma**2,
+        metropolis=True,
+        generator=torch.Generator().manual_seed(2),
+    )
+    one = S.langevin(
+        energy, x0, n_steps=1, grad_step=lam, noise_std=sigma, generator=torch.Generator().manual_seed(2)
+    )
+    moved = (mala.samples != x0).any(1)
+    torch.testing.assert_close(mala.samples[moved], one.samples[moved])
+    assert moved.any()
+
+
 def test_clamp_grad_clip_and_chain() -> None:
     energy = toy2d.gaussian_energy([5.0, 5.0], np.eye(2))  # pulls far outside [-1, 1]
     x0 = torch.zeros(8, 2)
