@@ -23,10 +23,11 @@ into ``data/`` only when complete and verified.
 ``"validation"`` split (10,000 of MNIST's 60,000; 1,333 of the offline subset's 8,000), and
 ``"train"`` is the rest. No model of the course and not the classifier behind the Fréchet
 distance train on the validation digits, which are drawn like the training digits: they give the
-FCD's floor (what unseen real digits of the training distribution score) and measure over-fitting
-(train against validation, one distribution) apart from the test digits, which can come from
-another distribution (the offline subset's test digits are harder). ``"test"`` is the official
-test file.
+FCD's ``unseen_real`` reference point (what unseen real digits of the training distribution score:
+a reference, not a floor, since a model that reproduces its training images scores below it) and
+measure over-fitting (train against validation, one distribution) apart from the test digits, which
+can come from another distribution (the offline subset's test digits are harder). ``"test"`` is the
+official test file.
 """
 
 from __future__ import annotations
