@@ -14,6 +14,10 @@ The file is written by this script, never by hand::
     python tests/margins.py --scale untrained                     # the negative control's values
     python tests/margins.py --scale lecture --seeds 0 1 --notebooks 04_vae_pytorch
 
+``--rebound`` takes a lecture's bounds as they stand now into the file without running anything, for
+a bound chosen from values already measured (a check's value does not depend on its bound); it
+prints every measured value that the new bound would fail.
+
 Each run executes the notebook in a kernel of its own (``COURSE_SEED`` = the seed, the cache off
 at ``smoke`` and ``untrained``, each seed's own build folder under ``build/margins/``), two at a
 time, reads the checks it recorded, and replaces that notebook's measurements at that scale.
@@ -91,6 +95,32 @@ def merge(margins: dict, notebook: str, scale: str, runs: dict[int, dict], commi
         del entries[name]  # a check no run recorded any more
 
 
+def rebound(margins: dict, notebook: str, scale: str) -> list[str]:
+    """Set the recorded ``scale`` bounds of ``notebook``'s checks to what its lecture states now;
+    return the measured values that fail them."""
+    import re
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_margins import static_checks
+
+    checks, problems = static_checks(NOTEBOOKS / f"{notebook}.py")
+    if problems:
+        raise SystemExit(f"{notebook}: {problems}")
+    failing = []
+    for name, entry in margins.get(notebook, {}).items():
+        at = entry["measured"].get(scale)
+        match = next((c for c in checks if re.fullmatch(c["pattern"] + r"(\[[^]]+\])?", name)), None)
+        if at is None or match is None:
+            continue
+        bound = match["bounds"]["smoke" if scale == "untrained" else scale]
+        at["bound"] = bound
+        for seed, v in at["values"].items():
+            passed = v is not None and (v > bound if match["op"] == ">" else v < bound)
+            if passed == (scale == "untrained"):
+                failing.append(f"{notebook} {name} seed {seed}: {v} {match['op']} {bound} at {scale}")
+    return failing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", required=True, choices=["smoke", "lecture", "full", "untrained"])
@@ -98,7 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", nargs="*", help="default: every lecture with learning checks")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=MARGINS)
+    parser.add_argument("--rebound", action="store_true", help="take the lectures' bounds now, run nothing")
     args = parser.parse_args(argv)
+    if args.rebound:
+        margins = load(args.out)
+        failing = [f for n in (args.notebooks or list(margins)) for f in rebound(margins, n, args.scale)]
+        args.out.write_text(json.dumps(margins, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        print(
+            "\n".join(failing) or f"every measured value is on the right side of the new {args.scale} bounds"
+        )
+        return 1 if failing else 0
     names = args.notebooks or sorted(
         p.stem
         for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
