@@ -46,9 +46,11 @@ def load(path: Path = MARGINS) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def run_one(notebook: str, scale: str, seed: int, build: Path, threads: int) -> tuple[str, int, dict, str]:
+def run_one(
+    notebook: str, scale: str, seed: int, build: Path, threads: int
+) -> tuple[str, int, dict, str, float]:
     """Execute one notebook at ``scale`` with ``COURSE_SEED=seed``; return its recorded checks and
-    the commit it ran at (errors are allowed: at ``untrained`` every check fails)."""
+    the commit it ran at and its seconds (errors are allowed: at ``untrained`` every check fails)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -70,10 +72,12 @@ def run_one(notebook: str, scale: str, seed: int, build: Path, threads: int) -> 
         nb, timeout=None, kernel_name="python3", allow_errors=True, shutdown_kernel="immediate",
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )  # fmt: skip
+    start = time.perf_counter()
     client.execute()
+    seconds = time.perf_counter() - start
     path = build / "results" / f"{notebook}.json"
     doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    return notebook, seed, doc.get("checks", {}), doc.get("commit", "unknown")
+    return notebook, seed, doc.get("checks", {}), doc.get("commit", "unknown"), seconds
 
 
 def merge(margins: dict, notebook: str, scale: str, runs: dict[int, dict], commit: str) -> None:
