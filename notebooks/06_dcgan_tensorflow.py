@@ -716,7 +716,7 @@ checks.above(
 checks.above(
     "toy_heavy_covers_fewer_modes",
     final_balanced.modes_covered - final_collapsing.modes_covered,
-    config.scaled(smoke=3.5, lecture=3.5, full=3.5),
+    config.scaled(smoke=3.5, lecture=2.5, full=2.5),
     "modes covered by the balanced run minus modes covered by the generator-heavy run, at the end",
 )
 
