@@ -161,11 +161,12 @@ def main(argv: list[str] | None = None) -> int:
             for s in args.seeds
         ]
         for future in as_completed(futures):
-            notebook, seed, checks, commit = future.result()
+            notebook, seed, checks, commit, seconds = future.result()
             runs[notebook][seed] = checks
             commits[notebook] = commit
             print(
-                f"{time.perf_counter() - start:6.0f} s  {notebook} seed {seed}: {len(checks)} checks",
+                f"{time.perf_counter() - start:6.0f} s  {notebook} seed {seed}: {len(checks)} checks, "
+                f"ran {seconds:.0f} s",
                 flush=True,
             )
             for name, c in checks.items():
