@@ -1404,40 +1404,256 @@ plt.show()
 #   correction at the sampler's own temperature is possible (section 4 prints how many steps it
 #   keeps), and what keeps EBM practice unadjusted is its short, clipped, clamped chains and an energy
 #   trained with them.
-#
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# 1. **ULA bias, exactly.** For $E(x) = x^\top\Sigma^{-1}x/2$ show that ULA's stationary
-#    covariance has the eigenvectors of $\Sigma$ and the eigenvalues
-#    $1/\big(\kappa_i(1-\varepsilon\kappa_i/4)\big)$, where $\kappa_i$ are the eigenvalues of
-#    $\Sigma^{-1}$ (check with `samplers.ula_stationary_variance`, which takes the variance
-#    $1/\kappa_i$, and a run of `samplers.langevin`). Why does the ring widen but not shift?
-# 2. **Mode hopping.** Run a *single* MALA chain of 20 000 steps on the mixture of section 2. How
-#    many hops do you count (the function `hops`) as a function of `MIXTURE_STD`? Relate the rate
-#    to the energy barrier between neighbouring modes (printed in section 2). Then start the
-#    chains of section 2 from a distribution other than the uniform one (all at the origin, or
-#    all in one mode): where do they end up?
-# 3. **Learning eight modes.** Train the section-3 MLP on samples of the eight-mode mixture of
-#    section 2 (its equal-weight version, `toy2d.GaussianMixture.ring(k=8, radius=2.5, std=0.25)`)
-#    and compute its grid KL(p ‖ p_θ) as in section 3. As a yardstick, compute the same KL for a
-#    density that has smeared the eight modes into a ring (the mixture of 720 equal components on
-#    the same circle, `toy2d.GaussianMixture.ring(k=720, radius=2.5, std=0.25)`): a model whose KL is
-#    not clearly below that one has not resolved the modes. What helps: more updates, width,
-#    depth, larger Langevin steps? With the unequal weights of section 2, do the learned masses
-#    follow the weights or the buffer's shares of the modes?
-# 4. **Tempering the sampler.** In section 4, replace the decoupled step by the exact pairing for
-#    a few $\varepsilon$: inside `with samplers.frozen(energy):` run
-#    `samplers.langevin(energy, x, n_steps=K_LONG, step_size=ε, clamp=(-1, 1))` from noise. What
-#    do samples look like, and what does this tell you about the temperature of the sampler of
-#    {cite:t}`du2019`?
-# 5. **Break the training.** Set `ALPHA = 0`, or raise the learning rate tenfold, or drop
-#    `grad_clip`, or remove the spectral normalisation, and watch `E(real)` and `E(sample)`. Which
-#    of the divergence signs of section 4 appear first?
-# 6. **No buffer.** Set `REINIT_PROB = 1.0` (every chain starts from noise: short-run MCMC à la
-#    {cite:t}`nijkamp2019`) and compare both FCDs at the same budget. Does the gap between buffer
-#    and fresh chains close? What happens with 60 steps?
-# 7. **Inpainting.** Fix the top half of a test digit and let Langevin complete the bottom half.
-#    `samplers.langevin` has no mask, but it needs none: sample only the bottom half `y`, shaped
-#    `(B, 1, 14, 28)`, on the energy `lambda y: energy(torch.cat([top, y], dim=2))` with the top
-#    half `top` held fixed (inside `with samplers.frozen(energy):`, with the settings of
-#    `LANGEVIN`). Does the energy complete the digits plausibly? Does it keep their identity?
+# The first three are **checked**: fill in the cell marked `...`, run it, then run the `check`
+# line below it, which measures your answer against an independent reference (a fixed point
+# iterated to convergence, the proposal densities evaluated directly, the exact energy on a fine
+# grid) and says what disagrees. The others are open: write your answer, then compare it with the
+# model answer. In the book each solution is folded: try first.
+
+# %%
+from lib.exercises import check
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex03_1
+
+# %% [markdown]
+# ### Exercise 1: ULA's bias, exactly
+#
+# For $E(x) = x^2/(2v)$, the Gaussian of variance $v$, one ULA step is
+# $x' = x - \tfrac{\varepsilon}{2}\,x/v + \sqrt{\varepsilon}\,\xi$. Write the recursion for the
+# chain's variance, solve for its fixed point, and code it as `ula_variance(eps, var)` (without
+# `samplers.ula_stationary_variance`, which is the lecture's answer). For $E(x) = x^\top\Sigma^{-1}x/2$
+# the same holds per eigen-direction of $\Sigma$: why does the ring of section 2 widen but not shift?
+
+# %% tags=["hide-input"]
+def ula_variance(eps: float, var: float) -> float:
+    """Stationary variance of ULA with step ``eps`` on the Gaussian energy x²/(2·var)."""
+    # BEGIN SOLUTION
+    # s = (1 - ε/(2v))² s + ε  ⇒  s (ε/v − ε²/(4v²)) = ε  ⇒  s = v / (1 − ε/(4v))
+    return var / (1 - eps / (4 * var))
+    # END SOLUTION
+
+
+# %%
+check("03.1", ula_variance)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex03_2
+
+# %% [markdown]
+# ### Exercise 2: MALA's acceptance ratio
+#
+# MALA proposes $y = x - \tfrac{\varepsilon}{2}\nabla E(x) + \sqrt{\varepsilon}\,\xi$, so
+# $q(y \mid x) = \mathcal N\big(y;\, x - \tfrac{\varepsilon}{2}\nabla E(x),\, \varepsilon I\big)$, and
+# accepts with probability $\min(1, \alpha)$. Write `mala_log_accept(energy, grad, x, y, eps)`,
+# returning $\ln\alpha$ for NumPy vectors `x`, `y` and functions `energy` (a number) and `grad`
+# (a vector). Which terms would vanish for a symmetric proposal (random-walk Metropolis)?
+
+# %% tags=["hide-input"]
+def mala_log_accept(energy, grad, x: np.ndarray, y: np.ndarray, eps: float) -> float:
+    """ln α of MALA's move x → y: the Boltzmann ratio times the reverse over the forward proposal."""
+    # BEGIN SOLUTION
+    log_q_forward = -np.sum((y - x + eps / 2 * grad(x)) ** 2) / (2 * eps)  # ln q(y|x) + const
+    log_q_reverse = -np.sum((x - y + eps / 2 * grad(y)) ** 2) / (2 * eps)  # ln q(x|y) + const
+    return float(energy(x) - energy(y) + log_q_reverse - log_q_forward)
+    # END SOLUTION
+
+
+# %%
+check("03.2", mala_log_accept)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex03_3
+
+# %% [markdown]
+# ### Exercise 3: Whose share, the weight's or the basin's?
+#
+# In one dimension take $p(x) = w\,\mathcal N(x; -a, s^2) + (1-w)\,\mathcal N(x; a, s^2)$ with the
+# modes far apart ($a \gg s$), and start many chains uniformly on $[-h, h]$ ($h > a$). With steps
+# too small to cross the barrier in the time you run them, each chain settles in the mode whose basin it
+# starts in: the basins meet at the top of the energy barrier, the minimum of $p$ between the
+# modes. Write `left_share(w, a, s, h)`, the expected fraction of chains in the left mode (find the
+# barrier top numerically, e.g. on a fine grid). Compare it with $w$: which one do the chains of
+# section 2 follow?
+
+# %% tags=["hide-input"]
+def left_share(w: float, a: float, s: float, h: float) -> float:
+    """The share of chains started uniformly on [-h, h] that settle in the left mode."""
+    # BEGIN SOLUTION
+    x = np.linspace(-a, a, 200_001)
+    log_p = np.logaddexp(np.log(w) - (x + a) ** 2 / (2 * s**2), np.log(1 - w) - (x - a) ** 2 / (2 * s**2))
+    barrier = x[np.argmin(log_p)]  # the top of the energy barrier, where the basins meet
+    return float((barrier + h) / (2 * h))
+    # END SOLUTION
+
+
+# %%
+check("03.3", left_share)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex03_4
+# manual: true
+
+# %% [markdown]
+# ### Exercise 4: Mode hopping
+#
+# Run a *single* MALA chain of 20 000 steps on the mixture of section 2 and count its hops (the
+# function `hops`) for a few values of `MIXTURE_STD`. How should the hop rate depend on the energy
+# barrier between neighbouring modes (printed in section 2)? Then start the chains of section 2
+# all at the origin, or all in one mode: where do they end up?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# A hop needs the chain to climb the barrier $\Delta E$ between neighbouring modes. For small
+# steps the dynamics approximates the overdamped Langevin diffusion, whose escape rate over a
+# barrier follows Arrhenius' (Kramers') law: the rate scales as $e^{-\Delta E}$ times a prefactor
+# set by the curvatures at the mode and at the saddle. Narrower modes (smaller `MIXTURE_STD`)
+# raise $\Delta E$ roughly as $1/\sigma^2$, since the modes' separation is fixed, so the count of
+# hops falls off exponentially: expect many hops for wide modes and none at all for the lecture's
+# $\sigma = 0.25$, whose barrier's Boltzmann factor is printed in section 2. Chains started at the
+# origin sit on top of every barrier at once (the mixture's density there is tiny, but the
+# gradient points outward to all modes): they fall into the modes by the basins' angular
+# sectors around the origin, so about equally, whatever the weights. Chains started in one mode
+# stay in it. Either way, the shares follow the starting distribution's mass per basin, not the
+# weights $\pi_k$, as exercise 3 computed in one dimension.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex03_5
+# manual: true
+
+# %% [markdown]
+# ### Exercise 5: Learning eight modes
+#
+# Train the section-3 MLP on samples of the equal-weight eight-mode mixture
+# (`toy2d.GaussianMixture.ring(k=8, radius=2.5, std=0.25)`) and compute its grid
+# KL(p ‖ p_θ) as in section 3. As a yardstick, compute the same KL for the density that has
+# smeared the eight modes into a ring (`toy2d.GaussianMixture.ring(k=720, radius=2.5, std=0.25)`):
+# a model whose KL is not clearly below that one has not resolved the modes. What helps? With the
+# unequal weights of section 2, do the learned masses follow the weights or the buffer's shares?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# The smeared ring puts the right radial profile everywhere but spreads each mode's mass over
+# $1/8$ of the circle, so its KL from the mixture is that of the angular part alone: it is a
+# model that learned the radius and nothing else. The MLP has to carve eight wells, and its
+# negative phase only pushes up energy where the Langevin samples are: if the buffer's chains
+# cannot cross the barriers, the relative depths of the wells (the weights) are corrected only
+# as fast as the chains move between them. More updates and larger Langevin steps (more mixing
+# of the negatives) help most; width and depth help only once the sampler mixes. With unequal
+# weights expect the learned masses to lean towards the shares that the buffer's chains hold,
+# which, as exercises 3 and 4 show, follow their starting basins: the contrastive gradient
+# corrects a mode's weight only through samples that reach it.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex03_6
+# manual: true
+
+# %% [markdown]
+# ### Exercise 6: Tempering the sampler, and breaking the training
+#
+# In section 4, replace the decoupled step by the exact pairing for a few $\varepsilon$: inside
+# `with samplers.frozen(energy):` run `samplers.langevin(energy, x, n_steps=K_LONG, step_size=ε,
+# clamp=(-1, 1))` from noise. Then, separately, set `ALPHA = 0`, raise the learning rate tenfold,
+# drop `grad_clip` or remove the spectral normalisation, and watch `E(real)` and `E(sample)`.
+# What does each experiment tell you about the temperature of the sampler of {cite:t}`du2019`?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# The decoupled sampler moves by $\lambda\nabla E$ with noise $\sigma$, which is ULA on
+# $e^{-E/T}$ at $T = \sigma^2/(2\lambda)$ (section 4 prints it): far below 1. With the exact
+# pairing ($T = 1$) the noise $\sqrt{\varepsilon}$ is large next to the drift that the energy's
+# small gradients give, and the samples look like noise or drift away from digits: the energy was
+# only ever shaped where its low-temperature sampler goes, so $e^{-E_\theta}$ at $T = 1$ is not a
+# model of the digits. The stabilisers keep the energy's scale in check: without the L2 penalty
+# or the spectral normalisation the energy gap $E(\text{sample}) - E(\text{real})$ can grow
+# without bound (the contrastive loss is unbounded below), and the usual first sign is that
+# $|E|$ grows by orders of magnitude while the samples stop changing; a tenfold learning rate or
+# no gradient clipping brings oscillation of that gap. Which sign appears first depends on your
+# run: watch the printed energies.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex03_7
+# manual: true
+
+# %% [markdown]
+# ### Exercise 7: No buffer, and inpainting
+#
+# Set `REINIT_PROB = 1.0` (every chain starts from noise: short-run MCMC à la
+# {cite:t}`nijkamp2019`) and compare both FCDs at the same budget. Then fix the top half of a test
+# digit and let Langevin complete the bottom half: sample only the bottom half `y`, shaped
+# `(B, 1, 14, 28)`, on the energy `lambda y: energy(torch.cat([top, y], dim=2))` with `top` held
+# fixed (inside `with samplers.frozen(energy):`, with the settings of `LANGEVIN`). Does the energy
+# complete the digits plausibly, and keep their identity?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# Without the buffer, training and sampling use the same short chains from noise, so the energy
+# learns to make *those* chains end on digits (the short-run view of {cite:t}`nijkamp2019`): the
+# gap between the buffer's FCD and the fresh chains' FCD should shrink, typically at the price of a
+# worse buffer FCD, since no chain ever runs longer than $K$ steps. Inpainting is conditional
+# sampling from $e^{-E(\text{top}, y)}$: the top half is evidence, and the energy's low-temperature
+# chains complete strokes that continue it. Expect plausible completions that mostly keep the
+# digit's identity where the top half determines it (a 7, a 9) and switch it where it does not
+# (a 3 against an 8): the energy encodes the digits' joint structure only as far as its short-run
+# sampler needed it.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
