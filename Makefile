@@ -2,7 +2,10 @@
 #   make test   in one session on two workers: the unit tests, every notebook at COURSE_SCALE=smoke
 #               under nbval, and the negative control: every lecture at COURSE_SCALE=untrained,
 #               where its learning checks must fail
-#   make lab    JupyterLab on notebooks/ (jupytext pairs .py and .ipynb)
+#   make lab    JupyterLab on workspace/: your copies of the lectures, with the exercises to fill in
+#   make lab-solutions  JupyterLab on notebooks/, the lectures with the solutions (jupytext pairs)
+#   make student the student release: build/student/ (no solutions, the checks kept) and its autograders
+#   make grade SUBMISSIONS=folder  grade submitted notebooks against the checks (a table and a CSV)
 #   make run    every notebook at COURSE_SCALE (default: lecture) into build/, with HTML and results.md,
 #               JOBS (default 2) at a time
 #   make sync   regenerate each .ipynb from its paired .py (jupytext --sync)
@@ -20,8 +23,8 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 BUILD  ?= build
 
-.PHONY: env lock check-lock test unit notebooks negative-control lab run readme sync check-sync lint bench \
-	clean book slides book-check check-slides
+.PHONY: env lock check-lock test unit notebooks negative-control lab lab-solutions student grade run readme \
+	sync check-sync lint bench clean book slides book-check check-slides
 
 # --- the environment ---------------------------------------------------------------------------------
 # The Pythons the course supports are pyproject.toml's requires-python, >=3.11.5,<3.14 (a test keeps
@@ -140,8 +143,27 @@ notebooks: env
 negative-control: env
 	@$(TIMED) $(BIN)/python -m pytest tests/negative_control.py
 
+# Students work in workspace/ (never committed): the release's notebooks, copied there when missing,
+# so that a new release never overwrites an answer. Instructors edit the lectures themselves.
+LAB = $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 lab: env
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/
+	$(BIN)/python book/student.py --out $(BUILD)/student --workspace workspace
+	$(LAB) workspace/
+
+lab-solutions: env
+	$(LAB) notebooks/
+
+# The student release (book/student.py, with otter-grader's Otter Assign): each lecture with its
+# exercises' solutions removed, the checks kept, in $(BUILD)/student/; Otter's autograders beside them.
+student: env
+	$(BIN)/python book/student.py --out $(BUILD)/student
+
+# Grade a folder of submitted notebooks (book/grade.py: Otter's autograder, run without Docker):
+# one row per submission, one column per checked exercise, written to SUBMISSIONS/grades.csv.
+grade: env
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path/to/folder/of/notebooks"; exit 1; }
+	@test -d $(BUILD)/student/autograder || $(MAKE) --no-print-directory student
+	$(BIN)/python book/grade.py "$(SUBMISSIONS)" --release $(BUILD)/student
 
 # book/run.py (every lecture, JOBS at a time, each with its share of the cores; most lectures train on
 # one thread anyway) clears the last run's results, executes into build/ and writes build/results.md.

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import logging
 import re
@@ -137,6 +138,15 @@ def _has_questions(nb: nbformat.NotebookNode) -> bool:
     return any(c.cell_type == "raw" and BEGIN_QUESTION.match(c.source.strip()) for c in nb.cells)
 
 
+def _deterministic(src: Path, dst: Path) -> None:
+    """Copy notebook ``src`` to ``dst`` with cell ids made from position and content (Otter and
+    nbformat draw random ones), so that the same lecture always releases the same file."""
+    nb = nbformat.read(src, as_version=4)
+    for k, cell in enumerate(nb.cells):
+        cell["id"] = hashlib.sha1(f"{k}\0{cell.source}".encode()).hexdigest()[:12]
+    nbformat.write(nb, dst)
+
+
 def release(sources: list[Path], out: Path) -> list[Path]:
     """Write the student release of lectures ``sources`` (their ``.py``) into ``out``; return the
     student notebooks written."""
@@ -159,15 +169,24 @@ def release(sources: list[Path], out: Path) -> list[Path]:
                 log = io.StringIO()
                 with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                     try:
-                        otter_assign(str(tmp / f"{name}-master.ipynb"), str(tmp / f"{name}-otter"), no_run_tests=True, no_pdfs=True)
+                        otter_assign(
+                            str(tmp / f"{name}-master.ipynb"),
+                            str(tmp / f"{name}-otter"),
+                            no_run_tests=True,
+                            no_pdfs=True,
+                        )
                     except Exception as error:
-                        raise ReleaseError(f"{name}: otter assign failed: {error}\n{log.getvalue()}") from error
+                        raise ReleaseError(
+                            f"{name}: otter assign failed: {error}\n{log.getvalue()}"
+                        ) from error
                 otter_out = tmp / f"{name}-otter"
-                shutil.copy(otter_out / "student" / f"{name}-master.ipynb", stage / f"{name}.ipynb")
+                _deterministic(otter_out / "student" / f"{name}-master.ipynb", stage / f"{name}.ipynb")
                 (stage / "autograder").mkdir()
                 (zip_file,) = (otter_out / "autograder").glob("*.zip")
                 shutil.copy(zip_file, stage / "autograder" / f"{name}.zip")
-                shutil.copy(otter_out / "autograder" / f"{name}-master.ipynb", stage / "autograder" / f"{name}.ipynb")
+                _deterministic(
+                    otter_out / "autograder" / f"{name}-master.ipynb", stage / "autograder" / f"{name}.ipynb"
+                )
             # into place, one lecture at a time: a lecture is either the last release's or this one's
             for path in sorted(stage.rglob("*")):
                 if path.is_file():
@@ -179,10 +198,30 @@ def release(sources: list[Path], out: Path) -> list[Path]:
     return written
 
 
+def to_workspace(notebooks: list[Path], workspace: Path) -> list[str]:
+    """Copy each released notebook into ``workspace`` where it is not there yet; never overwrite one
+    (it holds a student's answers). ``workspace/.release/`` keeps the version each copy was made
+    from, so that a later release that changes a lecture is reported once. Returns what to say."""
+    record = workspace / ".release"
+    record.mkdir(parents=True, exist_ok=True)
+    said = []
+    for nb in notebooks:
+        mine, was = workspace / nb.name, record / nb.name
+        if not mine.exists():
+            shutil.copyfile(nb, mine)
+        elif was.exists() and was.read_bytes() != nb.read_bytes():
+            said.append(f"kept your {mine}; the lecture has changed since you copied it: see {nb}")
+        shutil.copyfile(nb, was)
+    return said
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sources", nargs="*", help="lectures' .py sources (default: every notebooks/NN_*.py)")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "student")
+    parser.add_argument(
+        "--workspace", type=Path, help="also copy each released notebook here where it is missing (make lab)"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("otter").setLevel(logging.WARNING)
     sources = cli.expand_globs(args.sources) or sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -191,7 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     except ReleaseError as error:
         print(f"student release: {error}", file=sys.stderr)
         return 1
-    print(f"student release: {len(written)} notebooks in {args.out} (autograders in {args.out / 'autograder'})")
+    print(
+        f"student release: {len(written)} notebooks in {args.out} (autograders in {args.out / 'autograder'})"
+    )
+    if args.workspace is not None:
+        for line in to_workspace(written, args.workspace):
+            print(line)
     return 0
 
 

@@ -29,7 +29,9 @@ from typing import Any
 
 import jupytext
 import nbformat
+import numpy as np
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "book"))
@@ -161,3 +163,55 @@ def test_checked_exercises_three_ways(source: Path, tmp_path: Path) -> None:
         assert not failed.stub, f"exercise {exercise_id}: the wrong answer is taken for the stub: {failed}"
         ok, _ = _otter_passes(otter_tests[name], env)
         assert not ok, f"exercise {exercise_id}: the autograder passes the wrong answer"
+
+
+def test_every_lecture_has_three_checked_exercises() -> None:
+    for source in LECTURES:
+        _, ids = student.prepare(jupytext.read(source), source.stem)
+        assert len(ids) >= MIN_CHECKED, (
+            f"{source.stem} has {len(ids)} checked exercises, fewer than {MIN_CHECKED}"
+        )
+
+
+def test_check_helpers_say_what_is_wrong() -> None:
+    def stub(x):  # the release's stub: a body of `...` returns None
+        ...
+
+    with pytest.raises(exercises.ExerciseError, match="still the stub") as info:
+        exercises.function(..., "f")
+    assert info.value.stub
+    with pytest.raises(exercises.ExerciseError, match="should be a function, got int"):
+        exercises.function(3, "f")
+    with pytest.raises(exercises.ExerciseError, match=r"`f\(1\)` returned None: the stub") as info:
+        exercises.call(stub, "f", 1)
+    assert info.value.stub
+    with pytest.raises(exercises.ExerciseError, match=r"`f\(0\)` raised ZeroDivisionError") as info:
+        exercises.call(lambda x: 1 / x, "f", 0)
+    assert not info.value.stub and isinstance(info.value.__cause__, ZeroDivisionError)
+    assert exercises.number(np.float32(2.5), "x") == 2.5
+    assert exercises.number(torch.tensor(1.5), "x") == 1.5
+    with pytest.raises(exercises.ExerciseError, match="should be a number, got str"):
+        exercises.number("1", "x")
+    with pytest.raises(exercises.ExerciseError, match="a finite number"):
+        exercises.number(float("nan"), "x")
+    assert exercises.array(torch.ones(2, requires_grad=True), "a", (2,)).dtype == np.float64
+    with pytest.raises(exercises.ExerciseError, match=r"has shape \(3,\), expected \(2,\)"):
+        exercises.array([1, 2, 3], "a", (2,))
+    with pytest.raises(exercises.ExerciseError, match="1 entries that are not finite"):
+        exercises.array([1, np.inf], "a")
+
+
+def test_check_registry_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match=r"as in '03\.1'"):
+        exercises.check("3.1", None)
+    with pytest.raises(ValueError, match=r"no exercise 03\.99; lecture 03 checks: 03\.1"):
+        exercises.check("03.99", None)
+    with pytest.raises(ValueError, match="lecture 98 has no checked exercises"):
+        exercises.check("98.1", None)
+    with pytest.raises(ValueError, match="registered twice"):
+        exercises.exercise("03.1", wrong="x = 1")(lambda: "")
+    with pytest.raises(ValueError, match="one plausible wrong answer"):
+        exercises.exercise("97.1", wrong=" ")
+    exercises.check("03.1", lambda eps, var: var / (1 - eps / (4 * var)))
+    assert capsys.readouterr().out.startswith("✓ Exercise 03.1: ")
+    assert exercises.question_name("03.12") == "ex03_12"

@@ -64,9 +64,7 @@ class ExerciseError(AssertionError):
 
 def _parse(exercise_id: str) -> str:
     if not isinstance(exercise_id, str) or not _ID.fullmatch(exercise_id):
-        raise ValueError(
-            f"an exercise is named by its lecture and number, as in '03.1', got {exercise_id!r}"
-        )
+        raise ValueError(f"an exercise is named by its lecture and number, as in '03.1', got {exercise_id!r}")
     return exercise_id[:2]
 
 
@@ -99,7 +97,9 @@ def _load(lecture: str) -> None:
     except ModuleNotFoundError as error:
         if error.name != f"{__name__}.lecture{lecture}":
             raise
-        raise ValueError(f"lecture {lecture} has no checked exercises (no lib/exercises/lecture{lecture}.py)") from None
+        raise ValueError(
+            f"lecture {lecture} has no checked exercises (no lib/exercises/lecture{lecture}.py)"
+        ) from None
 
 
 def _lookup(exercise_id: str) -> Callable[..., str]:
@@ -180,10 +180,14 @@ def number(value: Any, name: str) -> float:
     :class:`ExerciseError` naming ``name`` otherwise."""
     if value is None or value is Ellipsis:
         raise _stub(name)
+    if isinstance(value, (str, bytes, bool)):
+        raise ExerciseError(f"`{name}` should be a number, got {type(value).__name__}: {_short(value)}")
     try:
         out = float(value.item() if hasattr(value, "item") else value)
     except (TypeError, ValueError):
-        raise ExerciseError(f"`{name}` should be a number, got {type(value).__name__}: {_short(value)}") from None
+        raise ExerciseError(
+            f"`{name}` should be a number, got {type(value).__name__}: {_short(value)}"
+        ) from None
     if not math.isfinite(out):
         raise ExerciseError(f"`{name}` is {out}: a finite number is expected")
     return out

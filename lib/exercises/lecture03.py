@@ -69,7 +69,9 @@ def _mala_log_accept(mala_log_accept: Callable[..., float]) -> str:
             x = rng.normal(size=2)
             y = x - eps / 2 * grad(x) + np.sqrt(eps) * rng.normal(size=2)
             want = -energy(y) + energy(x) + log_q(x, y, eps) - log_q(y, x, eps)
-            got = number(call(fn, "mala_log_accept", energy, grad, x.copy(), y.copy(), eps), "mala_log_accept(...)")
+            got = number(
+                call(fn, "mala_log_accept", energy, grad, x.copy(), y.copy(), eps), "mala_log_accept(...)"
+            )
             if abs(got - want) > 1e-8 * max(1.0, abs(want)):
                 raise ExerciseError(
                     f"at ε = {eps}, x = {np.round(x, 3)}, y = {np.round(y, 3)} your log acceptance ratio is "
@@ -93,7 +95,12 @@ def _left_share(left_share: Callable[..., float]) -> str:
     barrier top, found on a fine grid of the exact energy."""
     fn = function(left_share, "left_share")
     lines = []
-    for w_left, a, s, half in [(0.5, 1.0, 0.3, 2.0), (0.8, 1.0, 0.3, 2.0), (0.2, 1.5, 0.4, 3.0), (0.9, 1.0, 0.25, 1.5)]:
+    for w_left, a, s, half in [
+        (0.5, 1.0, 0.3, 2.0),
+        (0.8, 1.0, 0.3, 2.0),
+        (0.2, 1.5, 0.4, 3.0),
+        (0.9, 1.0, 0.25, 1.5),
+    ]:
         x = np.linspace(-a, a, 400_001)
         log_p = np.logaddexp(
             np.log(w_left) - (x + a) ** 2 / (2 * s * s), np.log1p(-w_left) - (x - a) ** 2 / (2 * s * s)
