@@ -1422,7 +1422,7 @@ from lib.exercises import check
 # # BEGIN QUESTION
 # name: ex03_1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1: ULA's bias, exactly
 #
 # For $E(x) = x^2/(2v)$, the Gaussian of variance $v$, one ULA step is
@@ -1430,6 +1430,7 @@ from lib.exercises import check
 # chain's variance, solve for its fixed point, and code it as `ula_variance(eps, var)` (without
 # `samplers.ula_stationary_variance`, which is the lecture's answer). For $E(x) = x^\top\Sigma^{-1}x/2$
 # the same holds per eigen-direction of $\Sigma$: why does the ring of section 2 widen but not shift?
+
 
 # %% tags=["hide-input"]
 def ula_variance(eps: float, var: float) -> float:
@@ -1450,7 +1451,7 @@ check("03.1", ula_variance)
 # # BEGIN QUESTION
 # name: ex03_2
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: MALA's acceptance ratio
 #
 # MALA proposes $y = x - \tfrac{\varepsilon}{2}\nabla E(x) + \sqrt{\varepsilon}\,\xi$, so
@@ -1458,6 +1459,7 @@ check("03.1", ula_variance)
 # accepts with probability $\min(1, \alpha)$. Write `mala_log_accept(energy, grad, x, y, eps)`,
 # returning $\ln\alpha$ for NumPy vectors `x`, `y` and functions `energy` (a number) and `grad`
 # (a vector). Which terms would vanish for a symmetric proposal (random-walk Metropolis)?
+
 
 # %% tags=["hide-input"]
 def mala_log_accept(energy, grad, x: np.ndarray, y: np.ndarray, eps: float) -> float:
@@ -1479,7 +1481,7 @@ check("03.2", mala_log_accept)
 # # BEGIN QUESTION
 # name: ex03_3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3: Whose share, the weight's or the basin's?
 #
 # In one dimension take $p(x) = w\,\mathcal N(x; -a, s^2) + (1-w)\,\mathcal N(x; a, s^2)$ with the
@@ -1489,6 +1491,7 @@ check("03.2", mala_log_accept)
 # modes. Write `left_share(w, a, s, h)`, the expected fraction of chains in the left mode (find the
 # barrier top numerically, e.g. on a fine grid). Compare it with $w$: which one do the chains of
 # section 2 follow?
+
 
 # %% tags=["hide-input"]
 def left_share(w: float, a: float, s: float, h: float) -> float:
@@ -1512,7 +1515,7 @@ check("03.3", left_share)
 # name: ex03_4
 # manual: true
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4: Mode hopping
 #
 # Run a *single* MALA chain of 20 000 steps on the mixture of section 2 and count its hops (the
@@ -1550,7 +1553,7 @@ check("03.3", left_share)
 # name: ex03_5
 # manual: true
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 5: Learning eight modes
 #
 # Train the section-3 MLP on samples of the equal-weight eight-mode mixture
@@ -1588,7 +1591,7 @@ check("03.3", left_share)
 # name: ex03_6
 # manual: true
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 6: Tempering the sampler, and breaking the training
 #
 # In section 4, replace the decoupled step by the exact pairing for a few $\varepsilon$: inside
@@ -1626,7 +1629,7 @@ check("03.3", left_share)
 # name: ex03_7
 # manual: true
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 7: No buffer, and inpainting
 #
 # Set `REINIT_PROB = 1.0` (every chain starts from noise: short-run MCMC à la
