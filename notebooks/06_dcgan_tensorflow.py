@@ -418,7 +418,7 @@ fig.tight_layout()
 # non-saturating one has size $1 - D \approx 1$. This is the original paper's recommendation and
 # the TensorFlow tutorial's choice: `cross_entropy(ones_like(fake_output), fake_output)`
 # $= -\log D$. (Other GANs use other losses altogether: the Wasserstein GAN
-# {cite:p}`arjovsky2017wgan`, the least-squares GAN of exercise 2, hinge losses.)
+# {cite:p}`arjovsky2017wgan`, the least-squares GAN of exercise 5(b), hinge losses.)
 #
 # **A different game.** The two losses agree in direction only *per sample*. A batch gradient
 # sums the samples' logit gradients $\nabla_\theta \ell_i$ with weights $D_i$ (minimax) or
@@ -475,7 +475,7 @@ fig.tight_layout()
 #
 # The data are 8 Gaussians on a circle of radius $R = 2$, the benchmark of {cite:t}`metz2017`, who
 # give each mode a standard deviation $\sigma = 0.02$; we use wider modes, $\sigma = 0.05$, to keep
-# the runs short (exercise 2(d) tries 0.02). Generator and discriminator are small MLPs; each
+# the runs short (exercise 5(d) tries 0.02). Generator and discriminator are small MLPs; each
 # training step does one discriminator update and `g_steps` generator updates. With logits $\ell$,
 # the losses are $-\log\sigma(\ell) = \mathrm{softplus}(-\ell)$ and
 # $-\log(1-\sigma(\ell)) = \mathrm{softplus}(\ell)$:
@@ -740,7 +740,7 @@ checks.above(
 
 # %% [markdown]
 # Remedies for mode collapse studied in the
-# literature include more discriminator steps (the theory's assumption; exercise 2(c)),
+# literature include more discriminator steps (the theory's assumption; exercise 5(c)),
 # unrolling the discriminator {cite:p}`metz2017`, minibatch discrimination, which lets the
 # discriminator compare the samples of a batch with each other {cite:p}`salimans2016`, and losses
 # whose gradients do not vanish, such as the Wasserstein GAN's {cite:p}`arjovsky2017wgan`.
@@ -852,7 +852,7 @@ print(
 # equilibrium by $\prod_t\sqrt{1+\eta_t^2}$, which grows for *every* positive schedule; smaller
 # steps only lower the drift per turn around the equilibrium (a step turns by about $\eta_t$
 # radians and grows the distance by a factor of about $1 + \eta_t^2/2$). And Adam's step has a
-# size of about the learning rate whatever the size of the gradient. Exercise 5 compares the
+# size of about the learning rate whatever the size of the gradient. Exercise 8 compares the
 # decay with a constant rate, which the `full` scale keeps, as the tutorial does ($\alpha = 1$).
 
 # %% slideshow={"slide_type": "subslide"}
@@ -985,7 +985,7 @@ del probe_generator, probe_discriminator
 # set of digits evolve), and a **checkpoint**: `tf.train.Checkpoint` saves the variables of
 # everything it is given (both networks, both optimisers' moment estimates, an epoch counter), and
 # `CheckpointManager` numbers the saves and keeps the last two, in `build/checkpoints/06_dcgan/`
-# (exercise 4 resumes a training from one). The training time it records counts the training
+# (exercise 7 resumes a training from one). The training time it records counts the training
 # steps only, not the scoring.
 
 # %% slideshow={"slide_type": "subslide"}
@@ -1083,7 +1083,7 @@ for e in range(len(history["fcd"])):
 # epochs, as a total-variation distance $\tfrac12\sum_k|\pi_k^{(e)} - \pi_k^{(e-1)}|$ (the fraction
 # of samples that would have to change class), next to the change that sampling alone gives: two
 # sets of `N_SCORE` labels drawn from the same shares. Changes well above that are shifts of mass,
-# not noise. (Exercise 5 asks what the decay of the learning rate does to them.)
+# not noise. (Exercise 8 asks what the decay of the learning rate does to them.)
 
 # %% slideshow={"slide_type": "subslide"}
 print(
@@ -1331,36 +1331,374 @@ checks.below(
 #   TensorFlow DCGAN tutorial, <https://www.tensorflow.org/tutorials/generative/dcgan>.
 # - {cite:t}`mescheder2018`: which GAN training methods converge, shown on a one-parameter game
 #   much like the bilinear one of section 1.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# 1. **One-sided label smoothing** {cite:p}`salimans2016`. In `discriminator_loss`, replace the
-#    real targets `tf.ones_like(real_output)` by `0.9 * tf.ones_like(real_output)`. Re-run the DCGAN:
-#    what happens to $d(x)$, the losses and the FCD curve? Why smooth only the real side?
-# 2. **The toy GAN, changed.** (a) Train it with the *minimax* generator loss
-#    $\mathbb{E}\log(1 - \sigma(\ell)) = -\mathbb{E}\,\mathrm{softplus}(\ell)$: in `train_toy_gan`'s
-#    `train_step`, change the generator's loss accordingly, and compare how fast the modes are
-#    covered. (b) Replace the DCGAN losses by the least-squares GAN {cite:p}`mao2017`:
-#    $L_d = \tfrac12\mathbb{E}(\ell(x)-1)^2 + \tfrac12\mathbb{E}\,\ell(g(z))^2$,
-#    $L_g = \tfrac12\mathbb{E}(\ell(g(z))-1)^2$ (edit `discriminator_loss` and `generator_loss`),
-#    and compare the final FCD. (c) Can you stop the toy collapse with 5 *discriminator* steps per
-#    generator step? Give `train_step` a loop over discriminator updates like the one over
-#    generator updates. (d) Set `TOY_STD = 0.02`, the value of {cite:t}`metz2017`: how many steps
-#    does the balanced run need to cover the ring?
-# 3. **A conditional GAN** {cite:p}`mirza2014`. Give both networks the label: concatenate a
-#    one-hot `y` to `z` in the generator, and give the discriminator a second input (e.g. a
-#    `layers.Embedding(10, 28*28)` reshaped to an extra image channel). A network with two inputs
-#    needs Keras' functional API (`keras.Input` for each, `layers.Concatenate`, `keras.Model`)
-#    instead of `keras.Sequential`, and `losses_and_gradients` must pass the labels on. Train on
-#    `(train_x, train_labels)` and draw a grid whose rows are the digits 0–9. Check with
-#    `metrics.predict_labels` that the generated digit matches the requested label: what accuracy
-#    do you get?
-# 4. **Resume.** Interrupt the DCGAN training after a few epochs (an unfinished training is not
-#    cached). Build fresh networks and optimisers, restore the latest checkpoint into them with
-#    `tf.train.Checkpoint(...).restore(tf.train.latest_checkpoint(...))` (the objects under the same
-#    names as in `train_dcgan`), and continue the loop from the restored epoch counter. Does the
-#    FCD continue where it stopped? What else would you have to save to continue the whole history?
-# 5. **A constant learning rate.** Set `LR_FINAL_FRACTION = 1.0` and re-run the DCGAN at
-#    `lecture` scale. Compare the FCD curve, the per-class shares and the printed changes of the
-#    shares between epochs with the decayed run: do the swings persist to the end? How different
-#    are the last few epochs' FCDs?
+# The first three are **checked**: fill in the cell marked `...`, run it, then run the `check`
+# line below it, which measures your answer against an independent reference (the cross-entropy
+# minimised point by point, the eigenvalues of the step's matrix, finite differences of the
+# divergences) and says what disagrees. The others are open: write your answer, then compare it
+# with the model answer. In the book each solution is folded: try first.
+
+# %%
+from lib.exercises import check
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex06_1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1: One-sided label smoothing, at the optimum
+#
+# {cite:t}`salimans2016` train the discriminator towards the target 0.9 instead of 1 on real
+# images, and keep the target 0 on generated ones: *one-sided* label smoothing. With a target
+# $t \in [0, 1]$ for the discriminator's probability $d \in (0, 1)$, the binary cross-entropy is
+# $\mathrm{BCE}(t, d) = -t\log d - (1-t)\log(1-d)$, and the discriminator minimises
+# $$
+# L_d = \mathbb{E}_{x\sim p_{\text{data}}}\,\mathrm{BCE}\bigl(t_{\text{real}}, d(x)\bigr)
+#     + \mathbb{E}_{x\sim p_{\text{model}}}\,\mathrm{BCE}\bigl(t_{\text{fake}}, d(x)\bigr)
+# $$
+# (the lecture's $L_d$ has $t_{\text{real}} = 1$, $t_{\text{fake}} = 0$). Minimise it pointwise,
+# as section 1 did for $d^*$, and write `smoothed_discriminator(p_data, p_model, real_target,
+# fake_target)`: the minimising $d$ at every point, for NumPy arrays `p_data` and `p_model` of the
+# two distributions' probabilities on the same points ($p_{\text{data}} + p_{\text{model}} > 0$ at
+# every point, but either may vanish) and the targets $t_{\text{real}}$, $t_{\text{fake}}$. Then
+# compare one-sided ($t_{\text{fake}} = 0$) with two-sided ($t_{\text{fake}} = 0.1$) smoothing
+# where $p_{\text{data}} = 0 < p_{\text{model}}$: what does the discriminator answer there? What does
+# one-sided smoothing change in the non-saturating generator's gradient, $-\nabla_x \log d(x)$, at
+# the optimal discriminator?
+
+
+# %% tags=["hide-input"]
+def smoothed_discriminator(
+    p_data: np.ndarray, p_model: np.ndarray, real_target: float, fake_target: float
+) -> np.ndarray:
+    """The d that minimises E_data BCE(real_target, d) + E_model BCE(fake_target, d), point by point."""
+    # BEGIN SOLUTION
+    # With a = t_r p_data + t_f p_model and b = (1 − t_r) p_data + (1 − t_f) p_model, minimise
+    # −a log d − b log(1 − d): −a/d + b/(1 − d) = 0 ⇒ d = a/(a + b), and a + b = p_data + p_model.
+    # One-sided (t_f = 0): d = 0.9 d*, so −∇ log d = −∇ log d* (the same generator gradient) and d = 0
+    # where only the model has mass. Two-sided: d = t_f there, so the samples off the data are not firmly
+    # rejected, and the gradient of their loss −log d, −(t_r − t_f)∇d*/(t_f + (t_r − t_f)d*), is far
+    # smaller than the one-sided −∇d*/d* where d* ≪ t_f.
+    return (real_target * p_data + fake_target * p_model) / (p_data + p_model)
+    # END SOLUTION
+
+
+# %%
+check("06.1", smoothed_discriminator)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex06_2
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: Gradient play, step by step
+#
+# Take section 1's games with a curvature $\gamma \ge 0$ on the discriminator's side,
+# $v(\theta, \phi) = \theta\phi - \tfrac{\gamma}{2}\phi^2$: the generator descends $v$ in $\theta$,
+# the discriminator ascends it in $\phi$, both with the step $\eta > 0$. Simultaneous steps are
+# $\theta' = \theta - \eta\phi$, $\phi' = \phi + \eta(\theta - \gamma\phi)$; alternating steps are
+# $\theta' = \theta - \eta\phi$, then $\phi' = \phi + \eta(\theta' - \gamma\phi)$. Both are linear,
+# $(\theta', \phi') = M\,(\theta, \phi)$, so after many steps the distance from the equilibrium
+# changes per step by the factor $\rho(M)$, the largest modulus of $M$'s eigenvalues (its
+# spectral radius). Write `step_radius(eta, gamma, alternating)`, returning $\rho(M)$ for
+# simultaneous (`alternating=False`) or alternating (`alternating=True`) steps; it must hold
+# when $M$'s eigenvalues are real too. Recover section 1's $\sqrt{1+\eta^2}$ and
+# $\sqrt{1 - \eta\gamma + \eta^2}$, find $\det M$ for alternating steps, and say for which $\eta$
+# each kind of play converges when $\gamma = 0.3$, and up to which $\eta$ alternating steps on
+# $v = \theta\phi$ stay on their ellipse.
+
+
+# %% tags=["hide-input"]
+def step_radius(eta: float, gamma: float, alternating: bool) -> float:
+    """Spectral radius of one step of simultaneous or alternating gradient play on v = θφ − γφ²/2."""
+    # BEGIN SOLUTION
+    # simultaneous: φ' = ηθ + (1 − ηγ)φ;  alternating: φ' = φ + η(θ − ηφ − γφ) = ηθ + (1 − η² − ηγ)φ.
+    # det M = 1 − ηγ + η² (simultaneous) or 1 − ηγ (alternating): the squared modulus of complex
+    # eigenvalues. At γ = 0.3, simultaneous steps converge for η < γ; alternating ones for
+    # η < √(γ² + 4) − γ ≈ 1.72 (where |tr M| < 1 + det M). At γ = 0, det M = 1: alternating steps
+    # orbit for η < 2; beyond, the eigenvalues are real and one lies below −1.
+    phi_from_phi = 1 - eta * gamma - (eta**2 if alternating else 0.0)
+    m = np.array([[1.0, -eta], [eta, phi_from_phi]])
+    return float(np.max(np.abs(np.linalg.eigvals(m))))
+    # END SOLUTION
+
+
+# %%
+check("06.2", step_radius)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex06_3
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: The non-saturating generator's gradient
+#
+# Section 2 claims that against the optimal discriminator, held fixed, the non-saturating
+# generator descends $\mathrm{KL}(p_{\text{model}}\|p_{\text{data}}) - 2\,\mathrm{JSD}(p_{\text{data}}\|p_{\text{model}})$.
+# Test it without networks. On $K$ points, let $p_{\text{data}}$ be a distribution with
+# $p_{\text{data}}(x) > 0$ everywhere and the model $p_\theta = \mathrm{softmax}(\theta)$, i.e.
+# $p_\theta(x) = e^{\theta_x}/\sum_y e^{\theta_y}$ with $\theta \in \mathbb{R}^K$. Against a
+# discriminator $d$ the non-saturating loss is $L(\theta; d) = \sum_x p_\theta(x)\,\bigl(-\log d(x)\bigr)$.
+# Write `ns_gradient(p_data, theta)`, returning the vector $\nabla_\theta L(\theta; d)$ (shape
+# $(K,)$) at $d = d^* = p_{\text{data}}/(p_{\text{data}} + p_\theta)$, with $d$ held fixed while you
+# differentiate (a training step does not differentiate the discriminator). The check compares
+# it with central finite differences of $\mathrm{KL}(p_\theta\|p_{\text{data}}) - 2\,\mathrm{JSD}(p_{\text{data}}\|p_\theta)$.
+# The gradient of which function of $\theta$ does the zero-sum generator follow, with the loss
+# $\sum_x p_\theta(x)\log\bigl(1 - d(x)\bigr)$ at $d^*$ held fixed?
+
+
+# %% tags=["hide-input"]
+def ns_gradient(p_data: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """∇_θ Σ_x p_θ(x)(−log d(x)) at d = p_data/(p_data + p_θ), d held fixed, with p_θ = softmax(θ)."""
+    # BEGIN SOLUTION
+    # ∂p_x/∂θ_k = p_x(δ_xk − p_k)  ⇒  ∂_k Σ_x p_x f_x = p_k (f_k − Σ_x p_x f_x), with f = −log d* fixed.
+    # The zero-sum loss, f = log(1 − d*), gives the gradient of v(θ, d*) = −log 4 + 2 JSD (Danskin).
+    p = np.exp(theta - theta.max())
+    p = p / p.sum()
+    f = -np.log(p_data / (p_data + p))
+    return p * (f - p @ f)
+    # END SOLUTION
+
+
+# %%
+check("06.3", ns_gradient)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex06_4
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: One-sided label smoothing, in training
+#
+# In `discriminator_loss`, replace the real targets `tf.ones_like(real_output)` by
+# `0.9 * tf.ones_like(real_output)` and re-run the DCGAN. What happens to the mean $d(x)$, the
+# losses and the FCD curve? With exercise 1, find the values that the losses and $d$ take at the
+# equilibrium $p_{\text{model}} = p_{\text{data}}$ now, in place of $\log 4$, $\log 2$ and ½.
+# (Keras' `label_smoothing` argument of `BinaryCrossentropy` would move both targets, to
+# $1 - s/2$ and $s/2$.)
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# By exercise 1 the optimal discriminator becomes $0.9\,d^*$: it never answers more than 0.9,
+# however well it separates the two sets, so expect the mean $d(x)$ to stay below 0.9; and the
+# real half of $L_d$ cannot fall below the entropy of its target,
+# $-0.9\log 0.9 - 0.1\log 0.1 \approx 0.325$ nats. At the equilibrium $p_{\text{model}} = p_{\text{data}}$ it answers $0.45$ everywhere, so
+# $L_d = -0.9\log 0.45 - 0.1\log 0.55 - \log 0.55 \approx 1.376$ (instead of
+# $\log 4 \approx 1.386$) and the non-saturating $L_g = -\log 0.45 \approx 0.799$ (instead of
+# $\log 2 \approx 0.693$): read the curves against these lines. The generator's gradient at the
+# optimal discriminator does not change, since $-\log(0.9\,d^*) = -\log 0.9 - \log d^*$, and
+# $p_{\text{model}} = p_{\text{data}}$ is still where it vanishes. What smoothing changes is the
+# discriminator's training: the real-image term alone is minimised at the logit
+# $\log 9 \approx 2.2$ instead of at $+\infty$, so the discriminator is not rewarded for ever more
+# confident verdicts on real images, which {cite:t}`salimans2016` found to stabilise training.
+# Expect an FCD curve much like the original run's; a difference smaller than the FCD's swings
+# from epoch to epoch says nothing. Only the real side is smoothed because a target
+# $t_{\text{fake}} > 0$ gives $d = t_{\text{fake}}$ where the model has mass and the data have none
+# (exercise 1): there the discriminator no longer rejects the samples firmly, and the samples that
+# most need to move get a weaker push towards the data.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex06_5
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5: Other losses, other step ratios
+#
+# (a) Train the toy GAN with the *minimax* generator loss
+# $\mathbb{E}\log(1 - \sigma(\ell)) = -\mathbb{E}\,\mathrm{softplus}(\ell)$: in `train_toy_gan`'s
+# `train_step`, change the generator's loss accordingly, and compare how fast the modes are
+# covered. (b) Replace the DCGAN losses by the least-squares GAN {cite:p}`mao2017`:
+# $L_d = \tfrac12\mathbb{E}(\ell(x)-1)^2 + \tfrac12\mathbb{E}\,\ell(g(z))^2$,
+# $L_g = \tfrac12\mathbb{E}(\ell(g(z))-1)^2$ (edit `discriminator_loss` and `generator_loss`),
+# find the optimal $\ell$, and compare the final FCD. (c) Can you stop the toy collapse with 5
+# *discriminator* steps per generator step? Give `train_step` a loop over discriminator updates
+# like the one over generator updates. (d) Set `TOY_STD = 0.02`, the value of
+# {cite:t}`metz2017`: how many steps does the balanced run need to cover the ring?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# (a) The minimax loss's gradient through the logit is $-D$ (section 2): once the discriminator
+# rejects the samples ($D \approx 0$) the generator gets almost no gradient, so expect the modes to
+# be covered later than with the non-saturating loss, or not within `TOY_STEPS`. At $d^*$ held
+# fixed its gradient is that of $2\,\mathrm{JSD}$ (exercise 3), the objective of section 1's
+# theory: the change is in the dynamics, especially early, not in the game's equilibrium.
+# (b) Minimising $p_{\text{data}}(\ell-1)^2 + p_{\text{model}}\ell^2$ pointwise gives
+# $\ell^* = p_{\text{data}}/(p_{\text{data}} + p_{\text{model}})$, the function $d^*$ but now as the raw
+# output; with targets $b$ for real and $a$ for generated images it is
+# $(b\,p_{\text{data}} + a\,p_{\text{model}})/(p_{\text{data}} + p_{\text{model}})$, exercise 1's
+# formula: both losses are minimised by the mean target at $x$. The generator's loss
+# $\tfrac12(\ell-1)^2$ has the gradient $\ell - 1$ in $\ell$, which does not saturate: it grows
+# the further the discriminator places a sample from the real target. The batch means of
+# $\sigma(\ell)$ that `losses_and_gradients` reports mean nothing for this loss: watch the means
+# of $\ell$ instead. {cite:t}`mao2017` show that their generator minimises a Pearson $\chi^2$
+# divergence for targets $a = -1$, $b = 1$ and generator target $c = 0$; the 0–1 targets here are
+# the other choice they discuss, with the generator aiming at the real target. Whether the final
+# FCD is lower is an empirical question: compare the difference with the FCD's swings from epoch
+# to epoch before calling it real. (c) More discriminator steps bring the discriminator nearer
+# to the optimum for the current generator, the assumption of section 1's theory: the generator
+# then follows a divergence instead of chasing the last discriminator's favourite region. Expect
+# far less bunching and more modes covered than the generator-heavy run, but no guarantee: a
+# nearly optimal discriminator also gives vanishing gradients to samples far from the data
+# (section 1's right panels), and five steps are still not the optimum. (d) With $\sigma = 0.02$
+# a high-quality sample must lie within $0.06$ of a centre and the modes are narrower targets:
+# expect the balanced run to need more steps before a quarter of each mode's fair share lands
+# there. Train for a few values of `TOY_STEPS` and read the coverage at every snapshot.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex06_6
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6: A conditional GAN
+#
+# Following {cite:t}`mirza2014`, give both networks the label: concatenate a one-hot `y` to `z`
+# in the generator, and give the discriminator a second input (e.g. a
+# `layers.Embedding(10, 28*28)` reshaped to an extra image channel). A network with two inputs
+# needs Keras' functional API (`keras.Input` for each, `layers.Concatenate`, `keras.Model`)
+# instead of `keras.Sequential`, and `losses_and_gradients` must pass the labels on. Train on
+# `(train_x, train_labels)` and draw a grid whose rows are the digits 0–9. Check with
+# `metrics.predict_labels` that the generated digit matches the requested label: what accuracy
+# do you get? Which divergence does the conditional generator minimise at the optimal
+# discriminator?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# Give the generated images the labels of the real batch, so that both halves have the data's
+# label distribution $p(y)$. The value is then
+# $v = \mathbb{E}_{y}\bigl[\mathbb{E}_{p_{\text{data}}(x|y)}\log d(x, y) + \mathbb{E}_{p_{\text{model}}(x|y)}\log(1 - d(x, y))\bigr]$,
+# and section 1's argument, label by label, gives
+# $d^*(x, y) = p_{\text{data}}(x|y)/\bigl(p_{\text{data}}(x|y) + p_{\text{model}}(x|y)\bigr)$ and
+# $v(\theta, d^*) = -\log 4 + 2\,\mathbb{E}_y\,\mathrm{JSD}\bigl(p_{\text{data}}(\cdot|y)\,\|\,p_{\text{model}}(\cdot|y)\bigr)$:
+# the generator must match every class's distribution, so one that makes good digits but ignores
+# its label is penalised. (With generated labels drawn from another distribution $q(y)$, the
+# optimum becomes $p(y)p_{\text{data}}(x|y)/\bigl(p(y)p_{\text{data}}(x|y) + q(y)p_{\text{model}}(x|y)\bigr)$.)
+# The accuracy measures how well the generator obeys its label as judged by a classifier with
+# errors of its own (its test accuracy is printed in section 4); a generator that ignores the
+# label scores about 10%. Expect a working conditional DCGAN to agree with the requested label
+# for a large majority of its samples; rows of the grid that show another digit, or all the same
+# one, point to a discriminator that does not use its label input. Collapse across classes is now
+# penalised class by class; collapse within a class (one style per digit) remains possible.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex06_7
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7: Resume
+#
+# Interrupt the DCGAN training after a few epochs (an unfinished training is not cached). Build
+# fresh networks and optimisers, restore the latest checkpoint into them with
+# `tf.train.Checkpoint(...).restore(tf.train.latest_checkpoint(...))` (the objects under the same
+# names as in `train_dcgan`), and continue the loop from the restored epoch counter. Does the FCD
+# continue where it stopped? What else would you have to save to continue the whole history?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# The checkpoint holds the variables of the objects it was given, under their names: both
+# networks' weights (the batch-norm statistics included), both optimisers' variables (Adam's
+# moment estimates and its step counter, from which the learning-rate schedule is computed) and
+# the epoch counter. Restored into objects of the same structure under the same names, training
+# continues from the same weights and optimiser state: expect the first FCD after resuming to be
+# close to the last one before the interruption, not to the untrained generator's. It will not
+# repeat an uninterrupted run exactly, since the random streams (noise, shuffling, dropout
+# masks) start afresh. Check after the restore and the first step that
+# `generator_optimizer.iterations` continues from the restored step, not from 0: if it does not,
+# the optimisers' state was not restored, and Adam starts again without its moment estimates and
+# the schedule from its first value. The loop must run from `epoch.numpy()` to `EPOCHS`. Nothing else is saved:
+# the history (losses, FCDs, label shares, grids, seconds) must be written separately, e.g. as
+# JSON beside the checkpoint, and reloaded; an exact continuation would also need the random
+# states (a `tf.random.Generator` can be checkpointed, the global `tf.random` state cannot) and,
+# for an interruption inside an epoch, the position of the dataset's iterator (`tf.data`
+# iterators can be checkpointed too).
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex06_8
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 8: A constant learning rate
+#
+# Set `LR_FINAL_FRACTION = 1.0` and re-run the DCGAN at `lecture` scale. Compare the FCD curve,
+# the per-class shares and the printed changes of the shares between epochs with the decayed run:
+# do the swings persist to the end? How different are the last few epochs' FCDs?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# With the decay, the last steps are about ten times smaller than the first ($\alpha = 0.1$), and
+# Adam's step has about the size of the learning rate whatever the gradient (section 4): the
+# networks move less per epoch at the end, so the changes of the label shares and of the FCD from
+# one epoch to the next should shrink towards the end of the decayed run. With a constant rate
+# they move as much in the last epoch as in the middle ones: expect the swings to persist, with
+# changes of the shares that stay above the sampling level that the lecture prints, and FCDs of
+# the last few epochs that scatter more than the decayed run's. Whether the final FCD is better
+# is not decided by this argument: a decayed rate also freezes the game wherever it is when the
+# steps become small, so compare the scatter of the last few epochs, not one final number. Section
+# 1's bilinear game says why decay is no cure: the distance from the equilibrium still grows, by
+# $\prod_t\sqrt{1+\eta_t^2}$, only by less per turn around it.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
