@@ -339,7 +339,7 @@ assert np.allclose(grad_formula, grad_fd, atol=1e-6)
 # the Fisher information of $p_\theta = |\psi_\theta|^2/\sum|\psi_\theta|^2$, and SR is
 # **natural-gradient descent**. (For a complex $\psi$ the metric is the quantum geometric tensor
 # $S_{kl} = \langle O_k^* O_l\rangle - \langle O_k^*\rangle\langle O_l\rangle$, which also measures
-# changes of the phase; exercise 2.) Equivalently, SR is the best approximation within the family
+# changes of the phase; exercises 2 and 5.) Equivalently, SR is the best approximation within the family
 # of a step of imaginary-time evolution $\psi \to (1 - \eta H)\psi$, which converges to the ground
 # state. The **diagonal shift** $\lambda$ regularises the noisy, nearly singular $S$. From a tiny
 # initialisation some $O_k$ hardly fluctuate (e.g. $O_{b_f} = \sum_t \tanh\chi_{f,t}$ when all
@@ -595,7 +595,7 @@ plt.show()
 # number of chains grows, while the error bar shrinks as $1/\sqrt{N_{\text{chains}}}$. With 1000
 # chains a sector bias $|f - w| = 0.05$ is already about three standard errors of the fraction. To
 # detect it, look at the distribution of the per-chain means of $m$ (bimodal? what fraction has
-# $m > 0$?); to remove it, add the global flip of exercise 3.
+# $m > 0$?); to remove it, add the global flip of exercise 6.
 
 # %% tags=["learning-check"]
 # SR's trained ψ: its exact energy (by enumeration) against the closed-form E0, relative.
@@ -971,46 +971,379 @@ for (n, alpha), r in heis_runs.items():
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# 1. **The 2-D transverse-field Ising model.** On a $4\times4$ periodic lattice (16 spins, site
-#    $4r + c$) the bonds are
-#    `bonds = [(4*r + c, 4*r + (c+1) % 4) for r in range(4) for c in range(4)] + [(4*r + c, 4*((r+1) % 4) + c) for r in range(4) for c in range(4)]`.
-#    `spin_chains.tfim_hamiltonian(16, h, J, bonds=bonds)` builds $H$ for exact diagonalisation,
-#    and `spin_chains.local_energy(model, s, h, J, bonds=bonds)` is the local energy: only the
-#    diagonal term changes, the flip term $-h\sum_i\psi(s^{(i)})/\psi(s)$ is the same on any
-#    lattice. `nqs.SymmetricRBM` is translation invariant along a ring only, so train an
-#    unconstrained `nqs.RBM.random(16, M)` with $M = 16, 32$ (the `vmc` function above accepts it)
-#    near the 2-D critical field $h \approx 3.04\,J$ {cite:p}`blote2002`. Is the relative error
-#    larger than in 1-D at the same $n$?
-# 2. **Complex parameters without the sign rule.** Train the Heisenberg chain in the original basis
-#    (`marshall=False`), where the ground state has signs, with a complex RBM (complex $a, b, W$;
-#    write its `log_psi` with `nqs.log_cosh2`, which takes complex arguments). `nqs.metropolis`,
-#    `nqs.sample` and `spin_chains.heisenberg_local_energy` (given the `log_psi` function) accept
-#    complex log-amplitudes; `nqs.RBM`, `nqs.SymmetricRBM`, `nqs.energy_gradient` and
-#    `nqs.sr_update` are for real parameters only and refuse complex input. For a $\log\psi$
-#    analytic in the $\theta_k$, as here, with
-#    $g_k = \langle O_k^* E_{\text{loc}}\rangle - \langle O_k^*\rangle\langle E_{\text{loc}}\rangle$ and
-#    $S_{kl} = \langle O_k^* O_l\rangle - \langle O_k^*\rangle\langle O_l\rangle$, show that
-#    $\partial E/\partial\,\mathrm{Re}\,\theta_k = 2\,\mathrm{Re}\,g_k$ and
-#    $\partial E/\partial\,\mathrm{Im}\,\theta_k = 2\,\mathrm{Im}\,g_k$, and take the SR step
-#    $\delta\theta = -\eta\,(S + \lambda\mathbb 1)^{-1}g$ (a complex linear solve). Treating
-#    $\mathrm{Re}\,\theta$ and $\mathrm{Im}\,\theta$ as separate real parameters, with
-#    log-derivatives $O_k$ and $iO_k$, gives the same step with the real metric and half-gradient
-#    $\mathrm{Re}\,S$ and $\mathrm{Re}\,g$ of those log-derivatives. Use $n \equiv 0 \bmod 4$ (e.g. 16
-#    or 20) with a translation-invariant ansatz, or an unconstrained RBM: for $n \equiv 2 \bmod 4$
-#    the ground state has momentum $\pi$ in this basis (section 7). Does it find the Marshall signs,
-#    and how many steps does it need compared with section 7?
-# 3. **A global move.** At $h = 0.5\,J$ measure $\tau_{\text{int}}$ of $m = \sum_i s_i/n$ (not $m^2$)
-#    along the chains. Write a global spin-flip proposal $s \to -s$, accepted with probability
-#    $\min(1, |\psi(-s)/\psi(s)|^2)$, and apply it between sweeps (`nqs.metropolis` has only the
-#    moves `"flip"` and `"exchange"`). What happens to $\tau_{\text{int}}(m)$, and why is it
-#    legitimate?
-# 4. **Plain gradient descent.** Replace SR by gradient descent with a constant rate and by SR with a
-#    constant shift $\lambda = 10^{-3}$ from the first step. Which of them reaches the SR error of
-#    section 4 in the same number of steps, and what goes wrong in the first steps?
-# 5. **What α = 1 misses.** The trained models are in the runs: `alpha_runs[1]["model"].w` is the
-#    filter of the $\alpha = 1$ RBM (shape $(1, n)$), `alpha_runs[2]["model"].w` the two filters of
-#    $\alpha = 2$ (a `SymmetricRBM` holds the scalar `a`, `b` of shape $(\alpha,)$ and `w` of shape
-#    $(\alpha, n)$). Compare them at $h = J$. Then start an $\alpha = 2$ optimisation from the
-#    trained $\alpha = 1$ RBM `m` plus a second small random filter,
-#    `nqs.SymmetricRBM(m.a, np.append(m.b, 0.0), np.vstack([m.w, 0.01 * rng.standard_normal(m.n_visible)]))`,
-#    with `vmc`: how does the error evolve?
+# The first three are **checked**: fill in the cell marked `...`, run it, then run the `check`
+# line below it, which measures your answer against an independent reference (the Hamiltonian of
+# exact diagonalisation applied to all $2^n$ amplitudes, finite differences of the exact energy,
+# enumeration of all configurations) and says what disagrees. The others are open: write your
+# answer, then compare it with the model answer. In the book each solution is folded: try first.
+
+# %%
+from lib.exercises import check
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex09_1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1: The local energy on a square lattice
+#
+# On a periodic lattice of $L_r \times L_c$ sites ($L_r, L_c \ge 3$; row $r$ and column $c$ give
+# site $i = rL_c + c$, and $n = L_rL_c$) the transverse-field Ising model is
+#
+# $$H = -J\sum_{\langle ij\rangle}\sigma^z_i\sigma^z_j - h\sum_{i=0}^{n-1}\sigma^x_i ,$$
+#
+# the first sum over the $2n$ nearest-neighbour bonds, each counted once (every site with its
+# right neighbour and the one below it, wrapping around at the edges). Write
+# `square_local_energy(log_psi, s, h, J, rows, cols)`, the local energy
+# $E_{\text{loc}}(s) = \sum_{s'} H_{ss'}\,\psi(s')/\psi(s)$ of section 3 for a batch `s` of shape
+# `(B, n)` with entries $\pm1$, where `log_psi` is any function that maps such a batch to the real
+# log-amplitudes $\log\psi$, shape `(B,)`, and `rows`, `cols` are $L_r, L_c$. Return shape `(B,)`.
+# Use NumPy, not `spin_chains.local_energy`, which takes a list of bonds and is the lecture's
+# answer. Which of the two terms of $E_{\text{loc}}$ depends on the lattice?
+
+
+# %% tags=["hide-input"]
+def square_local_energy(log_psi, s: np.ndarray, h: float, J: float, rows: int, cols: int) -> np.ndarray:
+    """E_loc(s) of the transverse-field Ising model on the periodic rows × cols lattice (site r·cols + c)."""
+    # BEGIN SOLUTION
+    B, n = s.shape
+    grid = s.reshape(B, rows, cols)
+    # each bond once: every site with its right neighbour and with the one below, both periodic
+    right = np.sum(grid * np.roll(grid, -1, axis=2), axis=(1, 2))
+    down = np.sum(grid * np.roll(grid, -1, axis=1), axis=(1, 2))
+    flipped = np.repeat(s[:, None, :], n, axis=1)  # copy i of each row has spin i flipped
+    flipped[:, np.arange(n), np.arange(n)] *= -1
+    log_ratio = log_psi(flipped.reshape(B * n, n)).reshape(B, n) - log_psi(s)[:, None]
+    return -J * (right + down) - h * np.exp(log_ratio).sum(axis=1)  # the flip term: the same on any lattice
+    # END SOLUTION
+
+
+# %%
+check("09.1", square_local_energy)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex09_2
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: The energy gradient of complex parameters
+#
+# A wavefunction with signs or phases needs complex parameters. Let $\log\psi_\theta(s)$ be an
+# analytic function of complex parameters $\theta_k$ (as for the RBM of section 2 with complex
+# $a, b, W$), with complex log-derivatives $O_k(s) = \partial\log\psi_\theta(s)/\partial\theta_k$,
+# and complex local energies $E_{\text{loc}}(s)$. The energy $E = \langle\psi|H|\psi\rangle/\langle\psi|\psi\rangle$
+# is real, a function of the real parameters $\mathrm{Re}\,\theta_k$ and $\mathrm{Im}\,\theta_k$.
+# With averages over $p = |\psi|^2/\sum|\psi|^2$, show that
+#
+# $$g_k = \langle O_k^* E_{\text{loc}}\rangle - \langle O_k^*\rangle\langle E_{\text{loc}}\rangle$$
+#
+# gives $\partial E/\partial\,\mathrm{Re}\,\theta_k = 2\,\mathrm{Re}\,g_k$ and
+# $\partial E/\partial\,\mathrm{Im}\,\theta_k = 2\,\mathrm{Im}\,g_k$ (hint: compute
+# $\partial E/\partial\theta_k^*$ with $\theta_k$ and $\theta_k^*$ as independent variables). Write
+# `complex_gradient(O, e_loc, weights)`: `O` of shape `(B, P)` and `e_loc` of shape `(B,)`, both
+# complex, evaluated on $B$ configurations whose probabilities are proportional to the
+# non-negative `weights` (shape `(B,)`: $|\psi|^2$ on all configurations for an exact average, or
+# ones for samples of $|\psi|^2$); return the complex array of shape `(P,)` with entries
+# $\partial E/\partial\,\mathrm{Re}\,\theta_k + i\,\partial E/\partial\,\mathrm{Im}\,\theta_k$.
+# What goes wrong with the formula of section 3, without the complex conjugate?
+
+
+# %% tags=["hide-input"]
+def complex_gradient(O: np.ndarray, e_loc: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """∂E/∂Re θ_k + i ∂E/∂Im θ_k for a log ψ analytic in complex θ, from O_k and E_loc weighted by |ψ|²."""
+    # BEGIN SOLUTION
+    # ∂E/∂θ* = <O* E_loc> − <O*><E_loc> = g (only ψ* depends on θ*), and E is real, so
+    # ∂E/∂Re θ = ∂E/∂θ + ∂E/∂θ* = 2 Re g and ∂E/∂Im θ = i (∂E/∂θ − ∂E/∂θ*) = 2 Im g
+    p = weights / weights.sum()
+    O_centred = O - p @ O
+    e_centred = e_loc - p @ e_loc
+    return 2 * (O_centred.conj().T @ (p * e_centred))
+    # END SOLUTION
+
+
+# %%
+check("09.2", complex_gradient)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex09_3
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: The RBM without hidden units is mean-field theory
+#
+# With no hidden units ($M = 0$) and all visible biases equal to a real $a$, the RBM of section 2 is
+# the product state $\psi_a(s) = e^{a\sum_i s_i}$. On the ring of section 1 ($n \ge 3$ spins,
+# $J, h > 0$), show that its Born distribution makes the spins independent with
+# $m = \langle s_i\rangle = \tanh 2a$, and that its energy per spin $e(a) = E[\psi_a]/n$ does not
+# depend on $n$: $e(a) = -Jm^2 - h\sqrt{1 - m^2}$. Write `product_state_energy(a, h, J)`, returning
+# $e(a)$, and `mean_field_energy(h, J)`, returning $\min_a e(a)$. Up to which field does the best
+# product state order ($m \ne 0$)? At $h = J$, compare it with the exact energy per spin of the
+# infinite chain, $-4J/\pi$ (the closed form of section 1 as $n \to \infty$). What does
+# $\psi_a$ lack that the hidden units supply?
+
+
+# %% tags=["hide-input"]
+def product_state_energy(a: float, h: float, J: float) -> float:
+    """Energy per spin E[ψ_a]/n of the product state ψ_a(s) = exp(a Σ_i s_i) on the Ising ring."""
+    # BEGIN SOLUTION
+    # |ψ_a|² ∝ Π_i exp(2a s_i): independent spins, <s_i s_{i+1}> = m², m = tanh 2a; the flip term
+    # averages ψ(s^(i))/ψ(s) = exp(−2a s_i) to 2/(2 cosh 2a) = √(1 − m²)
+    return float(-J * np.tanh(2 * a) ** 2 - h / np.cosh(2 * a))
+    # END SOLUTION
+
+
+def mean_field_energy(h: float, J: float) -> float:
+    """min over a of the product state's energy per spin, for h, J > 0."""
+    # BEGIN SOLUTION
+    # de/dm = m (−2J + h/√(1 − m²)) = 0: m = 0 (e = −h), or √(1 − m²) = h/(2J), possible for h < 2J,
+    # where e = −J − h²/(4J) = −h − (J − h/2)²/J lies lower
+    return float(-J - h**2 / (4 * J)) if h < 2 * J else float(-h)
+    # END SOLUTION
+
+
+# %%
+check("09.3", product_state_energy, mean_field_energy)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex09_4
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: Training on the square lattice
+#
+# On the $4\times4$ periodic lattice of exercise 1 (16 spins, site $4r + c$) the bonds are
+# `bonds = [(4*r + c, 4*r + (c+1) % 4) for r in range(4) for c in range(4)] + [(4*r + c, 4*((r+1) % 4) + c) for r in range(4) for c in range(4)]`.
+# `spin_chains.tfim_hamiltonian(16, h, J, bonds=bonds)` builds $H$ for exact diagonalisation, and
+# `spin_chains.local_energy(model, s, h, J, bonds=bonds)` is the local energy of exercise 1 (given
+# the RBM object itself, it uses the RBM's cheaper flip ratios). `nqs.SymmetricRBM` is translation
+# invariant along a ring only, so train an unconstrained `nqs.RBM.random(16, M, scale=INIT_SCALE, seed=rng)`
+# with $M = 16, 32$ (the `vmc` function of section 3 accepts it) near the 2-D critical field
+# $h \approx 3.04\,J$ {cite:p}`blote2002`. Is the relative error larger than on the ring of 16 spins
+# (section 5 at the `lecture` scale)?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# The local energy changes only in its diagonal part, now $2n = 32$ bonds; $E_0$ comes from Lanczos
+# on the $2^{16}$ states, as in section 1. Compare at the same budget (`STEPS`, `N_CHAINS`) and check,
+# as in section 5, that the VMC energy agrees within its error bar with the exact energy of the
+# trained $\psi$ (`spin_chains.exact_energy(model, H, spin_chains.spin_states(16))`) and never lies
+# below $E_0$ beyond it. Expect a larger relative error in 2-D, for two reasons worth separating.
+# The ansatz: an unconstrained RBM has $n + M + nM$ parameters (288 at $M = 16$, 560 at
+# $M = 32$, against $\alpha n + \alpha + 1 = 35$ for the ring's symmetric RBM at $\alpha = 2$), all
+# estimated from the same number of samples, so the SR steps are noisier, and the translation
+# invariance of the ground state has to be learned instead of built in (a translation-invariant
+# RBM on the torus, each filter applied at all 16 translations, restores it). The physics: each
+# spin has four neighbours, and the correlations at the critical point spread in two directions;
+# on a $4\times4$ lattice the transition is strongly rounded, so $3.04\,J$, the critical field of
+# the infinite lattice, is only roughly the hardest field here. To separate the two, train the
+# unconstrained RBM on the ring of 16 spins as well.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex09_5
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5: Complex parameters without the sign rule
+#
+# Train the Heisenberg chain in the original basis (`marshall=False`), where the ground state has
+# signs, with a complex RBM: complex $a, b, W$, its `log_psi` written with `nqs.log_cosh2` (which
+# takes complex arguments), its log-derivatives $s_i$, $\tanh\chi_j$, $s_i\tanh\chi_j$ as for real
+# parameters. `nqs.metropolis`, `nqs.sample` and `spin_chains.heisenberg_local_energy` (given the
+# `log_psi` function) accept complex log-amplitudes; `nqs.RBM`, `nqs.SymmetricRBM`,
+# `nqs.energy_gradient` and `nqs.sr_update` are for real parameters only and refuse complex input.
+# Use the gradient of exercise 2 and the SR step $\delta\theta = -\eta\,(S + \lambda\mathbb 1)^{-1}g$
+# with the quantum geometric tensor $S_{kl} = \langle O_k^* O_l\rangle - \langle O_k^*\rangle\langle O_l\rangle$
+# (a complex linear solve). Show that treating $\mathrm{Re}\,\theta$ and $\mathrm{Im}\,\theta$ as
+# separate real parameters, with log-derivatives $O_k$ and $iO_k$, gives the same step with the
+# real metric and half-gradient of those log-derivatives. Use $n \equiv 0 \bmod 4$ (e.g. 16 or
+# 20) with a translation-invariant ansatz, or an unconstrained RBM: for $n \equiv 2 \bmod 4$ the
+# ground state has momentum $\pi$ in this basis (section 7). Does it find the Marshall signs, and
+# how many steps does it need compared with section 7?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# For a real parameter $x$ the SR metric and half-gradient are the real parts of the same
+# covariances, $\mathrm{Re}\,\langle\tilde O_\mu^*\tilde O_\nu\rangle_c$ and
+# $\mathrm{Re}\,\langle\tilde O_\mu^* E_{\text{loc}}\rangle_c$. With $\tilde O = (O, iO)$ for
+# $(\mathrm{Re}\,\theta, \mathrm{Im}\,\theta)$ the metric has the blocks
+# $\begin{pmatrix}\mathrm{Re}\,S & -\mathrm{Im}\,S\\ \mathrm{Im}\,S & \mathrm{Re}\,S\end{pmatrix}$ and
+# the half-gradient is $(\mathrm{Re}\,g, \mathrm{Im}\,g)$, as in exercise 2; the real and imaginary
+# parts of $(S + \lambda\mathbb 1)\,\delta\theta = -\eta\, g$ with $\delta\theta = \delta x + i\,\delta y$
+# are exactly these two block equations. The signs are within reach: with
+# $N_\uparrow(A) = n/4 + \tfrac12\sum_{i\,\text{even}} s_i$, the Marshall sign is
+# $(-1)^{N_\uparrow(A)} = e^{i\pi n/4}\, e^{i\frac{\pi}{2}\sum_{i\,\text{even}} s_i}$, so visible
+# biases $a_i = i\pi/2$ on the even sites and $0$ on the odd ones give it exactly, up to a global
+# phase. A translation-invariant ansatz has a single $a$, and $a\sum_i s_i$ is constant in the
+# sector $\sum_i s_i = 0$: there the phases must come from the hidden units. Measure the sign
+# structure by $|\langle e^{i\arg\psi(s)}(-1)^{N_\uparrow(A)}\rangle|$ under $|\psi|^2$, which is 1
+# exactly when the phases of $\psi$ are the Marshall signs up to a global phase (at $n = 16$ the
+# exact ground state gives the same test without sampling). Take $\mathrm{Re}\,\langle E_{\text{loc}}\rangle$
+# as the energy: the imaginary part of the mean averages to zero, since $H$ is Hermitian, and
+# its size is a check of the noise. Expect training from small random parameters to be slower and
+# less reliable than in the Marshall basis: the phases start near zero, far from the sign rule,
+# and a run may settle where the signs are right only on the most probable configurations, with
+# an error well above section 7's. How many steps it needs, if it gets there, depends on the
+# initialisation and the learning rate: your runs decide.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex09_6
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6: A global move
+#
+# At $h = 0.5\,J$ measure $\tau_{\text{int}}$ of $m = \sum_i s_i/n$ (not $m^2$) along the chains.
+# Write a global spin-flip proposal $s \to -s$, accepted with probability
+# $\min(1, |\psi(-s)/\psi(s)|^2)$, and apply it between sweeps (`nqs.metropolis` has only the
+# moves `"flip"` and `"exchange"`). What happens to $\tau_{\text{int}}(m)$, and why is it
+# legitimate?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# Legitimate: the proposal is its own inverse, $q(-s \mid s) = q(s \mid -s) = 1$, so it is
+# symmetric, and the Metropolis acceptance $\min(1, |\psi(-s)|^2/|\psi(s)|^2)$ satisfies detailed
+# balance with respect to $|\psi|^2$. A sweep of single flips and the global move each leave
+# $|\psi|^2$ invariant, hence so does their alternation, and the single flips alone already make
+# the chain ergodic. The move is also a symmetry of the physics: $P = \prod_i\sigma^x_i$ maps $s$ to
+# $-s$ and commutes with $H$, and $P\psi_0 = +\psi_0$ (section 1), so $\psi_0(-s) = \psi_0(s)$ and a
+# good $\psi$ accepts the move almost always (the acceptance measures how much the trained biases
+# break the symmetry). At $h = 0.5\,J$ the sign of $m$ is the slow variable (section 4): expect
+# $\tau_{\text{int}}(m)$ without the move to be long, possibly beyond what chains of `TAU_SWEEPS`
+# sweeps can measure, and with it to drop to about one sweep: $m$ then changes sign at almost every
+# move, its autocorrelation function alternates in sign, and $1/2 + \sum_{t\ge1}\rho(t)$ can come out
+# at or below $1/2$ (where `ising_mc.integrated_autocorrelation_time` returns its floor, $1/2$).
+# $\tau_{\text{int}}(m^2)$ should not change, since $m^2$ is invariant under the move. The move
+# also removes the sector bias of section 4: every chain now moves between the two signs, so the
+# fraction of time it spends at either approaches that sign's weight under $|\psi|^2$, $w$ or $1 - w$.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex09_7
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7: Plain gradient descent
+#
+# Replace SR by gradient descent with a constant rate, $\delta\theta = -\eta\,\partial E/\partial\theta$,
+# and by SR with a constant shift $\lambda = 10^{-3}$ from the first step. Which of them reaches
+# the SR error of section 4 in the same number of steps, and what goes wrong in the first steps?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# Near the initialisation both have a problem, of opposite kinds. At $a = 0$, $W = b = 0$ the gradient
+# vanishes (the log-derivatives of $b$ and $W$ do, section 7, and that of $a$ averages to zero
+# against the local energy of the uniform state, by the symmetry $s \to -s$): the tiny random
+# start sits next to a stationary point, the uniform state, whose energy is $-nh$ (every flip
+# ratio is 1 and $\langle s_i s_{i+1}\rangle = 0$). Plain gradient descent leaves it at a speed set
+# by the gradient itself: expect a plateau near $-nh$ before the energy falls. A constant rate must
+# also be small enough for the stiffest direction of the landscape, and is then slow along the
+# flat ones; a larger rate shortens the plateau but makes later steps unstable. SR with a constant
+# $\lambda = 10^{-3}$ has the opposite problem: $S$ is nearly singular at the start (the
+# log-derivatives of the hidden units hardly fluctuate), so $(S + \lambda\mathbb 1)^{-1}$ multiplies
+# their noisy half-gradients by up to $1/\lambda = 1000$: expect huge, erratic first steps, the
+# energy jumping up, the acceptance collapsing as $|\psi|^2$ concentrates on a few configurations,
+# and possibly a run that does not recover. The decaying shift of section 4 takes gradient-like
+# steps (rate $\eta/2\lambda$) while $S$ is unreliable and natural-gradient steps later. Which
+# variant, if any, reaches section 4's error in `STEPS` steps your runs decide; compare the exact
+# energies by enumeration, as section 4 does.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex09_8
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 8: What α = 1 misses
+#
+# The trained models are in the runs: `alpha_runs[1]["model"].w` is the filter of the $\alpha = 1$
+# RBM (shape $(1, n)$), `alpha_runs[2]["model"].w` the two filters of $\alpha = 2$ (a
+# `SymmetricRBM` holds the scalar `a`, `b` of shape $(\alpha,)$ and `w` of shape $(\alpha, n)$).
+# Compare them at $h = J$. Then start an $\alpha = 2$ optimisation from the trained $\alpha = 1$ RBM
+# `m` plus a second small random filter,
+# `nqs.SymmetricRBM(m.a, np.append(m.b, 0.0), np.vstack([m.w, 0.01 * rng.standard_normal(m.n_visible)]))`,
+# with `vmc`: how does the error evolve?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# Symmetries first. The ground state of the ring is unique, so it is invariant under every
+# symmetry of $H$ that permutes the configurations: translations, the reflection $i \to -i$ and
+# the global flip $s \to -s$. Since $\log 2\cosh$ is even, the RBM with $a = 0$ and $b = 0$ is even
+# under $s \to -s$: expect the trained $a$ and $b$ to be small next to the weights. A filter
+# enters only through its sum over all $n$ positions, so a filter and any cyclic shift of it
+# describe the same $\psi$: compare filters after shifting each to centre its largest weight, and
+# expect a roughly symmetric profile about that centre, as the reflection symmetry suggests.
+# Since $\log 2\cosh\chi$ is even and convex, a hidden unit whose weights share a sign rewards
+# configurations in which the spins under its filter are aligned, either way: ferromagnetic
+# correlations over the filter's range. Expect weights that decay with the distance from the
+# centre; with two filters, look for a division of labour (for instance a short-range and a
+# longer-range filter), or for two copies of one profile. The warm start begins at the
+# $\alpha = 1$ wavefunction, almost unchanged: the new hidden units add
+# $\log 2\cosh\chi \approx \log 2 + \chi^2/2$ with $\chi$ of order $0.01\sqrt n$. It also begins next
+# to a stationary point in the new filter's direction, since at $b = 0$, $w = 0$ its
+# log-derivatives vanish (section 7). Expect the error to start at the $\alpha = 1$ value and to
+# stay there while the new filter grows from its small start, then to fall towards the
+# $\alpha = 2$ error of section 6; whether it gets there within `STEPS` steps, and sooner than from
+# scratch, the run tells (`vmc` restarts the shift at $\lambda_0 = 1$ and the chains from random
+# states).
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
