@@ -205,8 +205,9 @@ display(Markdown(f"```python\n{source}```"))
 # the limit of many steps. A flip changes $W^\top v$ by one row of $W$, so a sweep of $D$ proposed
 # flips costs operations of the same order as one block-Gibbs step, $\mathcal{O}(DH)$, though not
 # the same time: the $D$ flips run one after another, while the Gibbs step is two matrix products,
-# which a linear-algebra library runs far faster per operation. Which mixes faster for the same
-# wall time is exercise 1.
+# which a linear-algebra library runs far faster per operation. Exercises 1 and 2 write the flip
+# and check the sampler's invariance on a tiny RBM; which mixes faster for the same wall time is
+# exercise 4.
 #
 # Running the chain to equilibrium at every update is too slow, hence two cheap approximations:
 #
@@ -980,7 +981,7 @@ checks.above(
 # algorithm differ only in their optimisers and bookkeeping: momentum, the learning-rate schedule
 # (ours decays from `LEARNING_RATE` to zero, scikit-learn's stays at its best value of the grid),
 # reshuffling, and where the chains start. The printed difference is what these buy in this many
-# updates (exercise 6 takes them apart); the difference from scikit-learn's model started at zero
+# updates (exercise 7 takes them apart); the difference from scikit-learn's model started at zero
 # is what the initialisation is worth in a short training. Only our model's margin over the base
 # rate is asserted. Where `H_RACE` equals `H_SMALL` (both printed above), our model here is the
 # PCD-1 model of section 6's small table (the same settings and seed give the same model), and this
@@ -1104,37 +1105,401 @@ results.record(
 #   Against scikit-learn's RBM started from the same point, the printed difference is what our
 #   momentum, learning-rate decay, reshuffling and chain start buy; started from zero, scikit-learn
 #   first spends its updates learning the average digit.
-#
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# 1. Write a sampler of single-pixel Metropolis updates on $F(v)$ (acceptance
-#    $\min(1, e^{F(v)-F(v')})$), keeping $W^\top v$ up to date as pixels flip, so that a proposal
-#    costs $\mathcal{O}(H)$. Run it beside `RBM.gibbs` on the showcase model from the same noise,
-#    one sweep of 784 proposals per Gibbs step (operations of the same order), and time both.
-#    Which decorrelates $F(v)$ faster per step, and per second of wall time? Which gives digit-like
-#    images sooner?
-# 2. Train the `H_RACE`-hidden RBM with CD-1 for 5, 10 and 20 epochs and plot the exact test
-#    log-likelihood against the reconstruction error. Do they always improve together?
-# 3. Run AIS (`log_partition(..., n_betas=...)`) and RAISE (`rbmlib.log_likelihood_raise`) on the
-#    large model with 500, 2 000 and 8 000 values of $\beta$. How do the two estimates and AIS's
-#    interval move? Why does a short schedule *overestimate* the likelihood with AIS and
-#    *underestimate* it with RAISE?
-# 4. Call `rbmlib.log_partition_ais` on the showcase model (`rbm_large.numpy_params()`) directly,
-#    once with `base_visible_bias=base_bias` and once with the uniform base model
-#    (`base_visible_bias=None`), and compare the spread of the returned `.log_weights` and the two
-#    estimates.
-# 5. Add weight decay $10^{-4}$ (a term $-10^{-4}\,W$ in $\Delta W$) to a copy of
-#    `rbm_torch.train_reference` (its source is in section 3) and compare the exact test
-#    log-likelihood of the PCD-1 model with `H_SMALL` hidden units with and without it.
-# 6. Take the comparison with scikit-learn apart: train our `H_RACE` model without the base-rate
-#    initialisation (`RBM(784, H_RACE)`), then also without momentum (`momentum=0.0`), without the
-#    learning-rate decay and without the reshuffling (both in a copy of `train_reference`), and
-#    compare each with `sklearn_rbm(best_lr)` and `sklearn_rbm(best_lr, from_base_rate=False)`.
-#    Which change costs the most nats? To cache your trainings as the lecture does, call
-#    `cache.cached_torch("my_name", build=..., train=...)` as `trained_rbm` does.
-# 7. Rerun the notebook with `COURSE_SEED=1` and `2`. Which differences between CD-1, CD-10 and
-#    PCD-1 keep their sign?
-# 8. Score the binary samples of the showcase model's chains after 200, 500, 1 000 and 2 000 Gibbs
-#    steps (`metrics.score_samples`), with their label distributions. Does the FCD fall steadily as
-#    the chains run longer? What do the labels of long chains tell you about the model's own
-#    $p(v)$, as opposed to the data's?
+# The first three are **checked**: fill in the cell marked `...`, run it, then run the `check`
+# line below it, which measures your answer against an independent reference (the free energy
+# summed over the hidden states term by term, the exact marginal of every visible state, finite
+# differences of the exact log-likelihood) and says what disagrees. They work on tiny RBMs, whose
+# $2^{D+H}$ states can all be listed, not on the trained models. The others are open: write your
+# answer, then compare it with the model answer. In the book each solution is folded: try first.
+
+# %%
+from lib.exercises import check
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex01_1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1: The cost of one flip
+#
+# The single-site Metropolis sampler of section 3 proposes to flip one pixel, $v \to v'$ with
+# $v'_i = 1 - v_i$ and every other pixel unchanged, and needs $\Delta F = F(v') - F(v)$. Computed
+# afresh, $F$ costs $\mathcal{O}(DH)$. Keep instead the hidden pre-activations
+# $a = c + W^\top v \in \mathbb{R}^H$: the flip changes $v_i$ by $s = 1 - 2v_i$ ($+1$ when the pixel
+# turns on, $-1$ when it turns off), hence $a$ by $s$ times row $i$ of $W$, and $\Delta F$ costs
+# $\mathcal{O}(H)$. Write `flip_delta_f(v, pre, i, W, b)`, returning $\Delta F$ as a float, for a
+# visible vector `v` (a NumPy array of shape `(D,)`, entries 0 or 1), `pre` $= a$ (shape `(H,)`), a
+# pixel index `i` (from 0), the weights `W` (shape `(D, H)`) and the visible biases `b` (shape
+# `(D,)`), in float64, without computing $F(v)$ or $F(v')$ from scratch (so without $c$, which
+# `pre` holds). Leave `v` and `pre` unchanged: a sampler updates them only when it accepts the
+# flip. `np.logaddexp(0, x)` is a softplus that cannot overflow.
+
+
+# %% tags=["hide-input"]
+def flip_delta_f(v: np.ndarray, pre: np.ndarray, i: int, W: np.ndarray, b: np.ndarray) -> float:
+    """F(v') − F(v) for v' = v with pixel i flipped, from pre = c + Wᵀv, in O(H) operations."""
+    # BEGIN SOLUTION
+    s = 1.0 - 2.0 * v[i]  # +1: the pixel turns on; −1: it turns off
+    # F = −b·v − Σ_j softplus(pre_j), and the flip adds s to v_i and s·W[i] to pre
+    return float(-s * b[i] - np.sum(np.logaddexp(0.0, pre + s * W[i]) - np.logaddexp(0.0, pre)))
+    # END SOLUTION
+
+
+# %%
+check("01.1", flip_delta_f)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex01_2
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: Metropolis leaves $p(v)$ invariant
+#
+# For a tiny RBM the whole chain can be written down. One step of **random-site Metropolis**: pick
+# a pixel $i$ uniformly among the $D$, propose $v'$ (pixel $i$ flipped), accept with probability
+# $\min(1, e^{F(v) - F(v')})$, and otherwise stay at $v$. Write `metropolis_matrix(W, b, c)`,
+# returning the $2^D \times 2^D$ transition matrix $T$ of one step as a NumPy array: $T_{kl}$ is
+# the probability that the step takes state $k$ to state $l$, with the states in the order of
+# `rbmlib.binary_states(D)` (row $k$ is the binary expansion of $k$, least significant bit first,
+# so flipping pixel $i$ takes state $k$ to state `k ^ (1 << i)`). `rbmlib.free_energy(states, W,
+# b, c)` gives every $F$ at once. Then show that $p(v) = e^{-F(v)}/Z$ satisfies detailed balance,
+# $p(v)\,T(v, v') = p(v')\,T(v', v)$, hence $pT = p$. Why does the sampler never need $Z$?
+
+
+# %% tags=["hide-input"]
+def metropolis_matrix(W: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The (2^D, 2^D) transition matrix of one random-site Metropolis step on F(v)."""
+    # BEGIN SOLUTION
+    n_visible = W.shape[0]
+    F = rbmlib.free_energy(rbmlib.binary_states(n_visible), W, b, c)  # (2^D,)
+    T = np.zeros((len(F), len(F)))
+    for k in range(len(F)):
+        for i in range(n_visible):
+            flipped = k ^ (1 << i)  # the state with pixel i flipped
+            T[k, flipped] = min(1.0, np.exp(F[k] - F[flipped])) / n_visible  # propose i, accept
+        T[k, k] = 1.0 - T[k].sum()  # every rejected proposal stays
+    return T
+    # END SOLUTION
+
+
+# %%
+check("01.2", metropolis_matrix)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex01_3
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: The exact gradient, data term minus model term
+#
+# For a tiny RBM the model term of section 3 is a finite sum. Write
+# `log_likelihood_grad(v_data, W, b, c)`, returning the gradient `(dW, db, dc)` (NumPy arrays of
+# shapes `(D, H)`, `(D,)`, `(H,)`) of the mean log-likelihood
+# $\mathcal{L} = \frac1N \sum_{n=1}^N \log p(v_n)$ of the $N$ rows of `v_data` (shape `(N, D)`,
+# entries 0 or 1). With $p_j(v) = \sigma(c_j + (W^\top v)_j)$,
+#
+# $$\frac{\partial \mathcal{L}}{\partial W_{ij}} = \frac1N\sum_n v_{n,i}\,p_j(v_n) - \mathbb{E}_p[v_i\,p_j(v)], \qquad
+# \frac{\partial \mathcal{L}}{\partial b_i} = \frac1N\sum_n v_{n,i} - \mathbb{E}_p[v_i], \qquad
+# \frac{\partial \mathcal{L}}{\partial c_j} = \frac1N\sum_n p_j(v_n) - \mathbb{E}_p[p_j(v)],$$
+#
+# where $\mathbb{E}_p$ averages over all $2^D$ visible states (`rbmlib.binary_states(D)`), each
+# weighted by its exact probability $p(v) = e^{-F(v)}/Z$. At a maximum of $\mathcal{L}$ the
+# gradient vanishes: which averages over the data does the RBM then reproduce exactly? What does
+# CD-$k$ put in place of $\mathbb{E}_p$?
+
+
+# %% tags=["hide-input"]
+def log_likelihood_grad(
+    v_data: np.ndarray, W: np.ndarray, b: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dW, db, dc): the gradient of the mean log-likelihood of the rows of v_data, the model term exact."""
+    # BEGIN SOLUTION
+    states = rbmlib.binary_states(W.shape[0])  # (2^D, D), every visible state
+    minus_f = -rbmlib.free_energy(states, W, b, c)
+    p = np.exp(minus_f - minus_f.max())
+    p /= p.sum()  # (2^D,), the exact p(v)
+    ph_data = 1.0 / (1.0 + np.exp(-(v_data @ W + c)))  # (N, H), p_j(v_n)
+    ph_all = 1.0 / (1.0 + np.exp(-(states @ W + c)))  # (2^D, H), p_j(v) of every state
+    dW = v_data.T @ ph_data / len(v_data) - states.T @ (p[:, None] * ph_all)
+    db = v_data.mean(axis=0) - p @ states
+    dc = ph_data.mean(axis=0) - p @ ph_all
+    return dW, db, dc
+    # END SOLUTION
+
+
+# %%
+check("01.3", log_likelihood_grad)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex01_4
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: Metropolis against block Gibbs
+#
+# With `flip_delta_f` of exercise 1, write a single-pixel Metropolis sampler on $F(v)$ that keeps
+# `pre` $= c + W^\top v$ up to date (it adds $s$ times row $i$ of $W$ when it accepts a flip), so
+# that a proposal costs $\mathcal{O}(H)$. Run it beside `RBM.gibbs` on the showcase model
+# (`rbm_large.numpy_params()`), from the same noise, one sweep of 784 proposals per Gibbs step, and
+# time both. Which decorrelates $F(v)$ faster per step, and per second of wall time? Which gives
+# digit-like images sooner? Then compare the two exactly on a tiny RBM: beside `metropolis_matrix`
+# of exercise 2, build the block-Gibbs matrix $K(v, v') = \sum_h p(h \mid v)\,p(v' \mid h)$, and
+# compare the second-largest eigenvalue modulus $|\lambda_2|$ of $K$ with that of a sweep, $T^D$.
+# What are they when $W = 0$?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# Both chains leave $p(v)$ invariant: Metropolis by detailed balance (exercise 2), block Gibbs
+# because each half-step draws exactly from a conditional of $p(v, h)$. A Gibbs step redraws all
+# 784 pixels at once from $p(v \mid h)$, with no rejection; a sweep proposes each pixel about once
+# and, in a trained model, rejects most proposals: where the model is confident (the background,
+# the middle of a stroke) a flip raises $F$ by several nats and is accepted with probability
+# $e^{-\Delta F}$. Expect the Metropolis chain to change few pixels per sweep, mostly along the
+# edges of strokes. A Gibbs step can change many pixels at once, but only through $h$, and on a
+# trained model it too stays near one digit for many steps: measure the autocorrelation of $F(v)$
+# along each chain rather than guess the ranking per step. Per second it tilts towards Gibbs: a
+# sweep is 784 dependent updates run one after another in Python, each a few NumPy calls on vectors
+# of length $H$, where a Gibbs step is two matrix products; expect the sweep to take far longer.
+#
+# The tiny RBM settles what can be settled exactly. Write $P(v, h) = e^{-E(v,h)}/Z$ as a
+# $2^D \times 2^H$ matrix, $p$ and $q$ for its row and column sums (the marginals of $v$ and $h$):
+# $K = \mathrm{diag}(p)^{-1} P\,\mathrm{diag}(q)^{-1} P^\top$, so
+# $\mathrm{diag}(p)^{1/2} K\,\mathrm{diag}(p)^{-1/2} = M M^\top$ with
+# $M = \mathrm{diag}(p)^{-1/2} P\,\mathrm{diag}(q)^{-1/2}$: $K$ is reversible and its eigenvalues
+# lie in $[0, 1]$. $T$ is reversible too, with real eigenvalues in $[-1, 1]$, which can be
+# negative. At $W = 0$ the visible units are independent and $p(v' \mid h) = p(v')$, so
+# $K(v, v') = p(v')$: one Gibbs step is an exact draw, $\lambda_2 = 0$. A Metropolis sweep is not.
+# A pixel alone, proposed at every step, turns on with probability $\min(1, e^{b_i})$ and off
+# with probability $\min(1, e^{-b_i})$, so its two-state chain has the second eigenvalue
+# $1 - \min(1, e^{b_i}) - \min(1, e^{-b_i}) = -e^{-|b_i|}$, and $T$'s eigenvalues are
+# $1 - \frac1D \sum_{i \in S} (1 + e^{-|b_i|})$, one for each set $S$ of pixels. A single pixel
+# gives, for $D \ge 3$, $|\lambda_2(T^D)| \ge (1 - 2/D)^D \approx e^{-2}$: a sweep leaves each
+# pixel unproposed with probability $(1 - 1/D)^D \approx e^{-1}$. With every $b_i = 0$ each
+# proposal is accepted and $S$ = all pixels gives the eigenvalue $-1$: each step flips one pixel,
+# the parity of the number of pixels on alternates, and the chain never converges (it is
+# periodic). With strong couplings the ranking is no longer fixed: compute both on tiny RBMs with
+# larger weights.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex01_5
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5: Reconstruction error against likelihood
+#
+# Train the `H_RACE`-hidden RBM with CD-1 for 5, 10 and 20 epochs (`trained_rbm(H_RACE, "cd", 1,
+# epochs)` caches each), compute each model's exact test log-likelihood
+# (`log_partition(f"my_cd1_{epochs}", model.numpy_params(), exact=True)`, then `log_likelihood`),
+# and plot it against the model's reconstruction error after its last epoch
+# (`hist["recon_error"][-1]`). Do they always improve together?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# The reconstruction error is a property of the two conditionals at the data: how close
+# $\mathbb{E}[v \mid h]$, with $h \sim p(h \mid v)$, comes back to $v$. It does not involve $Z$, so
+# it cannot see how much probability the model puts on images far from the data, which is what the
+# log-likelihood $-F(v) - \log Z$ charges for. CD-1 lowers $F$ at the data and raises it at the
+# one-step reconstructions, close to the data: it corrects the model where its short chains go,
+# not elsewhere. Expect both measures to improve over the first epochs, as the features form;
+# beyond, nothing ties them together, and the reconstruction error can keep falling while the
+# likelihood stalls or falls, the weakness of CD-1 that {cite:t}`salakhutdinov2008` measure on
+# large models. The three runs are not checkpoints of one run: each decays its learning rate to
+# zero over its own number of updates. Three points cannot show that the two measures always agree;
+# one pair of models ranked differently by them shows that they need not.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex01_6
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6: AIS and RAISE: the schedule and the base model
+#
+# With `params = rbm_large.numpy_params()`, run AIS (`log_partition("my_large", params,
+# exact=False, n_betas=n)`) and RAISE (`rbmlib.log_likelihood_raise(v_raise, *params, n_betas=n,
+# seed=SEED, base_visible_bias=base_bias)`) on the showcase model with $n$ = 500, 2 000 and 8 000
+# values of $\beta$. How do the two estimates and AIS's $\pm 3\hat s$ interval move? Why does a
+# short schedule overestimate the likelihood with AIS and underestimate it with RAISE? Then call
+# `rbmlib.log_partition_ais(*params, n_betas=AIS_BETAS, n_runs=AIS_RUNS, seed=SEED, ...)` once with
+# `base_visible_bias=base_bias` and once with the uniform base model (`base_visible_bias=None`),
+# and compare the spread of the returned `.log_weights` and the two estimates.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# Both estimators are unbiased for a ratio and biased in its logarithm. AIS's mean weight has
+# $\mathbb{E}[\hat r] = Z_B/Z_A$ for any schedule, so by Jensen $\mathbb{E}[\log \hat r] \le
+# \log(Z_B/Z_A)$: $\log Z$ is underestimated on average and the log-likelihood $-\bar F - \log Z$
+# overestimated, by more the wider the log weights spread. A short schedule spreads them: each
+# factor $p^*_{\beta_k}/p^*_{\beta_{k-1}}$ covers a larger step in $\beta$, and the chain, one Gibbs
+# step per $\beta$, lags further behind $p_\beta$. RAISE's weight has
+# $\mathbb{E}[w] = p_\text{ann}(v)$, so $\mathbb{E}[\log w] \le \log p_\text{ann}(v)$, and a short
+# schedule also makes the annealed model itself cruder than the RBM (the conservative side that
+# {cite:t}`burda2015` argue and observe, not a theorem). So expect AIS's log-likelihood to fall
+# and RAISE's to rise as the schedule lengthens, the bracket closing around the truth. AIS's
+# interval measures the weights' sample spread, not the bias: expect it to narrow as the spread
+# shrinks, and remember that with heavy-tailed weights a narrow interval at a short schedule can
+# miss the estimates of the longer ones (section 4).
+#
+# Both base models have a known $Z_A$ ($2^{D+H}$ for the uniform one), so both estimates are
+# valid; they differ in spread. The uniform base turns each pixel on with probability 1/2, far from
+# digits whose pixels are mostly off, whereas the base-rate model already has the data's pixel
+# frequencies, which a well-trained RBM's marginals come close to (at a maximum of the likelihood
+# they are equal, exercise 3). The path from the base rate has less to cover: expect its log
+# weights to spread less, and the uniform base's $\log Z$ to come out lower (by Jensen), hence its
+# log-likelihood higher, than the base rate's at the same schedule.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex01_7
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7: Taking the comparison with scikit-learn apart
+#
+# Train our `H_RACE` model without the base-rate initialisation (`RBM(784, H_RACE)`), then also
+# without momentum (`momentum=0.0`), without the learning-rate decay and without the reshuffling
+# (both in a copy of `rbm_torch.train_reference`, whose source is in section 3), and compare each
+# with `sklearn_rbm(best_lr)` and `sklearn_rbm(best_lr, from_base_rate=False)`. Which change costs
+# the most nats? To cache your trainings as the lecture does, call
+# `cache.cached_torch("my_name", build=..., train=...)` as `trained_rbm` does.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# Each change removes one of the differences listed in section 7, so each step of the ablation
+# moves our training towards scikit-learn's. The base-rate start saves the updates that would
+# otherwise learn the average digit: section 7 shows, for scikit-learn, what it is worth in a short
+# training. Momentum with the convention of `train_reference` (velocity $\leftarrow$
+# $0.5\,$velocity $+\,g$, step $=$ learning rate × velocity) multiplies the step of a slowly varying
+# gradient by $1/(1 - 0.5) = 2$: without it the run takes half-size steps, as with a halved
+# learning rate, so its cost depends on how far `LEARNING_RATE` is from the best rate. The linear
+# decay makes the last updates small, which averages out the noise of the stochastic gradient at
+# the end of the run and, for PCD, lets the persistent chains follow a model that changes ever more
+# slowly (section 3); a constant rate ends in that noise. Reshuffling changes only the order of the
+# batches, and matters only as far as the data's order is not already random. Which change costs
+# the most is what your runs measure: read each difference against the seed-to-seed spread
+# (exercise 8), since a difference smaller than that ranks nothing.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex01_8
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 8: Which differences survive another seed?
+#
+# Rerun the notebook with `COURSE_SEED=1` and `2`. Which differences between CD-1, CD-10 and PCD-1
+# keep their sign?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# The seed sets the initial weights, the order of the batches, every Gibbs draw, the RAISE digits
+# and the AIS and RAISE runs, so every number of section 6 moves. The claims the lecture asserts (every model above
+# the base rate; on the large models CD-10 and PCD-1 above CD-1, measured on the side of the
+# AIS–RAISE bracket that errs against the claim) are checked at every seed, with margins: expect
+# them to hold. The differences it only prints (the small models, CD-10 against PCD-1) are the
+# ones to watch: a difference that changes sign between seeds is smaller than the seed-to-seed
+# spread, and says nothing about the methods at this budget. Three seeds can show that a
+# difference is unstable; they cannot prove that it is stable.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex01_9
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 9: How long should the chains run?
+#
+# Score the binary samples of the showcase model's chains after 200, 500, 1 000 and 2 000 Gibbs
+# steps (`gibbs_samples(rbm_large, N_SAMPLES, steps, SEED + 1)["samples"]` and
+# `metrics.score_samples`), with their label distributions. Does the FCD fall steadily as the
+# chains run longer? What do the labels of long chains tell you about the model's own $p(v)$, as
+# opposed to the data's?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# The chains start at uniform noise, and in their first steps leave it for digit-like images: the
+# FCD falls fast. As they run on, the distribution of their states tends to the model's $p(v)$, so
+# the FCD tends to that of the model itself, not to zero, and nothing forces the approach to be
+# monotone. An FCD that still moves between 1 000 and 2 000 steps says that the chains have not
+# converged, and that the lecture's score measures the sampler as much as the model. Chains that
+# have mixed sample $p(v)$: a label distribution far from the data's then says that the model gives
+# the digit classes other masses than the data does. But block Gibbs on a trained RBM moves between
+# classes rarely, so the labels can also record where the chains from noise first settled rather
+# than the masses of $p(v)$. Chains from other starts tell the two apart: a chain started at digits
+# of one class that keeps that class for thousands of steps has not mixed.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
