@@ -675,7 +675,7 @@ else:
 # **Getting Fashion-MNIST.** This lecture does not download it unasked: `lib.data` looks for the four files in
 # `data/fashion-mnist/` (or `$COURSE_DATA_DIR/fashion-mnist/`) and in `/usr/share/datasets/fashion-mnist/`,
 # where Debian's package `dataset-fashion-mnist` installs them (`sudo apt install dataset-fashion-mnist`).
-# Without them this section prints a note and skips its training, figures and check, and Exercise 5 needs
+# Without them this section prints a note and skips its training, figures and check, and Exercise 7 needs
 # them too. To download them instead (about 30 MB, once, into `data/`), change `allow_download=False` to
 # `True` in the next cell.
 
@@ -769,22 +769,321 @@ print(f"notebook ran in {time.time() - T_START:.0f} s at scale {SCALE}")
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# 1. **Latent dimension.** Set `LATENT_DIM = 16` in the set-up cell and rerun the notebook from the top
-#    (`build_encoder` and `build_decoder` take `LATENT_DIM` as a default argument, fixed when they are
-#    defined: setting it in a later cell would build 2-D models and then fail on 16-D codes). The latent scatter and the manifold of §5 (and §7)
-#    draw a 2-D code space: skip them, or draw the first two principal components of the codes instead.
-#    How much do the ELBO and the IW estimate improve? The FCD?
-# 2. **β.** Train with `build_vae(beta=4.0)` and `build_vae(beta=0.25)` (the loss curves then show the
-#    β-objective, not the −ELBO). Describe the latent scatter and the manifold. Which one has the better
-#    *test ELBO* (`evaluate` computes it with β = 1)?
-# 3. **keras.io's sizes.** Restore 32/64 channels and a 16-unit dense layer. Is the likelihood better?
-#    Time the IW evaluation.
-# 4. **Backend independence.** Keras 3 also runs on JAX and PyTorch (chosen by the environment variable
-#    `KERAS_BACKEND`, set before Keras is first imported, so in a fresh kernel). Read the Keras guide
-#    "Customizing what happens in `fit()`" for the JAX and the PyTorch versions of a custom `train_step`:
-#    which lines of `VAE.train_step` would change, and what would the `Sampling` layer need on JAX (§1)?
-#    The rest of this notebook (`tf.function`, `tf.data`) is TensorFlow's, and JAX is not installed in
-#    the course environment, so this one is for reading, not running.
-# 5. **Fashion likelihood** (needs Fashion-MNIST, §7). Binarize Fashion-MNIST stochastically and train with
-#    the Bernoulli likelihood; now the objective *is* an ELBO in nats. Compare the IW estimate with MNIST's:
-#    which dataset is "harder", and is that a fair comparison?
+# The first three are **checked**: fill in the cell marked `...`, run it, then run the `check`
+# line below it, which measures your answer against an independent reference (the Gaussian
+# densities evaluated directly, the β-objective maximised numerically, the density integrated by
+# quadrature) and says what disagrees. They need no training: the first two use a model small
+# enough to be solved exactly, one latent variable and a linear decoder. The others are open:
+# write your answer, then compare it with the model answer. In the book each solution is folded:
+# try first.
+
+# %%
+from lib.exercises import check
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex05_1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1: Importance weights where $\log p(x)$ is known
+#
+# The log-weights of §6 can be tested on a model whose evidence is known exactly: one latent
+# variable and one observed number, with the prior $p(z)=\mathcal N(0,1)$ and the linear decoder
+# $p_\theta(x\mid z)=\mathcal N(x;\,wz,\,s^2)$, so that $p_\theta(x)=\mathcal N(x;\,0,\,w^2+s^2)$. Take
+# an encoder's output $q_\phi(z\mid x)=\mathcal N(\mu,e^{\ell})$ and draw $z_i=\mu+e^{\ell/2}\varepsilon_i$
+# with $\varepsilon_i\sim\mathcal N(0,1)$. Write `log_weights(x, eps, mu, logvar, w, s)`, returning
+# the log-weights $\log w_i=\log p_\theta(x\mid z_i)+\log\mathcal N(z_i;0,1)-\log\mathcal N(z_i;\mu,e^{\ell})$
+# as a NumPy array shaped like `eps` (a 1-D array of the $\varepsilon_i$; the other arguments are
+# numbers, `logvar` is $\ell$), with $\log q_\phi$ in the $\varepsilon$-form of §6. For which $\mu$
+# and $\ell$ are all the weights equal, and to what? What is $\hat{\mathcal L}_k$ then, for every $k$?
+
+
+# %% tags=["hide-input"]
+def log_weights(x: float, eps: np.ndarray, mu: float, logvar: float, w: float, s: float) -> np.ndarray:
+    """log p(x|z_i) + log N(z_i; 0, 1) − log N(z_i; mu, e^logvar) at z_i = mu + exp(logvar/2) eps_i."""
+    # BEGIN SOLUTION
+    log_2pi = np.log(2 * np.pi)
+    z = mu + np.exp(0.5 * logvar) * eps  # (k,)
+    log_px_z = -0.5 * ((x - w * z) ** 2 / s**2 + log_2pi + np.log(s**2))
+    log_pz = -0.5 * (z**2 + log_2pi)
+    log_qz = -0.5 * (eps**2 + log_2pi + logvar)  # log N(ε; 0, 1) − log σ: the Jacobian of z = μ + σε
+    # p(x, z)/q(z) = p(x) p(z|x)/q(z): all weights are p(x) iff q is the exact posterior,
+    # μ = w x/(w² + s²), e^ℓ = s²/(w² + s²); then L_k = log p(x) for every k, without noise.
+    return log_px_z + log_pz - log_qz
+    # END SOLUTION
+
+
+# %%
+check("05.1", log_weights)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex05_2
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: What β does to the posterior
+#
+# §3's `train_step` maximises, averaged over the images of a batch,
+# $\mathcal F_\beta(q)=\mathbb E_q[\log p_\theta(x\mid z)]-\beta\,\mathrm{KL}(q\,\|\,p(z))$ (estimated with
+# one draw of $z$). Take the model of Exercise 1 with its decoder ($w$, $s$) fixed, and a Gaussian
+# $q=\mathcal N(m,v)$: both terms then have closed forms. Maximise $\mathcal F_\beta$ over $m$ and
+# $v>0$, and write `beta_posterior(x, w, s, beta)`, returning the pair `(m, v)` of the maximiser
+# ($v$ a variance, not a log-variance). What is it at $\beta=1$? Which decoder noise variance would
+# make your β-optimal $q$ that decoder's exact posterior? Which way do $m$ and $v$ move as β grows?
+
+
+# %% tags=["hide-input"]
+def beta_posterior(x: float, w: float, s: float, beta: float) -> tuple[float, float]:
+    """Mean and variance of the Gaussian q that maximises E_q[log N(x; w z, s²)] − β KL(q ‖ N(0, 1))."""
+    # BEGIN SOLUTION
+    # E_q log p(x|z) = −[(x − w m)² + w² v]/(2 s²) + const and KL = (v + m² − 1 − log v)/2, so
+    # ∂/∂m: w (x − w m)/s² − β m = 0 and ∂/∂v: −w²/(2 s²) − β (1 − 1/v)/2 = 0.
+    # This is the exact posterior of a decoder with noise variance β s²: for β > 1, m shrinks
+    # towards 0 and v grows towards 1, the prior's; β = 1 gives p(z|x) itself.
+    m = w * x / (w**2 + beta * s**2)
+    v = beta * s**2 / (w**2 + beta * s**2)
+    return m, v
+    # END SOLUTION
+
+
+# %%
+check("05.2", beta_posterior)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex05_3
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: The continuous Bernoulli's constant and mean
+#
+# In §7, $p(x\mid\lambda)=C(\lambda)\,\lambda^x(1-\lambda)^{1-x}$ on $x\in[0,1]$. With
+# $\eta=\log\frac{\lambda}{1-\lambda}$, write $\lambda^x(1-\lambda)^{1-x}=(1-\lambda)\,e^{\eta x}$, integrate
+# over $[0,1]$ to find $C(\lambda)$, check it against §7's formula, and show that $C(\lambda)\ge2$. The
+# mean follows from $Z(\eta)=\int_0^1e^{\eta x}\,dx$ as $\mathbb E[x]=\frac{d}{d\eta}\log Z(\eta)$. Write
+# `cb_log_norm(lam)`, returning $\log C(\lambda)$, and `cb_mean(lam)`, returning $\mathbb E[x]$, both
+# elementwise for a NumPy array `lam` of values in $(0,1)$. Both must be finite and accurate (to
+# $10^{-7}$) at $\lambda=\tfrac12$ and next to it too, where the closed forms are $0/0$: expand in $\eta$
+# there. Is the mean $\lambda$? Where does it lie?
+
+
+# %% tags=["hide-input"]
+def cb_log_norm(lam: np.ndarray) -> np.ndarray:
+    """log C(λ) of the continuous Bernoulli, elementwise for λ in (0, 1)."""
+    # BEGIN SOLUTION
+    # ∫₀¹ (1 − λ) e^(ηx) dx = (1 − λ)(e^η − 1)/η = (2λ − 1)/η, and 2λ − 1 = tanh(η/2), so
+    # C = η/tanh(η/2) = 2 artanh(1 − 2λ)/(1 − 2λ) = 2 (1 + η²/12 − η⁴/720 + …) ≥ 2, as |tanh y| ≤ |y|.
+    eta = np.log(lam) - np.log1p(-lam)
+    small = np.abs(eta) < 1e-4
+    safe = np.where(small, 1.0, eta)  # no 0/0 in the branch that np.where discards
+    return np.where(small, np.log(2.0) + eta**2 / 12, np.log(safe / np.tanh(safe / 2)))
+    # END SOLUTION
+
+
+def cb_mean(lam: np.ndarray) -> np.ndarray:
+    """Mean of the continuous Bernoulli, elementwise for λ in (0, 1)."""
+    # BEGIN SOLUTION
+    # log Z = log(e^η − 1) − log η, so E[x] = 1/(1 − e^(−η)) − 1/η = 1/2 + η/12 − η³/720 + …,
+    # that is λ/(2λ − 1) + 1/(2 artanh(1 − 2λ)): between λ and 1/2, not λ.
+    eta = np.log(lam) - np.log1p(-lam)
+    small = np.abs(eta) < 1e-4
+    safe = np.where(small, 1.0, eta)
+    return np.where(small, 0.5 + eta / 12, 1 / (1 - np.exp(-safe)) - 1 / safe)
+    # END SOLUTION
+
+
+# %%
+check("05.3", cb_log_norm, cb_mean)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex05_4
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: Where is the bottleneck?
+#
+# (a) Set `LATENT_DIM = 16` in the set-up cell and rerun the notebook from the top (`build_encoder`
+# and `build_decoder` take `LATENT_DIM` as a default argument, fixed when they are defined: setting
+# it in a later cell would build 2-D models and then fail on 16-D codes). The latent scatter and the
+# manifold of §5 (and §7) draw a 2-D code space: skip them, or draw the first two principal
+# components of the codes instead. How much do the ELBO and the IW estimate improve? The FCD?
+#
+# (b) Back at `LATENT_DIM = 2`, restore keras.io's sizes: 32/64 channels in the encoder, 64/32 in
+# the decoder, and a 16-unit dense layer. Is the likelihood better? Time the IW evaluation. Which of
+# the two changes helps the likelihood more, and what does that say about where this model's
+# bottleneck is?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# (a) Expect the ELBO and the IW estimate to rise, with the reconstruction term gaining more than
+# the KL term costs. The bound of §6 (the code carries at most the rate) holds in any dimension,
+# and the rate is whatever training makes it; what the extra dimensions change in practice is how
+# cheaply detail can be coded. With a smooth decoder and posteriors of finite width, two coordinates
+# must place every digit on one 2-D sheet of images, and what does not fit on it (stroke width,
+# slant, the style within a class) is paid for in the reconstruction term; sixteen coordinates can
+# code such detail side by side. Expect a larger KL term and a better reconstruction term. The FCD
+# need not follow: prior samples are good only where the codes of the training digits, $q(z)$, fill
+# the prior, and in 16 dimensions there is more room for regions of $\mathcal N(0,I)$ that no code
+# occupies. The likelihood and the quality of samples are different measures {cite:p}`theis2016`:
+# read both off the run. The IW evaluation costs about the same: the decoder's cost depends on $d$
+# only through its first dense layer.
+#
+# (b) Count the multiply–adds of one decoder pass (a transposed convolution costs input positions
+# × 9 × input channels × output channels): about 1.5 million here, about 5.7 million with keras.io's
+# sizes, almost four times as many. The IW evaluation, $k$ decoder passes per test image, should
+# take up to about four times as long (less where fixed overheads dominate). At $d=2$ the wider
+# networks can draw sharper images on the same 2-D sheet, but the code is still two numbers and the
+# 16-unit layer narrows the encoder: expect the gain, if any, to be smaller than in (a). If the
+# latent dimension helps much more than the width, the bottleneck is the code, not the networks.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex05_5
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5: Training with β
+#
+# Train with `build_vae(beta=4.0)` and `build_vae(beta=0.25)` (the loss curves then show the
+# β-objective, not the −ELBO). Predict first, from Exercise 2, what β does to each image's code.
+# Describe the latent scatter and the manifold. Which one has the better *test ELBO* (`evaluate`
+# computes it with β = 1)?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# Exercise 2 gives the direction for a fixed decoder: a larger β pulls each posterior towards the
+# prior (its mean shrinks, its variance grows towards 1), as if the decoder were noisier: in Exercise
+# 2's model exactly as if its noise variance were $\beta s^2$, and in general $\mathcal F_\beta$ is β times
+# the ELBO's formula with the likelihood raised to the power $1/\beta$, flatter for β > 1. A smaller β
+# does the reverse. Training adapts the decoder as well, but expect the same picture. With β = 4 the KL term falls, the codes of different digits overlap more
+# and fill the prior's disk more evenly, and the manifold becomes smoother and blurrier, with some
+# digits sharing a region or missing from it; a latent direction may stop carrying information at
+# all (its KL term near zero, a partial posterior collapse). With β = 0.25 the KL term rises, the
+# posteriors narrow and the codes spread out, reconstructions sharpen, and parts of the prior's disk
+# may be left without codes, where prior samples decode to poor images. The loss curves show
+# $-(\text{rec}-\beta\,\mathrm{KL}) = -\mathcal L - (1-\beta)\,\mathrm{KL}$: above the model's own −ELBO for
+# β = 4, below it for β = 0.25 (whose objective is no bound on $\log p_\theta(x)$, lecture 04, §3), so
+# they cannot be compared with the β = 1 run's curves.
+#
+# The test ELBO: β = 1 trains the ELBO itself, while the others trade reconstruction against KL at
+# another rate. For a fixed decoder the ELBO is $\log p_\theta(x)-\mathrm{KL}(q\,\|\,p_\theta(z\mid x))$, so
+# the β = 1 encoder is the best one, and in Exercise 2's model any other β loses exactly
+# $\mathrm{KL}(q_\beta\,\|\,p_\theta(z\mid x))$. Expect β = 1 to have the best test ELBO of the three. For
+# trained models this is an expectation, not a theorem (the decoders differ, and optimisation noise
+# or over-fitting can reorder close values): check it on the numbers.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex05_6
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6: Backend independence
+#
+# Keras 3 also runs on JAX and PyTorch (chosen by the environment variable `KERAS_BACKEND`, set
+# before Keras is first imported, so in a fresh kernel). Read the Keras guide "Customizing what
+# happens in `fit()`" for the JAX and the PyTorch versions of a custom `train_step`: which lines of
+# `VAE.train_step` would change, and what would the `Sampling` layer need on JAX (§1)? The rest of
+# this notebook (`tf.function`, `tf.data`) is TensorFlow's, and JAX is not installed in the course
+# environment, so this one is for reading, not running.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# What changes is how the gradient is taken, the `tf.GradientTape` block and `tape.gradient`, and on
+# JAX also how the weights and the metrics are updated. The loss itself, written with `keras.ops`,
+# stays.
+#
+# *PyTorch*: no tape. `train_step(self, data)` calls `self.zero_grad()`, computes the loss as now,
+# calls `loss.backward()`, collects the gradients `[v.value.grad for v in self.trainable_weights]`
+# and applies them with `self.optimizer.apply(gradients, self.trainable_weights)` inside
+# `torch.no_grad()`. The metric trackers are updated as now.
+#
+# *JAX*: the step must be a pure function of the model's state. `train_step(self, state, data)`
+# receives the trainable, non-trainable, optimizer and metric variables, computes the loss and its
+# gradient with `jax.value_and_grad` of a function that runs the model through
+# `self.stateless_call(trainable_variables, non_trainable_variables, x)` (so `call` would have to
+# return $\mu$ and $\ell$ with the logits, or the encoder and decoder be called statelessly one after
+# the other), updates the weights with `self.optimizer.stateless_apply`, updates the metrics
+# statelessly, and returns the logs together with the new state. `lib.vae.gaussian_kl` recognises
+# NumPy, PyTorch and TensorFlow arrays only, and a traced JAX array cannot become a NumPy one: on
+# JAX the KL would be written with `keras.ops`. The `Sampling` layer needs an explicit random
+# state, as §1 says: a `keras.random.SeedGenerator` created in `__init__` and passed as
+# `seed=self.seed_generator` to `keras.random.normal`, so that each call draws fresh noise from a
+# state that JAX can carry through the compiled step.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex05_7
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7: A likelihood for Fashion-MNIST
+#
+# (Needs Fashion-MNIST, §7.) Binarize Fashion-MNIST stochastically and train with the Bernoulli
+# likelihood; now the objective *is* an ELBO in nats. Compare the IW estimate with MNIST's: which
+# dataset is "harder", and is that a fair comparison?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# Binarize with `data.binarize(f_train_u8[:N_FASHION], "stochastic", seed=0)` (and the test images
+# once, with another seed), train `build_vae()` on them, and compute the IW estimate as in §6 with the
+# Fashion model in place of `model`. Expect a much lower log-likelihood than on MNIST, but most
+# of the difference is not about clothes being harder to model. Stochastic binarization draws each
+# pixel independently, $x_j\sim\mathrm{Bernoulli}(g_j)$ given the grey image $g$, and that noise cannot
+# be predicted by any model: for every model, $-\mathbb E\log p(x)\ge H(x)\ge H(x\mid g)=\mathbb E\sum_j h(g_j)$,
+# with $h(g)=-g\log g-(1-g)\log(1-g)$ the binary entropy, so no model's expected log-likelihood
+# exceeds the ceiling $-\mathbb E\sum_j h(g_j)$. Fashion-MNIST is full of mid-grey textures, where $h$ is
+# close to its maximum $\log 2$, while MNIST's pixels are mostly near 0 or 1: expect this ceiling to
+# lie far lower for Fashion-MNIST. Nats per image compare the datasets' entropies as much as the
+# models. Fairer yardsticks are each model's gain over its own dataset's base rate, and its distance
+# to this ceiling (estimated from the grey levels of the test images); even these compare different
+# data, so "harder" is only defined relative to a stated yardstick.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
