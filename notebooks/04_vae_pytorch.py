@@ -451,7 +451,7 @@ assert grad_score.std() > 3 * grad_path.std()
 # separately). `rsample()` is the reparameterised sample; `kl_divergence` knows the closed form of
 # section 2.2. The architecture is the one-stochastic-layer model of {cite:t}`burda2016`,
 # **784-200-200-50**. They use tanh units; `ACTIVATION` is ReLU at smoke and lecture scale (a common
-# default; Exercise 5 compares the two) and tanh at full scale, where the architecture is theirs (their
+# default; Exercise 9 compares the two) and tanh at full scale, where the architecture is theirs (their
 # training is not: see §7.2).
 
 
@@ -873,7 +873,7 @@ checks.above(
 # The gap $\mathcal L_K-\mathcal L_1$ (printed above) is the part of the ELBO's looseness that better inference
 # removes: it estimates a lower bound on $\mathbb E\,\mathrm{KL}(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x))$, how far the
 # encoder's Gaussian is from the true posterior. Section 2.1 leads us to expect that Gaussian to be too
-# narrow rather than too broad; Exercise 3 measures it. The IW number itself is still a (stochastic)
+# narrow rather than too broad; Exercise 7 measures it. The IW number itself is still a (stochastic)
 # *lower* bound on the true test log-likelihood, so when it is compared with the RBM's AIS estimate,
 # remember that AIS tends to *over*-estimate the likelihood if its chain is too short.
 #
@@ -898,7 +898,7 @@ checks.above(
 # is printed at the top), which the model can over-fit; section 4 prints how far the gap between its
 # training and validation −ELBO exceeds the base rate's on the same images. The other candidates are
 # hypotheses that this notebook does not test: one *fixed* binarization of the training images (a fresh
-# draw for every minibatch acts as data augmentation; Exercise 6 tests it), a few dozen epochs instead of
+# draw for every minibatch acts as data augmentation; Exercise 9 tests it), a few dozen epochs instead of
 # thousands, and test digits that may be harder than the training digits (the base rate's exact
 # log-likelihoods on the three splits, printed at the top, show how much the splits differ for a model
 # of independent pixels). `COURSE_SCALE=full`
@@ -1042,36 +1042,465 @@ print(f"notebook ran in {time.time() - T_START:.0f} s at scale {SCALE}")
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# 1. **β-VAE.** Train the 2-D model with $\beta=0.5$ and $\beta=4$ (pass `beta` to `elbo`). How do
-#    the latent scatter, the manifold and the test ELBO (always measured with $\beta=1$) change? Which β
-#    gives the best test ELBO?
-# 2. **The gap.** Plot $\mathcal L_k$ against $\log k$ for $k=1,\dots,5000$ on 100 test images. Does it
-#    level off? Estimate $\mathbb E\,\mathrm{KL}(q\,\|\,p(z\mid x))$ from it.
-# 3. **How wide is the true posterior?** With $k$ draws $z_i\sim q_\phi(z\mid x)$ from `importance_samples` and
-#    the self-normalised weights $\tilde w_i=w_i/\sum_j w_j$, estimate the posterior's variance along each latent
-#    dimension, $\sum_i\tilde w_i(z_{id}-\bar z_d)^2$ with $\bar z_d=\sum_i\tilde w_iz_{id}$, and compare it with $q$'s $\sigma_d^2$.
-#    Print the effective sample size $1/\sum_i\tilde w_i^2$ too, and repeat for $k=50, 1000, 5000$. With small $k$,
-#    why does the estimate lean towards $q$'s own variance, and why is a large effective sample size no proof
-#    that it doesn't? (Think of a $q$ too narrow for the posterior, whose draws never reach the posterior's
-#    tails, and of one too broad.) Compare the *active*
-#    dimensions (those whose posterior mean varies from image to image, $\mathrm{Var}_x\,\mu_d(x)>10^{-2}$, the
-#    criterion of {cite:t}`burda2016`) with the others. Is $q$ too narrow?
-# 4. **IWAE.** Train with $-\mathcal L_k$ for $k=5$: write a version of `importance_samples` that draws with
-#    `qz.rsample` (the one above uses `qz.sample`, which blocks the gradient through $z$, and the
-#    encoder's gradient would be wrong), and average `vae.log_mean_exp` of its log-weights over the batch.
-#    {cite:t}`burda2016` report that the IW bound improves and that the model uses more active latent
-#    dimensions (the criterion of Exercise 3). Do you see both?
-# 5. **tanh or ReLU.** Train the 50-D model with `ACTIVATION = "tanh"` (Burda et al.'s choice) for the same
-#    number of epochs: set it in the set-up cell and rerun the notebook from the top (`mlp` takes
-#    `ACTIVATION` as a default argument, fixed when the function is defined, so setting it in a later cell
-#    changes nothing). Compare the curves of the reconstruction and KL terms and the test ELBO.
-# 6. **Dynamic binarization.** Re-binarize the training set every epoch (a new seed each epoch). What
-#    happens to the gap between the train and validation curves, and to the test IW estimate?
-# 7. **Score-function gradients.** Replace `rsample()` by `sample()` and train with the REINFORCE
-#    estimator of section 3.1 for the reconstruction term. How many more steps does it need?
-# 8. **Posterior collapse.** A VAE suffers *posterior collapse* when the KL term falls to zero: then
-#    $q_\phi(z\mid x)=p(z)$ for every $x$, the code carries no information, and the decoder models the images
-#    on its own. Provoke it by making the decoder powerful (e.g. feed it the previous pixels, so that it can
-#    model the image without $z$), and watch the KL term: when does the model stop using $z$? Then try the
-#    standard remedy, *KL annealing* {cite:p}`bowman2016`: raise the weight of the KL term from 0 to 1 over the
-#    first epochs. Does the model keep using $z$?
+# The first four are **checked**: fill in the cell marked `...`, run it, then run the `check` line
+# below it, which measures your answer against an independent reference (an integral done
+# numerically, an objective maximised numerically, Gauss–Hermite quadrature, the weights normalised
+# another way) and says what disagrees. They need nothing trained: exercises 1 and 2 use the smallest
+# latent-variable model whose posterior is known exactly, one latent number, one observed number and a
+# linear decoder. The others are open, and most of them retrain a model of the lecture: write your
+# answer, then compare it with the model answer. In the book each solution is folded: try first.
+
+# %%
+from lib.exercises import check
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1: The ELBO of a linear-Gaussian model, and its gap
+#
+# Take the prior $p(z)=\mathcal N(0,1)$ and the decoder $p(x\mid z)=\mathcal N(x;\,az,\,\sigma^2)$, with a
+# weight $a$ and a noise variance $\sigma^2$, for one latent number $z$ and one observation $x$, and
+# the Gaussian $q(z)=\mathcal N(m,s^2)$ as the approximate posterior of that $x$. Derive the ELBO
+# $\mathcal L(m,s)=\mathbb E_q[\log p(x\mid z)]-\mathrm{KL}\big(q\,\|\,p(z)\big)$ of section 3 in closed
+# form and code it as `linear_gaussian_elbo(x, m, s, a, sigma)`, in nats, for numbers `x`, `m`, `a` and
+# the standard deviations `s > 0`, `sigma > 0`. (Hint: $\mathbb E_q[(x-az)^2]$ needs both the mean and
+# the variance of $z$ under $q$.) The marginal of this model is $p(x)=\mathcal N(x;\,0,\,a^2+\sigma^2)$
+# and its posterior is Gaussian: by the second derivation of section 3, where is your ELBO largest,
+# and what is its value there?
+
+
+# %% tags=["hide-input"]
+def linear_gaussian_elbo(x: float, m: float, s: float, a: float, sigma: float) -> float:
+    """ELBO in nats of q = N(m, s²) for one observation x of the model z ~ N(0, 1), x | z ~ N(az, sigma²)."""
+    # BEGIN SOLUTION
+    # E_q (x − az)² = (x − am)² + a²s²;  KL(N(m, s²) ‖ N(0, 1)) = (s² + m² − 1 − ln s²)/2 (section 2.2)
+    rec = -0.5 * np.log(2 * np.pi * sigma**2) - ((x - a * m) ** 2 + a**2 * s**2) / (2 * sigma**2)
+    kl = 0.5 * (s**2 + m**2 - 1 - np.log(s**2))
+    return float(rec - kl)
+    # END SOLUTION
+
+
+# %%
+check("04.1", linear_gaussian_elbo)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_2
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: What β does to the posterior
+#
+# In the model of exercise 1, the encoder of a β-VAE would choose $q=\mathcal N(m,s^2)$ to maximise
+# $\mathcal L_\beta(m,s)=\mathbb E_q[\log p(x\mid z)]-\beta\,\mathrm{KL}\big(q\,\|\,p(z)\big)$ (section 3)
+# at a fixed decoder. Set its derivatives with respect to $m$ and to $s^2$ to zero, and code the
+# maximiser as `beta_optimal_q(x, a, sigma, beta)`, returning the pair `(m, s)` (the standard deviation
+# $s$, not the variance). Check that $\beta=1$ gives the exact posterior. For $\beta\neq1$ the maximiser
+# is the exact posterior of the same model with another noise variance: which one? What becomes of $q$
+# as $\beta\to\infty$, and as $\beta\to0$?
+
+
+# %% tags=["hide-input"]
+def beta_optimal_q(x: float, a: float, sigma: float, beta: float) -> tuple[float, float]:
+    """Mean and standard deviation of the q = N(m, s²) that maximises E_q log p(x|z) − beta KL(q ‖ N(0, 1))."""
+    # BEGIN SOLUTION
+    # ∂/∂m:  a(x − am)/σ² − βm = 0          ⇒  m = ax/(a² + βσ²)
+    # ∂/∂s²: −a²/(2σ²) − β/2 + β/(2s²) = 0   ⇒  s² = βσ²/(a² + βσ²): the posterior for the noise variance βσ²
+    return a * x / (a**2 + beta * sigma**2), float(np.sqrt(beta * sigma**2 / (a**2 + beta * sigma**2)))
+    # END SOLUTION
+
+
+# %%
+check("04.2", beta_optimal_q)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_3
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: How noisy is each gradient estimator?
+#
+# Section 3.1 compared two one-sample estimators of $\partial_\mu\,\mathbb E_q[f(z)]$ for $f(z)=(z-c)^2$
+# and $q=\mathcal N(\mu,\sigma^2)$ at $\sigma=1$. With $z=\mu+\sigma\varepsilon$ and
+# $\varepsilon\sim\mathcal N(0,1)$, the pathwise estimator is $g_{\text{path}}=f'(z)=2(z-c)$ and the
+# score-function estimator is $g_{\text{score}}=f(z)\,\partial_\mu\log q(z)$; both have the mean
+# $2(\mu-c)$. Compute their variances exactly, with $\mathbb E\,\varepsilon^2=1$,
+# $\mathbb E\,\varepsilon^4=3$, $\mathbb E\,\varepsilon^6=15$ and the odd moments zero, and code
+# `gradient_variances(mu, sigma, c)`, returning the pair `(var_path, var_score)`. (Section 3.1
+# estimated their square roots by sampling, at $\mu=0$, $c=3$, $\sigma=1$.) How does the ratio of the
+# two variances behave as $\sigma\to0$, for the narrow posteriors of a trained encoder?
+
+
+# %% tags=["hide-input"]
+def gradient_variances(mu: float, sigma: float, c: float) -> tuple[float, float]:
+    """Variances of the pathwise and the score-function one-sample estimators of d/dmu E_q (z − c)²,
+    q = N(mu, sigma²)."""
+    # BEGIN SOLUTION
+    d = mu - c  # z − c = σε + d, and ∂_μ log q = (z − μ)/σ² = ε/σ
+    var_path = 4 * sigma**2  # g = 2(σε + d)
+    # g = (σε + d)² ε/σ = σε³ + 2dε² + (d²/σ)ε:  E g² = 15σ² + 12d² + 6d² + d⁴/σ², minus (E g)² = 4d²
+    var_score = 15 * sigma**2 + 14 * d**2 + d**4 / sigma**2
+    return var_path, var_score
+    # END SOLUTION
+
+
+# %%
+check("04.3", gradient_variances)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_4
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: The posterior's moments from importance weights
+#
+# Given $k$ draws $z_i\sim q_\phi(z\mid x)$ in $d$ latent dimensions and their log-weights
+# $\log w_i=\log p_\theta(x,z_i)-\log q_\phi(z_i\mid x)$ (what `importance_samples` of section 7.1
+# returns, for one image), the self-normalised weights $\tilde w_i=w_i/\sum_j w_j$ estimate the
+# posterior's mean and variance along each dimension, $\bar z_d=\sum_i\tilde w_iz_{id}$ and
+# $v_d=\sum_i\tilde w_i(z_{id}-\bar z_d)^2$, and $1/\sum_i\tilde w_i^2$, between 1 and $k$, is the
+# *effective sample size* (ESS). Code `posterior_moments(z, log_w)` for NumPy arrays `z` of shape
+# `(k, d)` and `log_w` of shape `(k,)`, returning `(mean, var, ess)`: arrays of shape `(d,)` and `(d,)`,
+# and a number. The log-weights of a digit are of the order of its log-likelihood, around $-100$ nats,
+# where `exp` in float32 has lost most of its precision (it returns 0 below about $-104$): make your
+# function work for log-weights near $-1000$, where `exp` returns 0 even in float64. What are `var` and
+# `ess` when all the weights are equal?
+
+
+# %% tags=["hide-input"]
+def posterior_moments(z: np.ndarray, log_w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Self-normalised importance-sampling mean and variance per dimension, (d,) each, and the effective
+    sample size, from k draws z (k, d) of q and their log-weights log_w (k,)."""
+    # BEGIN SOLUTION
+    w = np.exp(log_w - np.max(log_w))  # the largest weight becomes 1: they cannot all underflow
+    w = w / w.sum()
+    mean = w @ z
+    var = w @ (z - mean) ** 2
+    return mean, var, float(1.0 / np.sum(w**2))
+    # END SOLUTION
+
+
+# %%
+check("04.4", posterior_moments)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_5
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5: A β-VAE on MNIST
+#
+# Train the 2-D model of section 6 with $\beta=0.5$ and with $\beta=4$: for instance
+# `config.seed_everything(SEED)`, `m4 = build_vae(latent_dim=2)`, then
+# `train(m4, lambda m, x: m.elbo(x, beta=4.0), EPOCHS_2D, "β = 4")`. How do the latent scatter, the
+# decoded manifold, the KL term and the test ELBO (`evaluate`, always at $\beta=1$) change? Which β
+# gives the best test ELBO? Compare with what exercise 2 found at a fixed decoder.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# Exercise 2 answers for the encoder at a fixed decoder: the β-optimal $q$ is the exact posterior of a
+# model whose decoder noise variance is $\beta$ times larger, so $\beta>1$ widens every $q$ and pulls
+# its mean towards the prior's, and $\beta<1$ narrows it towards a point at the best code. Here the
+# decoder adapts too, but the trade-off between the two terms is the same, and it says what to expect:
+# with $\beta=4$ a smaller KL term and a worse reconstruction term, posterior means crowded nearer the
+# origin with the classes overlapping more, and a smoother, blurrier manifold on which some digits may
+# be missing; with $\beta=0.5$ a larger KL term, codes spread further out with more empty space
+# between the classes (closer to the autoencoder of section 1), and sharper reconstructions. The test
+# ELBO is $\mathcal L$ at $\beta=1$, which only the model trained with $\beta=1$ maximises (on its
+# training digits), so expect $\beta=1$ to score best and $\beta=4$ to lose clearly; with a small
+# training set, over-fitting may let a β a little above 1 come close. For $\beta<1$ the training
+# objective is no bound on $\log p_\theta(x)$ at all (section 3).
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_6
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6: How fast does the importance-weighted bound converge?
+#
+# On 100 test digits, compute $\mathcal L_k$ for $k=1,2,5,10,\dots,5000$ with
+# `iw_estimate(model, X_TEST[:100], k)` (the same digits at every $k$) and plot its mean against
+# $\log k$. Does it level off? For large $k$, expand $\log\frac1k\sum_iw_i$ around $\log p_\theta(x)$
+# to find how $\mathcal L_k$ approaches its limit; plot against the variable that makes that approach
+# a straight line, and estimate from it $\log p_\theta(x)$ and
+# $\mathbb E\,\mathrm{KL}\big(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x)\big)$.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# $\mathcal L_k$ is non-decreasing in $k$ (section 7.1), so the curve rises, towards $\log p_\theta(x)$
+# if the weights are bounded. Write the average of the weights as $\frac1k\sum_iw_i=p_\theta(x)(1+\delta)$:
+# the $w_i$ are independent with mean $p_\theta(x)$, so $\mathbb E\,\delta=0$ and
+# $\mathbb E\,\delta^2=\mathrm{Var}(w)/\big(k\,p_\theta(x)^2\big)$. With
+# $\log(1+\delta)=\delta-\delta^2/2+\dots$,
+#
+# $$\mathcal L_k\approx\log p_\theta(x)-\frac{\mathrm{Var}(w)}{2k\,p_\theta(x)^2}$$
+#
+# for large $k$, when the weights' relative variance is finite. Against $\log k$ the curve should
+# flatten, the remaining gap halving with every doubling of $k$; against $1/k$, its large-$k$ end
+# should be a straight line whose intercept at $1/k=0$ estimates $\log p_\theta(x)$, averaged over the
+# digits. Since $\mathcal L_1$ is the ELBO, $\log p_\theta(x)-\mathcal L_1$ is
+# $\mathbb E\,\mathrm{KL}\big(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x)\big)$ (section 3): estimate it by the
+# intercept minus $\mathcal L_1$, or, as a lower bound, by $\mathcal L_{5000}-\mathcal L_1$. Both rely
+# on the weights. Where $q$ is much narrower than the posterior their variance can be infinite
+# (exercise 7): then $\mathcal L_k$ approaches its limit more slowly than $1/k$, the straight line does
+# not appear, and the curve can look level while still short of $\log p_\theta(x)$, so that both
+# estimates are too low.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_7
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7: How wide is the true posterior?
+#
+# For a few test digits, one at a time, draw $k$ codes and their log-weights (inside
+# `with torch.no_grad():`, `z, log_w = importance_samples(model, X_TEST[i : i + 1], k)`, of shapes
+# `(k, 1, d)` and `(k, 1)`), estimate the posterior's variance along each latent dimension with your
+# `posterior_moments` of exercise 4 (pass `z[:, 0].double().cpu().numpy()` and
+# `log_w[:, 0].double().cpu().numpy()`) and compare it with $q$'s $\sigma_d^2$
+# (`model.encoder(x).scale ** 2`). Print the ESS too, and repeat for $k=50, 1000, 5000$. With small
+# $k$, why does the estimate lean towards $q$'s own variance, and why is a large ESS no proof that it
+# doesn't? (Think of a $q$ too narrow for the posterior, whose draws never reach the posterior's
+# tails, and of one too broad.) Compare the *active* dimensions (those whose posterior mean varies
+# from image to image, $\mathrm{Var}_x\,\mu_d(x)>10^{-2}$, the criterion of {cite:t}`burda2016`) with
+# the others. Is $q$ too narrow?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# The estimate is a weighted average over draws of $q$ only. When the posterior is wider than $q$,
+# few of $k$ draws reach the posterior's tails, where the weights
+# $w\propto p_\theta(z\mid x)/q_\phi(z\mid x)$ are largest; the variance is then computed from points
+# within $q$'s range and leans towards $q$'s own, approaching the posterior's only as $k$ grows. How
+# fast depends on the variance of the weights. For a posterior $\mathcal N(\mu,s_p^2)$ and
+# $q=\mathcal N(\mu',s_q^2)$ in one dimension, $\mathbb E_q[w^2]\propto\int p^2/q\,dz$ is finite only if
+# $2/s_p^2-1/s_q^2>0$, that is $s_q^2>s_p^2/2$: a $q$ narrower than the posterior by more than a factor
+# $\sqrt2$ in standard deviation gives weights of infinite variance, and estimates that converge
+# slowly and jump whenever a rare draw lands in the tail. The ESS measures only how unequal the
+# weights *of the draws made* are: if no draw has reached the tails, those weights can be nearly
+# equal and the ESS large, while the estimate misses the tails. A $q$ too broad is the safe case: its
+# draws cover the posterior, many land where the posterior is small (a lower ESS), and the estimate
+# can be trusted.
+#
+# Expect the inactive dimensions to have $\mu_d(x)\approx0$ and $\sigma_d\approx1$ for every digit:
+# the decoder (nearly) ignores them, so the posterior along them is (nearly) the prior, $q$ matches it,
+# and the ratio of the two variances stays near 1. Along the active dimensions $\sigma_d\ll1$; expect
+# the estimated posterior variance to exceed $\sigma_d^2$ and to grow with $k$: $q$ is too narrow, as
+# the reverse KL leads us to expect (section 2.1). For a Gaussian posterior $\mathcal N(\mu,\Sigma)$
+# this is exact: the diagonal Gaussian $q$ that minimises $\mathrm{KL}(q\,\|\,p)$ has the mean $\mu$ and
+# the variances $\sigma_d^2=1/(\Sigma^{-1})_{dd}$ (set the derivative of
+# $\tfrac12\big[\mathrm{tr}(\Sigma^{-1}S)-\log\det S\big]$ with respect to each $S_{dd}$ to zero), and
+# $1/(\Sigma^{-1})_{dd}\le\Sigma_{dd}$, with equality only when dimension $d$ is uncorrelated with the
+# others.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_8
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 8: Training on the importance-weighted bound (IWAE)
+#
+# Train with $-\mathcal L_k$ for $k=5$: write a version of `importance_samples` that draws with
+# `qz.rsample` (the one above uses `qz.sample`, which blocks the gradient through $z$, and the
+# encoder's gradient would be wrong), and average `vae.log_mean_exp` of its log-weights over the batch.
+# {cite:t}`burda2016` report that the IW bound improves and that the model uses more active latent
+# dimensions (the criterion of exercise 7). Do you see both? What becomes of the ELBO $\mathcal L_1$
+# of the model trained this way?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# $\mathcal L_5\ge\mathcal L_1$ for any model, and training on it raises a tighter bound on
+# $\log p_\theta(x)$: expect the test $\mathcal L_K$ to come out a little higher than the VAE's at the
+# same budget (with $k=50$, {cite:t}`burda2016` gain about 2 nats with this architecture, Table 1;
+# $k=5$ should gain less). The gradient of $\log\frac1k\sum_iw_i$ is $\sum_i\tilde w_i\nabla\log w_i$,
+# each draw weighted by its normalised weight: draws that fit the posterior better count more, so
+# the model is less pushed towards posteriors that one Gaussian can fit (the cost of section 3):
+# expect more active dimensions, as Burda et al. found. Expect the ELBO $\mathcal L_1$ not to improve,
+# and possibly to get worse: the encoder is now trained as a proposal for five draws, not as the best
+# single Gaussian, and a proposal is better too broad than too narrow (exercise 7). With `qz.sample`
+# no gradient passes through $z$: the encoder would be trained only through the terms
+# $-\log q_\phi(z_i\mid x)$ at fixed draws, a biased gradient.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_9
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 9: Closer to Burda et al.: tanh units and dynamic binarization
+#
+# Section 7.2 lists how our training differs from that of {cite:t}`burda2016`. Test two of the
+# differences, one at a time, at the same number of epochs. (a) Train the 50-D model with
+# `ACTIVATION = "tanh"`: set it in the set-up cell and rerun the notebook from the top (`mlp` takes
+# `ACTIVATION` as a default argument, fixed when the function is defined, so setting it in a later
+# cell changes nothing). Compare the curves of the reconstruction and KL terms, and the test ELBO.
+# (b) In a copy of `train_vae`, re-binarize the training images every epoch with a new seed
+# (`data.binarize(train_u8, "stochastic", seed=...)`, a new loader each epoch). What happens to the
+# gap between the training and validation curves, and to the test IW estimate?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# (a) Which activation trains this architecture better is an empirical question that nothing in the
+# lecture settles: compare the difference in test ELBO with what a change of seed alone does (train
+# each version twice) before concluding, and look at the curves for differences in speed rather than
+# only at the end point. (b) With one fixed draw the model can learn that draw's noise (which pixels
+# of a grey stroke came out 1), and its training −ELBO, measured on that same draw, falls below the
+# validation −ELBO by more than the base rate's gap. A new draw every epoch makes that noise
+# unlearnable: each grey digit is seen as many binary images, drawn the way the validation and test
+# images were drawn, a data augmentation that adds no wrong examples. Expect the gap between the
+# curves to shrink, the training curve (still measured on the first draw, now one draw among many) to
+# move up towards the validation curve, and the validation and test numbers to improve where
+# over-fitting held them back (section 7.2 names it as one likely reason why our numbers are below
+# the published ones).
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_10
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 10: Training with score-function gradients
+#
+# Replace `rsample()` by `sample()` in `VAE.elbo` and train with the REINFORCE estimator of section
+# 3.1 for the reconstruction term: add to the loss the surrogate
+# $-\,\overline{\text{rec}}\cdot\log q_\phi(z\mid x)$, with $\overline{\text{rec}}$ the reconstruction
+# term detached from the graph (`rec.detach()`) and $\log q_\phi$ summed over the latent dimensions:
+# its gradient with respect to $\phi$ is the score-function estimate of
+# $-\nabla_\phi\,\mathbb E_q[\text{rec}]$. Keep the closed-form KL. How many more steps does it
+# need to reach the ELBO of the pathwise version, if it gets there at all? Subtracting a baseline $b$
+# from $\overline{\text{rec}}$ (a running mean of it over past batches, say) keeps the estimator
+# unbiased: does it help?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# Exercise 3 answers it in one dimension: as the width $\sigma$ of $q$ shrinks, the score-function
+# estimator's variance grows like $(\mu-c)^4/\sigma^2$, while the pathwise one's falls like
+# $\sigma^2$. In the VAE, $f$ is the reconstruction term, a sum over 784 pixels of tens to hundreds of
+# nats per image, and the encoder's $\sigma_d$ along the active dimensions are small: the
+# score-function estimate multiplies that large number by $\nabla_\phi\log q_\phi$, whose component
+# along $\mu_d$ is $\varepsilon_d/\sigma_d$, in all 50 dimensions at once. Expect training to need many
+# times more steps for the same ELBO, or to stall with an encoder that carries little information (a
+# small KL term): the noise in the encoder's gradient is largest exactly where the codes are
+# informative. A baseline leaves the mean unchanged, since $\mathbb E_q[\nabla_\phi\log q_\phi]=0$, and
+# removes the part of the variance that comes from the size of $\overline{\text{rec}}$ itself, which
+# is large because the reconstruction term is far from zero: expect it to help a lot, but not to
+# close the gap to the pathwise estimator, which uses the gradient of the decoder with respect to
+# $z$, information that the score function never sees.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex04_11
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 11: Posterior collapse
+#
+# A VAE suffers *posterior collapse* when the KL term falls to zero: then $q_\phi(z\mid x)=p(z)$ for
+# every $x$, the code carries no information, and the decoder models the images on its own. Provoke
+# it by making the decoder powerful (e.g. feed it the previous pixels, so that it can model the image
+# without $z$), and watch the KL term: when does the model stop using $z$? Then try the standard
+# remedy, *KL annealing* {cite:p}`bowman2016`: raise the weight of the KL term from 0 to 1 over the
+# first epochs. Does the model keep using $z$?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# With $q_\phi(z\mid x)=p(z)$ the KL term is 0, and a decoder that ignores $z$ makes the ELBO exactly
+# $\log p_\theta(x)$: the bound is tight, and any information put into $z$ has to pay for its rate
+# (section 3) in better reconstructions. A decoder that models the dependences between pixels by
+# itself, from the previous pixels, gains little from $z$, so the ELBO can favour the collapsed
+# solution. Training favours it early, too: at initialisation $q\approx p(z)$ and the codes carry no
+# information (section 4), so the autoregressive decoder learns to do without them before the encoder
+# has become informative, and from there any use of $z$ first costs rate. Expect the KL term to fall
+# to nearly zero and stay there, and sooner the more powerful the decoder. KL annealing makes the rate
+# cheap while the decoder is still weak (the opposite of exercise 2's $\beta\to\infty$, where $q$
+# becomes the prior): expect the model to use $z$ during the warm-up; whether it keeps using it once
+# the weight reaches 1 depends on how much the decoder can do alone, so expect a KL term that stays
+# above zero but below that of the plain decoder. The model of exercise 1 shows the limit case: if
+# $a$ and $\sigma$ are learned, $p(x)=\mathcal N(x;\,0,\,a^2+\sigma^2)$ depends on $a^2+\sigma^2$ only,
+# so the collapsed $a=0$, with $q=p(z)$ and a tight ELBO, explains the data as well as any other.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
