@@ -24,7 +24,7 @@
 # Langevin dynamics, however, only ever uses the **score** $\nabla_x \log p(x) = -\nabla_x E(x)$.
 # This lecture learns the score directly, by regression on noisy data and without any sampling
 # during training, and then follows the idea to its modern conclusion: the denoising diffusion
-# models (DDPM, DDIM) behind today's image generators (exercise 7 tries one on the Ising model of
+# models (DDPM, DDIM) behind today's image generators (exercise 9 tries one on the Ising model of
 # lecture 07).
 #
 # **What you will learn**
@@ -1282,7 +1282,7 @@ plt.show()
 # an exact score, plus the network's own errors, which the deterministic sampler does not average
 # out with fresh noise; how close DDIM at a few tens of steps comes to DDPM therefore also depends
 # on how well the network is trained. The fixed noise makes DDIM invertible: running the ODE
-# forwards encodes an image into its noise (exercise 4).
+# forwards encodes an image into its noise (exercise 6).
 
 # %% slideshow={"slide_type": "subslide"}
 results.record(
@@ -1379,7 +1379,7 @@ for model, scores, sec in (
 # the DDIM update $y_{t'} = y_t + (\rho_{t'} - \rho_t)\,\hat\varepsilon$ is exactly an Euler step of $dy/d\rho = \hat\varepsilon$,
 # as long as nothing is clipped (our sampler clips $\hat x_0$, which changes $\hat\varepsilon$ wherever it acts).
 # Being an ODE, it is invertible: run forwards, it maps an image to the noise that generates it
-# (exercise 4).
+# (exercise 6).
 #
 # **The reverse SDE is the ODE plus Langevin** {cite:p}`karras2022`. Split the reverse drift,
 # $f - g^2\nabla\log p_u = \big(f - \tfrac12 g^2\nabla\log p_u\big) - \tfrac12 g^2\nabla\log p_u$. Over a step
@@ -1428,30 +1428,404 @@ for model, scores, sec in (
 #   whose samples are too narrow even with an exact score (for Gaussian data at any number of
 #   steps, and the more so the fewer). One Langevin step per level without transport misses the
 #   target even in the limit of infinitely many levels.
-#
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# 1. **Schedules.** Retrain with `diffusion.Schedule.linear(T_STEPS)` (Ho et al.'s range scaled by
-#    $1000/T$) and compare the FCD at the same budget. Plot $\log(\bar\alpha_t/(1-\bar\alpha_t))$ (the log signal-to-noise ratio) for both
-#    schedules: where does the linear one waste its levels? {cite:p}`nichol2021`
-# 2. **The first reverse steps without clipping.** Sample with `clip=None` and compare. Compute
-#    $\beta_t/\sqrt{\alpha_t(1-\bar\alpha_t)}$ for the largest few $t$ (the first reverse steps) of both
-#    schedules.
-# 3. **Classifier-free guidance** {cite:p}`ho2022`. Give the U-Net a label embedding (added to
-#    the time embedding), drop the label 10–20 % of the time in training, and sample with
-#    $\hat\varepsilon = (1+w)\,\varepsilon_\theta(x_t,t,y) - w\,\varepsilon_\theta(x_t,t,\varnothing)$. Check
-#    with `metrics.predict_labels` that the samples obey $y$, and watch the FCD as $w$ grows.
-# 4. **DDIM inversion.** Run the $\eta=0$ update forwards (from $t$ to $t'>t$) on validation digits to
-#    get their noise $x_T$, then decode it again with `diffusion.ddim_sample(..., start=x_T)`. How
-#    close is the reconstruction for 20 and 100 steps? Interpolate between two digits in noise space.
-# 5. **DDIM's η.** Sample with `eta=0.5` and `eta=1.0` at 20 and 50 steps. What does noise buy?
-# 6. **Beyond independent pixels.** Section 2's reference knows each pixel's mean and variance. Write
-#    the exact ε-predictor of the Gaussian with the full covariance $\Sigma$ of the training digits,
-#    $\hat\varepsilon = \sqrt{1-\bar\alpha_t}\,\big(\bar\alpha_t\Sigma + (1-\bar\alpha_t)I\big)^{-1}(x_t - \sqrt{\bar\alpha_t}\mu)$
-#    (diagonalise $\Sigma$ once), sample it with the same sampler and score it. How much of the gap
-#    between the independent-pixel reference and the U-Net do pixel correlations close? $\Sigma$ is
-#    singular (some pixels never change): why does that not matter here?
-# 7. **A diffusion model of the Ising model.** Train a score model on the spin configurations of
-#    lecture 07 (±1, treated as continuous): Part 1's MLP with its input widened from 2 numbers to the
-#    $L^2$ spins, or a small convolutional one. Sample, take the sign, and compare the energy and
-#    magnetisation with the Monte Carlo reference of lecture 07 away from and near $T_c$.
+# The first three are **checked**: fill in the cell marked `...`, run it, then run the `check`
+# line below it, which measures your answer against an independent reference (the posterior mean
+# by quadrature, the score of the noised density by automatic differentiation, the
+# probability-flow ODE integrated numerically) and says what disagrees. The others are open: write
+# your answer, then compare it with the model answer. In the book each solution is folded: try
+# first.
+
+# %%
+from lib.exercises import check
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex08_1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1: Tweedie's denoiser for a mixture
+#
+# In one dimension take the data density $p(x) = \sum_k w_k\,\mathcal N(x; m_k, s_k^2)$ and noise
+# it, $\tilde x = x + \sigma\varepsilon$ with $\varepsilon\sim\mathcal N(0, 1)$. The optimal denoiser,
+# the minimiser of $\mathbb{E}\,|D(\tilde x) - x|^2$, is the posterior mean $\mathbb{E}[x\mid\tilde x]$.
+# Compute it by Bayes' rule, component by component: the probability $r_k(\tilde x)$ that $\tilde x$
+# came from component $k$, and the mean of $x$ given $\tilde x$ and $k$. Write
+# `denoiser(x_noisy, sigma, weights, means, stds)`, which returns $\mathbb{E}[x\mid\tilde x]$ at every
+# point of the 1-D array `x_noisy` (an array of the same shape; `weights`, `means` and `stds` are
+# sequences of the $w_k$, $m_k$ and $s_k$), without `diffusion.mixture_score`. By Tweedie's formula
+# $(\mathbb{E}[x\mid\tilde x] - \tilde x)/\sigma^2$ is the score of $p_\sigma$: what do the denoiser
+# and the score become as $\sigma \to 0$ and as $\sigma\to\infty$?
+
+
+# %% tags=["hide-input"]
+def denoiser(x_noisy: np.ndarray, sigma: float, weights, means, stds) -> np.ndarray:
+    """E[x | x̃] at each x̃ of x_noisy, for x ~ Σ_k w_k N(m_k, s_k²) and x̃ = x + σ ε."""
+    # BEGIN SOLUTION
+    x = np.asarray(x_noisy, dtype=np.float64)[:, None]  # (n, 1) against the K components
+    w, m, s = (np.asarray(a, dtype=np.float64) for a in (weights, means, stds))
+    var = s**2 + sigma**2  # given k, x̃ ~ N(m_k, s_k² + σ²)
+    log_r = np.log(w) - 0.5 * np.log(var) - (x - m) ** 2 / (2 * var)  # log r_k(x̃) + const
+    r = np.exp(log_r - log_r.max(1, keepdims=True))
+    r /= r.sum(1, keepdims=True)  # the responsibilities, (n, K)
+    # Given k, (x, x̃) is jointly Gaussian: E[x | x̃, k] = m_k + s_k²/(s_k² + σ²) (x̃ − m_k).
+    # σ → 0: the gain s_k²/(s_k² + σ²) → 1, so E[x | x̃] → x̃ (there is nothing to remove), and the
+    # score (E[x | x̃] − x̃)/σ² tends to the data's own score ∇log p(x̃), since p_σ → p.
+    # σ → ∞: r_k → w_k and the gain → 0, so E[x | x̃] → Σ_k w_k m_k, the data's mean, and the score,
+    # of order 1/σ², points to that centre of mass, as in the figures of Part 1.
+    return np.sum(r * (m + s**2 / var * (x - m)), axis=1)
+    # END SOLUTION
+
+
+# %%
+check("08.1", denoiser)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex08_2
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: The exact noise predictor of a correlated Gaussian
+#
+# Section 2's reference treats the pixels as independent. For data $x_0\sim\mathcal N(\mu, \Sigma)$
+# in $D$ dimensions, with a covariance $\Sigma$ that may be singular,
+# $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ is Gaussian too. Derive the
+# optimal noise predictor $\hat\varepsilon(x_t) = \mathbb{E}[\varepsilon\mid x_t]$, by Gaussian
+# conditioning on the pair $(\varepsilon, x_t)$ or from $\hat\varepsilon = -\sqrt{1-\bar\alpha_t}\,\nabla\log q_t(x_t)$
+# (Section 2), and write `gaussian_eps_full(xt, alpha_bar, mu, cov)`: `xt` is a batch of $x_t$ of
+# shape `(B, D)`, `alpha_bar` the number $\bar\alpha_t\in(0, 1)$, `mu` of shape `(D,)`, `cov` of shape
+# `(D, D)`; it returns $\hat\varepsilon$ of shape `(B, D)`. Diagonalise $\Sigma = U\Lambda U^\top$
+# (`np.linalg.eigh`) or solve a linear system, but never invert $\Sigma$ itself: why is there no
+# need to?
+
+
+# %% tags=["hide-input"]
+def gaussian_eps_full(xt: np.ndarray, alpha_bar: float, mu: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """E[ε | x_t] for data N(mu, cov): xt (B, D), alpha_bar = ᾱ_t, mu (D,), cov (D, D) -> (B, D)."""
+    # BEGIN SOLUTION
+    # Cov(ε, x_t) = √(1 − ᾱ) I and Cov(x_t) = ᾱΣ + (1 − ᾱ) I, so Gaussian conditioning gives
+    # ε̂ = √(1 − ᾱ) (ᾱΣ + (1 − ᾱ) I)⁻¹ (x_t − √ᾱ μ). Along an eigenvector of Σ with eigenvalue λ the
+    # inverse is 1/(ᾱλ + 1 − ᾱ) ≤ 1/(1 − ᾱ): finite even where λ = 0, and Σ is never inverted.
+    lam, u = np.linalg.eigh(cov)
+    z = (xt - np.sqrt(alpha_bar) * mu) @ u  # the coordinates in the eigenbasis of Σ, (B, D)
+    return np.sqrt(1 - alpha_bar) * (z / (alpha_bar * lam + 1 - alpha_bar)) @ u.T
+    # END SOLUTION
+
+
+# %%
+check("08.2", gaussian_eps_full)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex08_3
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: The probability-flow ODE, solved
+#
+# For data $\mathcal N(\mu, v)$ (one pixel) the noised density at signal fraction $\bar\alpha$ is
+# $\mathcal N(\sqrt{\bar\alpha}\,\mu, V)$ with $V = \bar\alpha v + 1 - \bar\alpha$, and the
+# probability-flow ODE of Part 4, $dx/du = -\tfrac12\beta(u)\big[x + \nabla\log p_u(x)\big]$, can be
+# solved in closed form. Take $\bar\alpha$ as the time ($d\bar\alpha/du = -\beta\bar\alpha$: the
+# schedule drops out) and follow $z = x - \sqrt{\bar\alpha}\,\mu$. Write
+# `pf_ode_map(x, alpha_bar_from, alpha_bar_to, mu, v)`, which carries the points of the array `x`
+# along the ODE from the signal fraction `alpha_bar_from` to `alpha_bar_to`, in either direction
+# ($\bar\alpha = 1$ is the data), and returns an array of the same shape. Compare it with one DDIM
+# step ($\eta = 0$) between the same levels, which multiplies $z$ by Section 3's gain $A$: which
+# of the two moves the points further from the mean, and why must the exact map carry
+# $\mathcal N(\sqrt{\bar\alpha_{\rm from}}\,\mu, V_{\rm from})$ into $\mathcal N(\sqrt{\bar\alpha_{\rm to}}\,\mu, V_{\rm to})$?
+
+
+# %% tags=["hide-input"]
+def pf_ode_map(x: np.ndarray, alpha_bar_from: float, alpha_bar_to: float, mu: float, v: float) -> np.ndarray:
+    """The points x carried along the probability-flow ODE of data N(mu, v) from ᾱ_from to ᾱ_to."""
+    # BEGIN SOLUTION
+    # With ᾱ as the time, dx/dᾱ = (x + ∇log q)/(2ᾱ) and ∇log q = −z/V. Then
+    # dz/dᾱ = dx/dᾱ − μ/(2√ᾱ) = z (V − 1)/(2ᾱV) = z (dV/dᾱ)/(2V), since V − 1 = ᾱ(v − 1): z ∝ √V.
+    # The map z ↦ √(V_to/V_from) z carries N(0, V_from) into N(0, V_to), as it must: the ODE's
+    # velocity is that of the Fokker–Planck equation written as a continuity equation, so its
+    # particles keep the marginals of the diffusion at every time. One DDIM step multiplies z by
+    # A = (√(ᾱᾱ') v + √((1 − ᾱ)(1 − ᾱ')))/V ≤ √(V'/V) (Cauchy–Schwarz, Section 3): it moves the
+    # points less far from the mean, so its samples end too narrow (equality only for ᾱ' = ᾱ or v = 0).
+    v_from = alpha_bar_from * v + 1 - alpha_bar_from
+    v_to = alpha_bar_to * v + 1 - alpha_bar_to
+    z = np.asarray(x, dtype=np.float64) - np.sqrt(alpha_bar_from) * mu
+    return np.sqrt(alpha_bar_to) * mu + np.sqrt(v_to / v_from) * z
+    # END SOLUTION
+
+
+# %%
+check("08.3", pf_ode_map)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex08_4
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: Schedules, and the first reverse steps without clipping
+#
+# Retrain with `diffusion.Schedule.linear(T_STEPS)` (Ho et al.'s range scaled by $1000/T$) and
+# compare the FCD at the same budget. Plot the log signal-to-noise ratio
+# $\log\big(\bar\alpha_t/(1-\bar\alpha_t)\big)$ of both schedules against $t/T$: where does the
+# linear one waste its levels {cite:p}`nichol2021`? Then sample the U-Net with `clip=None` and
+# compare, and compute the factor $\beta_t/\sqrt{\alpha_t(1-\bar\alpha_t)}$ that multiplies the error
+# of $\varepsilon_\theta$ in the mean of a reverse step, for the largest few $t$ (the first reverse
+# steps) of both schedules.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# Without the small offset $c$ the cosine schedule is $\bar\alpha\approx\cos^2(\pi u/2)$ at
+# $u = t/T$, so its log signal-to-noise ratio is $-2\log\tan(\pi u/2)$: it falls almost
+# linearly through the middle, crosses 0 near $u = 1/2$ and is steep only at the two ends. For
+# the scaled linear schedule at large $T$,
+# $-\log\bar\alpha_t = -\sum_{k\le t}\log(1-\beta_k)\approx\sum_{k\le t}\beta_k\approx 0.1\,u + 9.95\,u^2$,
+# so the log signal-to-noise ratio falls quadratically and the levels with
+# $\bar\alpha_t < 0.01$, almost pure noise, start at $u\approx 0.68$: about the last third of the
+# levels, against about the last 6 % for the cosine schedule at large $T$ (Section 2's cell
+# prints both fractions at your $T$). Training draws $t$ uniformly, so the linear schedule spends
+# about a third of its updates, and sampling a third of its steps, where $x_t$ is nearly pure noise
+# and predicting $\varepsilon$ is nearly trivial; {cite:t}`nichol2021` found that skipping up to
+# the last fifth of its reverse process costs little. Expect the linear schedule to do no better
+# than the cosine one at the same budget, and weigh the difference against the FCD's noise before
+# reading much into it.
+#
+# The mean of a reverse step is $\mu_\theta = \big(x_t - \beta_t\varepsilon_\theta/\sqrt{1-\bar\alpha_t}\big)/\sqrt{\alpha_t}$,
+# so an error $\delta$ of $\varepsilon_\theta$ moves it by $\beta_t\delta/\sqrt{\alpha_t(1-\bar\alpha_t)}$.
+# The cosine schedule caps $\beta_T$ at 0.999, and $1-\bar\alpha_T\approx 1$, so the factor is
+# $0.999/\sqrt{0.001}\approx 32$ at $t = T$. Before the cap,
+# $\bar\alpha_t\propto\sin^2\big(\tfrac{1-u}{1+c}\tfrac\pi2\big)$, nearly proportional to $(1-u)^2$
+# near the end, so $\beta_{T-k}\approx 1 - k^2/(k+1)^2$ whatever $T$, and the factor falls to about
+# 1.5 at $t = T-1$ and below 1 after. The linear schedule's last $\beta$ is $0.02\cdot 1000/T$
+# (0.2 at $T = 100$), so its factor is $\beta_T/\sqrt{1-\beta_T}\approx 0.22$ there: no
+# amplification, except at $T \le 20$, where the cap binds for both schedules. Without clipping, the cosine schedule's first reverse step multiplies
+# the network's error at $t = T$ about 32-fold; expect blotchy, saturated or out-of-range pixels and
+# a worse FCD unless the network is very accurate there. Clipping $\hat x_0$ to $[-1, 1]$ bounds
+# that first step, as Section 2 explains.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex08_5
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5: Beyond independent pixels, on MNIST
+#
+# With the training digits' mean $\mu$ and full covariance $\Sigma$, exercise 2's predictor is the
+# exact noise predictor of the Gaussian that knows every pixel correlation. Diagonalise $\Sigma$
+# once, wrap the predictor as an `eps_model(x_t, t)` for `diffusion.ddpm_sample` (images of shape
+# `(B, 1, 28, 28)`, flattened to 784; `t` holds 0-based level indices, the same for the whole
+# batch, and the signal fraction is `schedule.alpha_bar[t]`), sample it as in Section 2 and score it. How much of the gap between
+# the independent-pixel reference and the U-Net do pixel correlations close? $\Sigma$ is singular
+# (some pixels never change): why does that not matter here?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# In the eigenbasis of $\Sigma$ the predictor acts direction by direction, as in exercise 2:
+# $\hat\varepsilon_i = \sqrt{1-\bar\alpha_t}\,z_i/(\bar\alpha_t\lambda_i + 1-\bar\alpha_t)$ with
+# $z = U^\top(x_t - \sqrt{\bar\alpha_t}\mu)$. A zero eigenvalue (a pixel that never changes, or any
+# combination of pixels that is constant in the data) gives $\hat\varepsilon_i = z_i/\sqrt{1-\bar\alpha_t}$:
+# all of $x_t$'s deviation from $\sqrt{\bar\alpha_t}\mu$ along it is noise, and $\hat x_0 = \mu$ there,
+# which is right, since the data never move along it. The matrix inverted is
+# $\bar\alpha_t\Sigma + (1-\bar\alpha_t)I$, whose eigenvalues are at least $1-\bar\alpha_t \ge \beta_1 > 0$
+# at every level: the noise regularises the inversion, and $\Sigma$ itself is never inverted. Without
+# clipping, each eigen-direction follows Section 3's variance recursion with $v = \lambda_i$, so the
+# sampler's own errors are the ones computed there. The samples are draws from the Gaussian fitted
+# to the digits: the mean digit plus Gaussian combinations of the principal components, which carry
+# strokes and their correlations but not the digits' multimodality (ten classes, each of distinct
+# shapes). Expect smooth, digit-like blurs, often superpositions of several digits, and an FCD
+# between the independent-pixel reference and the U-Net's; where between them is what the
+# exercise measures (compare the differences with the FCD's noise).
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex08_6
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6: DDIM inversion
+#
+# Run the $\eta = 0$ update forwards, from each visited level $t$ to the next one $t' > t$:
+# $x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'}}\,\hat\varepsilon$, with
+# $\hat\varepsilon = \varepsilon_\theta(x_t, t)$ and $\hat x_0$ predicted from it (the first step starts
+# at the digit itself: evaluate the network there at the first visited level). Do it on validation
+# digits to get their noise $x_T$, then decode it again with `diffusion.ddim_sample(..., start=x_T)`.
+# How close is the reconstruction for 20 and 100 steps? Interpolate between two digits in noise
+# space: why spherically rather than along a straight line?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# Inversion integrates the probability-flow ODE forwards with the Euler rule that decoding uses
+# backwards, but each forward step evaluates $\hat\varepsilon$ at the start of its interval, the
+# less noisy end, and decoding at the other end. The two errors do not cancel: each step leaves a
+# local error of second order in the step size, so the round trip's error shrinks as the steps get
+# finer. Expect a close reconstruction at 100 steps and a less faithful one at 20 (the digit's
+# shape kept, details changed), with the largest errors where the network is least accurate. The
+# first step is an approximation of its own: the network was never trained at $\bar\alpha = 1$.
+# For the interpolation: the noise $x_T$ of a digit is close to a draw from $\mathcal N(0, I)$ in
+# $D = 784$ dimensions, whose norm concentrates at $\sqrt D = 28$. For two independent draws $a$
+# and $b$, $(1-\lambda)\,a + \lambda\,b$ is $\mathcal N\big(0, [(1-\lambda)^2 + \lambda^2]\,I\big)$:
+# half the variance at the midpoint, a norm near $28/\sqrt2$, far inside the shell where the
+# sampler's starting points lie, and expect faint, washed-out decodings there. The spherical path
+# $\cos\phi\,a + \sin\phi\,b$ is exactly $\mathcal N(0, I)$ for every $\phi$ (for nearly orthogonal
+# noises of equal norm it is the usual slerp); expect the decodings to morph smoothly from one digit
+# to the other, through digit-like images.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex08_7
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7: DDIM's η
+#
+# Sample the U-Net with `eta=0.5` and `eta=1.0` at 20 and 50 steps and compare the FCDs with those
+# of $\eta = 0$. What does the noise buy, and what does it cost? Section 3's variance recursion,
+# $\mathrm{Var}\leftarrow A^2\,\mathrm{Var} + \varsigma_t^2$, holds for every $\eta$: use it to see
+# what $\eta$ does with an exact score.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# $\eta$ sets how much of each step is fresh noise: $\varsigma_t$ replaces part of the
+# deterministic $\hat\varepsilon$ direction. In the limit of small steps every $\eta$ keeps the
+# marginals (Part 4: the Langevin part may have any weight), and the noise buys error correction:
+# the Langevin part pulls the samples towards the current $q_t$, so an error made earlier, by the
+# network or by the discretisation, is partly forgotten, while the deterministic sampler carries
+# every error to the end. It costs discretisation error: a stochastic step of finite size errs
+# more than a deterministic one. With the exact Gaussian score the only errors are the
+# discretisation's, and there the cost wins: the recursion with $\eta$ in $\varsigma_t$ gives
+# narrower samples as $\eta$ grows, at 20 and at 50 steps alike (Section 3's table shows the case
+# of all $T$ steps: DDPM, $\eta = 1$, is narrower than DDIM). With the U-Net both act; {cite:t}`song2021ddim` found
+# $\eta = 0$ best at few steps, with the gap narrowing as the steps grow, so expect the FCD to rise
+# with $\eta$ at 20 steps and the differences to shrink at 50.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex08_8
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 8: Classifier-free guidance
+#
+# Following {cite:t}`ho2022`, give the U-Net a label embedding (added to the time embedding), drop
+# the label 10–20 % of the time in training, and sample with
+# $\hat\varepsilon = (1+w)\,\varepsilon_\theta(x_t,t,y) - w\,\varepsilon_\theta(x_t,t,\varnothing)$. Check
+# with `metrics.predict_labels` that the samples obey $y$, and watch the FCD as $w$ grows. Which
+# density's score does the guided $\hat\varepsilon$ stand for?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# Dropping the label trains the unconditional predictor $\varepsilon_\theta(x_t, t, \varnothing)$ with the
+# same network. Divided by $-\sqrt{1-\bar\alpha_t}$, the guided prediction is the score
+# $(1+w)\nabla\log q_t(x\mid y) - w\nabla\log q_t(x) = \nabla\log q_t(x\mid y) + w\,\nabla\log q_t(y\mid x)$,
+# by Bayes' rule, $\log q_t(x\mid y) = \log q_t(y\mid x) + \log q_t(x) - \log p(y)$: at each level it
+# is the score of $q_t(x\mid y)\,q_t(y\mid x)^w$, which pushes the samples to where an implicit
+# classifier is sure of $y$. These tilted densities at different levels are not the noised versions
+# of one density, so the sampler does not draw exactly from the normalised
+# $p(x\mid y)\,p(y\mid x)^w$; guidance is a heuristic, and a good one. Expect the fraction of samples
+# that the classifier labels $y$ to rise towards 1 with $w$, the samples of one label to grow more
+# alike (less diverse, more stereotyped), and the FCD, which compares the whole sample set with the
+# data, to be best at a small $w$ and to worsen as diversity is lost.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex08_9
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 9: A diffusion model of the Ising model
+#
+# Train a score model on the spin configurations of lecture 07 (±1, treated as continuous): Part
+# 1's MLP with its input widened from 2 numbers to the $L^2$ spins, or a small convolutional one.
+# Sample, take the sign, and compare the energy and magnetisation with the Monte Carlo reference of
+# lecture 07 away from and near $T_c$.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# Treated as continuous, the data are point masses on the corners of the hypercube
+# $\{-1, 1\}^{L^2}$ with lecture 07's Boltzmann weights; each noised density is a mixture of
+# Gaussians centred on the corners, and denoising score matching learns its score without any
+# normalisation. At the smallest noise level the learned density is peaked at the corners, and the
+# sign maps a sample to its nearest corner; what matters is whether the corners get the right
+# weights. Away from $T_c$ the target is simple: at high $T$ nearly independent spins, at low $T$
+# two ordered states, nearly all up or nearly all down, related by the global spin flip, separated
+# modes whose weights annealing over the noise levels gets right (Part 1). Near $T_c$ the
+# configurations are correlated on all scales up to $L$ and the magnetisation is broadly
+# distributed. An MLP on the $L^2$ spins knows nothing of locality or of the lattice's translation
+# symmetry; a convolutional network with periodic (circular) padding builds both in. Expect local
+# statistics (the energy, a sum of nearest-neighbour products) to be learned before long-range
+# ones (the distribution of $|m|$), and the deviations from the Monte Carlo reference to be largest
+# near $T_c$. Compare histograms, not only means: the mean of $m$ is 0 by symmetry, so compare
+# $|m|$ or $m^2$, and check that both ordered states appear below $T_c$.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
