@@ -369,8 +369,9 @@ results.describe(
 # $F_\theta$ equal to $E(s)/T$ up to a constant. The Ising energy is a sum of *pairwise* terms; an
 # RBM builds effective interactions between visible units by summing out hidden ones (each
 # softplus is non-linear in $v$), and with enough hidden units an RBM can approximate any
-# distribution over binary vectors as closely as we like {cite:p}`leroux2008` (exercise 1 asks how
-# many the Ising model needs). The model never sees $E$, only Monte Carlo configurations.
+# distribution over binary vectors as closely as we like {cite:p}`leroux2008` (exercises 1 and 2
+# build one that represents the Ising model exactly). The model never sees $E$, only Monte Carlo
+# configurations.
 #
 # The log-likelihood gradient is a difference of two expectations (lecture 01),
 #
@@ -381,13 +382,13 @@ results.describe(
 # and we estimate the second with **CD-$k$**: $k$ steps of block Gibbs sampling
 # $h\sim p(h\mid v)=\sigma(c+W^\top v)$, $v\sim p(v\mid h)=\sigma(b+Wh)$ started at the data.
 # Below $T_c$ the target has two modes, $\pm$ magnetization, of exactly equal weight, and neither
-# CD nor persistent chains (PCD, exercise 2) see how the model splits its mass between them. CD's
+# CD nor persistent chains (PCD, exercise 5) see how the model splits its mass between them. CD's
 # chains start at data points, and below $T_c$ $k$ steps rarely carry a chain from one ordered
 # state to the other (at $T_c$ on the $4\times4$ lattice, ten Gibbs steps can), so there the model
 # term has the data's even split, whatever the model's own split; a
 # persistent chain that stays in one mode estimates the model term from that mode only. Section 4
 # measures the split. The remedies are symmetrisation (adding globally flipped copies of the
-# negative samples, or a parametrisation symmetric under $s\to-s$), or evaluating the
+# negative samples, or a parametrisation symmetric under $s\to-s$, exercise 3), or evaluating the
 # symmetrised model, as section 4 does.
 #
 # The RBM is lecture 01's: the class `RBM` of `lib/rbm_torch.py` (parameters `W` of shape
@@ -1305,7 +1306,7 @@ fig.tight_layout()
 # Carlo shows, and independent flips of single spins at latent points inside the ordered regions.
 # The bridge also inflates the fluctuations: the spread of the decoder's means over the prior adds
 # to the variances behind $\chi'$ and $c_V$ what the noise given $z$ does not explain (the printed
-# shares). Training can only make the band narrow, not remove it; exercise 4 asks what a richer
+# shares). Training can only make the band narrow, not remove it; exercise 7 asks what a richer
 # decoder would change.
 #
 # The RBM has no such bridge: the probability it gives a configuration between the ordered states
@@ -1338,7 +1339,7 @@ checks.below(
 # that magnetisation, and $p(v\mid h)$ then favours the same sign again. The bottleneck is in the
 # hidden layer: to reverse $m$ the chain needs hidden configurations that favour neither sign,
 # which a trained model makes improbable below $T_c$. Rare sign changes are therefore a property
-# of the sampler, not a defect of the model: the same RBM with a global-flip move (exercise 6)
+# of the sampler, not a defect of the model: the same RBM with a global-flip move (exercise 9)
 # would change sign whenever that move is accepted, and the observables here, all even under
 # $s\to-s$, do not depend on the sign. That is why the sign changes are printed as a diagnostic
 # and not checked. The VAE samples in one shot.
@@ -1441,35 +1442,392 @@ results.record("wall_time", round(elapsed, 1), unit="s")
 #   fluctuations where the truth is ordered. The exact KL and the observables need not rank two
 #   models by the same factor (section 5): for physics, judge a model on the observables you need;
 #   its structure matters more than its flexibility.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# 1. **Hidden units as couplings.** Take the RBM's convention of section 3: visible units
-#    $v_i\in\{0,1\}$, a hidden unit $h\in\{0,1\}$ with bias $c$, and weights $w$ on $v_i$ and $v_j$
-#    only. Summing $h$ out adds $\log(1+e^{c+wv_i+wv_j})$ to $-F$; rewrite it in spins,
-#    $v=(1+s)/2$, as $J_{ij}s_is_j + h_0(s_i+s_j) + \text{const}$ and find $J_{ij}$ and $h_0$. Can one
-#    such unit give either sign of $J_{ij}$, and what cancels its field? How many hidden units does
-#    an RBM need to represent the $4\times4$ Ising model *exactly*? Compare with the KL-vs-$n_h$ curve.
-# 2. **PCD and two modes.** Replace CD-$k$ by persistent chains (`method="pcd"` in
-#    `rbm_torch.train`) in section 4, and plot the exact KL per epoch at $T_c$ and at $T=1.8$. Does
-#    PCD converge below $T_c$, and how does the share of $M>0$ behave? Adding globally flipped
-#    copies of the persistent chains to the negative samples would restore the $\pm$ symmetry:
-#    when is that legitimate?
-# 3. **Temperature as a parameter.** Train one RBM on all temperatures with $T$ as an extra input
-#    (a conditional RBM: make the hidden bias depend on $T$). Can it interpolate to a
-#    temperature it was not trained on?
-# 4. **A larger latent space.** Repeat section 6 with latent spaces of 8 and 32 dimensions: build
-#    the VAEs there as `VAE(L_BIG**2, 8, VAE_HIDDEN)` (leave `VAE_LATENT` at 2: the quadrature of
-#    section 5 needs a 2-dimensional latent space). Does the energy improve? What would an
-#    autoregressive decoder (spins sampled one by one) change?
-# 5. **Critical exponents from a model.** At $T_c$ the susceptibility grows as
-#    $\chi'\sim L^{\gamma/\nu} = L^{7/4}$ and the magnetization falls as $m\sim L^{-\beta/\nu} = L^{-1/8}$.
-#    Train RBMs at $T_c$ for $L = 4, 6, 8, 12$, measure both from their samples and from Monte Carlo,
-#    and fit the exponents. Which of the two can the RBMs' samples decide? From $L=4$ to $L=12$ the
-#    whole change of $m$ is a factor $3^{-1/8}\approx0.87$, no larger than the error on $m$ that
-#    the checks of section 6 tolerate (10 to 20 %, by scale), while $\chi'$ changes by a factor
-#    $3^{7/4}\approx6.8$.
-# 6. **Mixing.** Measure $\tau_{\text{int}}$ of Metropolis and Wolff at every temperature of
-#    section 6 (the function `monte_carlo_series`) and compare with the RBM's Gibbs chains. Add a
-#    global spin flip ($v\to1-v$, accepted with the Metropolis probability of the RBM's free
-#    energy) to the Gibbs chain: how do the sign-change rates change?
+# The first four are **checked**: fill in the cell marked `...`, run it, then run the `check`
+# line below it, which measures your answer against an independent reference (the four states of
+# a bond enumerated, the exact Boltzmann distribution of every state of a small lattice, the free
+# energy of every visible state, the lattice's energy before and after a cluster flip) and says
+# what disagrees. The others are open: write your answer, then compare it with the model answer.
+# In the book each solution is folded: try first. Below, $\operatorname{sp}(x) = \log(1+e^x)$ is
+# the softplus of section 3.
+
+# %%
+from lib.exercises import check
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex07_1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1: Hidden units as couplings
+#
+# Take the RBM's convention of section 3: visible units $v_i\in\{0,1\}$, and a hidden unit
+# $h\in\{0,1\}$ with bias $c$ and the same weight $w$ on $v_i$ and on $v_j$, none on the other
+# visible units. Summing $h$ out adds $\operatorname{sp}(c + wv_i + wv_j)$ to $-F_\theta$. In spins,
+# $v = (1+s)/2$, this is $J s_is_j + h_0(s_i+s_j) + K$ for every $(s_i, s_j)$: write
+# `effective_coupling(c, w)`, returning the pair $(J, h_0)$. Then show that $J\ge0$ for every $c$
+# and $w$, and that $J = \tfrac12\ln\cosh(w/2)$, $h_0 = w/4$ when $c = -w$. Which weights on
+# $v_i$ and $v_j$ would give an antiferromagnetic coupling, $J<0$?
+
+
+# %% tags=["hide-input"]
+def effective_coupling(c: float, w: float) -> tuple[float, float]:
+    """(J, h0) with sp(c + w v_i + w v_j) = J s_i s_j + h0 (s_i + s_j) + K, where v = (1 + s)/2."""
+    # BEGIN SOLUTION
+    f00, f01, f11 = np.logaddexp(0, c), np.logaddexp(0, c + w), np.logaddexp(0, c + 2 * w)
+    # (s_i, s_j) = (−,−): J − 2h0 + K = f00;  (+,−) and (−,+): −J + K = f01;  (+,+): J + 2h0 + K = f11.
+    # J ≥ 0: sp is convex, so sp(c + w) ≤ [sp(c) + sp(c + 2w)]/2. At c = −w: sp(w) + sp(−w) = ln(2 + 2cosh w)
+    # = ln 4 + 2 ln cosh(w/2), so J = ½ ln cosh(w/2), and h0 = [sp(w) − sp(−w)]/4 = w/4. Weights w and −w give
+    # J = [2 sp(c) − sp(c + w) − sp(c − w)]/4 ≤ 0, by the same convexity.
+    return (f00 + f11 - 2 * f01) / 4, (f11 - f00) / 4
+    # END SOLUTION
+
+
+# %%
+check("07.1", effective_coupling)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex07_2
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: The Ising model as an RBM, exactly
+#
+# By exercise 1, a hidden unit with weight $w$ on $v_i$ and $v_j$ and bias $c=-w$ adds
+# $Js_is_j + h_0(s_i+s_j)$ + const to $-F_\theta$, with $J=\tfrac12\ln\cosh(w/2)$ and $h_0=w/4$.
+# Build an RBM whose marginal $p_\theta(v)$ is exactly the Boltzmann distribution $p_T(s)$ of the
+# periodic $L\times L$ lattice of section 1: one hidden unit for each of the $2N$ terms
+# $s_is_{\text{right}(i)}$ and $s_is_{\text{down}(i)}$ of $E(s)$, with weight $w$ on its two sites
+# and bias $-w$, where $w>0$ makes $J = 1/T$; and visible biases $b$ that cancel the fields of the
+# hidden units ($b_iv_i = \tfrac12 b_is_i$ + const). Write `ising_rbm(L, T)`, returning NumPy arrays
+# `(W, b, c)` of shapes $(N, 2N)$, $(N,)$ and $(2N,)$, with site $i$ = `row * L + col` as in
+# `ising.spins_to_bits`. How many hidden units does the $4\times4$ lattice of section 4 need
+# this way, and what keeps a *trained* RBM with that many from a KL of 0?
+
+
+# %% tags=["hide-input"]
+def ising_rbm(L: int, T: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(W, b, c) of an RBM whose p(v) is the Boltzmann distribution of the periodic L×L Ising model at T."""
+    # BEGIN SOLUTION
+    n = L * L
+    w = 2 * np.arccosh(np.exp(2 / T))  # ½ ln cosh(w/2) = 1/T
+    W = np.zeros((n, 2 * n))
+    for r in range(L):
+        for col in range(L):
+            i = r * L + col
+            for k, j in enumerate([r * L + (col + 1) % L, ((r + 1) % L) * L + col]):  # right, down
+                W[i, 2 * i + k] += w
+                W[j, 2 * i + k] += w
+    # Each spin is in the 4 units of its 4 bonds, each giving it the field w/4: b/2 = −w cancels them.
+    # The 4×4 lattice needs 2N = 32 units. Section 4's RBMs are trained, not built: a finite training set,
+    # CD-k's biased gradient and a finite number of epochs keep their KL above 0 whatever n_h.
+    return W, np.full(n, -2 * w), np.full(2 * n, -w)
+    # END SOLUTION
+
+
+# %%
+check("07.2", ising_rbm)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex07_3
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: A flip-symmetric RBM
+#
+# The Boltzmann distribution is symmetric under flipping every spin, $s\to-s$, that is
+# $v\to1-v$; an RBM in 0/1 units is not, even with $b=0$ (section 3). For given weights $W$
+# ($n_v\times n_h$), find the biases $b$ and $c$ for which $F_\theta(1-v) = F_\theta(v)$ for every
+# $v$, and write `symmetric_biases(W)`, returning the NumPy arrays `(b, c)` of shapes $(n_v,)$ and
+# $(n_h,)$. Hint: write $c_j + (v^\top W)_j$ in spins, and use
+# $\operatorname{sp}(y) - \operatorname{sp}(-y) = y$. Is the RBM of exercise 2 of this form?
+
+
+# %% tags=["hide-input"]
+def symmetric_biases(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Biases (b, c) that make the RBM with weights W, (n_v, n_h), symmetric under v → 1 − v."""
+    # BEGIN SOLUTION
+    # c_j + (vᵀW)_j = a_j + y_j with a_j = c_j + ½ Σ_i W_ij and y_j = ½ (sᵀW)_j, odd in s; b·v = ½ b·1 + ½ b·s.
+    # With a = 0: −F(s) + F(−s) = b·s + Σ_j [sp(y_j) − sp(−y_j)] = s·(b + ½ W1), zero for every s iff b = −½ W1.
+    # Exercise 2's RBM: W1 = 4w per site and Wᵀ1 = 2w per unit, so b = −2w and c = −w: it is of this form.
+    return -W.sum(axis=1) / 2, -W.sum(axis=0) / 2
+    # END SOLUTION
+
+
+# %%
+check("07.3", symmetric_biases)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex07_4
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: Why Wolff's clusters are always accepted
+#
+# Grow a cluster $C$ in the configuration $s$ as Wolff's algorithm does (section 2), but with any
+# bond probability $p\in(0,1)$: from a seed spin drawn uniformly, add each aligned neighbour of a
+# cluster spin with probability $p$, each bond tested once; the proposal $s'$ is $s$ with every spin
+# of $C$ flipped, and $q(s'\mid s)$ is its probability. Let $n_a$ and $n_b$ be the numbers of bonds
+# between $C$ and the rest of the lattice that are aligned, respectively anti-aligned, in $s$. A
+# Metropolis–Hastings test accepts $s'$ with probability $\min(1,\alpha)$,
+# $\alpha = p_T(s')\,q(s\mid s')\,/\,\big[p_T(s)\,q(s'\mid s)\big]$. Write
+# `wolff_log_acceptance(p, T, n_aligned, n_anti)`, returning $\ln\alpha$ for $n_a$ = `n_aligned`
+# and $n_b$ = `n_anti`. Hint: which bond tests differ between growing exactly $C$ in $s$ and in
+# $s'$? For which $p$ is $\alpha=1$ for every cluster?
+
+
+# %% tags=["hide-input"]
+def wolff_log_acceptance(p: float, T: float, n_aligned: int, n_anti: int) -> float:
+    """ln α of flipping a cluster grown with bond probability p, with n_aligned aligned and n_anti
+    anti-aligned bonds between the cluster and the rest."""
+    # BEGIN SOLUTION
+    # ΔE = 2 (n_aligned − n_anti): each aligned boundary bond goes from −1 to +1, each anti-aligned one from +1
+    # to −1. Growth stops at exactly C in s when its n_aligned aligned boundary bonds are all rejected,
+    # (1 − p)^n_aligned; in s' the aligned boundary bonds are the n_anti others, (1 − p)^n_anti; the bonds
+    # inside C are aligned in both, and so is the seed's chance to fall in C. So
+    # ln α = (n_anti − n_aligned) (2/T + ln(1 − p)), zero for every cluster iff p = 1 − e^(−2/T).
+    return (n_anti - n_aligned) * (2 / T + np.log(1 - p))
+    # END SOLUTION
+
+
+# %%
+check("07.4", wolff_log_acceptance)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex07_5
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5: PCD and two modes
+#
+# Replace CD-$k$ by persistent chains (`method="pcd"` in `rbm_torch.train`) in section 4, and plot
+# the exact KL per epoch at $T_c$ and at $T=1.8$. Does PCD converge below $T_c$, and how does the
+# share of $M>0$ behave? Adding globally flipped copies of the persistent chains to the negative
+# samples would restore the $\pm$ symmetry: when is that legitimate?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# PCD estimates the model term from persistent chains that follow the model as its parameters change
+# {cite:p}`tieleman2008` (in `rbm_torch.train` they start from uniform noise); the estimate is right
+# only as far as the chains are in equilibrium with the current model. At $T_c$ on the $4\times4$
+# lattice ten Gibbs steps can carry a chain from one ordered state to the other (section 3), so the
+# chains follow the model's split between $M>0$ and $M<0$, the update sees it, and the exact KL
+# should fall much as with CD. At $T=1.8$ a chain that has settled in an ordered state rarely leaves
+# it: the chains' split is the one they fell into early in training, not the model's. The visible
+# biases then move by $\propto\bar v^{\,\text{data}}-\bar v^{\,\text{chains}}$, lowering the
+# probability of the side that holds more chains and raising the other's, whatever the model's
+# split, for as long as the chains stay where they are: the split is corrected only through chains
+# that cross, late and possibly with overshoot. Expect the share of $M>0$ to drift or swing from
+# epoch to epoch rather than settle at $\tfrac12$, and the raw KL at $T=1.8$ to converge less
+# smoothly than at $T_c$; the symmetrised KL, which ignores the split, is the fairer comparison with
+# CD. The learning rate's decay to 0 freezes whatever split the last epochs leave.
+#
+# Flipped copies of the *training data* are always legitimate: $p_T$ is exactly symmetric.
+# Flipped copies of model samples are samples of $p_\theta(-s)$, not of $p_\theta(s)$: with them
+# the model term becomes an average over the symmetrised model $\bar p_\theta$, and the update is
+# the log-likelihood gradient only if $p_\theta$ is itself symmetric, $F_\theta(1-v)=F_\theta(v)$,
+# as with exercise 3's biases kept tied to $W$ during training. For an unconstrained RBM the update
+# is no longer the likelihood gradient, and since $\bar p_\theta$ is the same whatever the split of
+# $p_\theta$, it no longer sees the split at all: the negative statistics are symmetric, but the
+# model's own split is left uncorrected, which is why one then evaluates the symmetrised model, as
+# section 4 does.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex07_6
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6: Temperature as a parameter
+#
+# Train one RBM on all temperatures with $T$ as an extra input (a conditional RBM: make the hidden
+# bias depend on $T$). Can it interpolate to a temperature it was not trained on? Exercise 1's
+# $J(c, w)$ says what a hidden bias can do.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# At fixed $w>0$, exercise 1's
+# $J = \tfrac14[\operatorname{sp}(c)+\operatorname{sp}(c+2w)-2\operatorname{sp}(c+w)]$ is an even
+# function of $c+w$ (use $\operatorname{sp}(-y) = \operatorname{sp}(y) - y$), largest,
+# $\tfrac12\ln\cosh(w/2)$, at $c=-w$, and it falls to 0 as $|c+w|\to\infty$: shifting a hidden bias
+# tunes the coupling between 0 and that maximum without touching $W$. The field
+# $h_0=\tfrac14[\operatorname{sp}(c+2w)-\operatorname{sp}(c)]$ moves with $c$ too, but a second unit
+# with weights $-w$ and bias $c+2w$ gives the same $J$ and the opposite $h_0$. So pairs of such
+# units, with hidden biases $-w+x(T)$ and $w+x(T)$, give each bond the coupling $2J$ and no field: a
+# conditional RBM whose hidden biases all shift by the same $x(T)$ represents the Ising model
+# exactly at every $T$ with $1/T \le \ln\cosh(w/2)$. But $x(T)$ must solve $2J = 1/T$, a non-linear
+# function of $T$: hidden biases linear in $T$ or in $1/T$ are exact at isolated temperatures only,
+# and a small network for $c(T)$ lifts that. Whether training finds such a solution is what the
+# experiment shows. Expect interpolation between neighbouring training temperatures to work best
+# where the observables change slowly with $T$, and worst where they change fastest, near the
+# specific-heat peak; outside the trained range nothing constrains $c(T)$, so do not expect
+# extrapolation.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex07_7
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7: A larger latent space
+#
+# Repeat section 6 with latent spaces of 8 and 32 dimensions: build the VAEs there as
+# `VAE(L_BIG**2, 8, VAE_HIDDEN)` (leave `VAE_LATENT` at 2: the quadrature of section 5 needs a
+# 2-dimensional latent space). Does the energy improve? What would an autoregressive decoder (spins
+# sampled one by one) change?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# More latent dimensions let the decoder carry more of a configuration's large-scale structure
+# (domains, the sign and size of $m$), so expect the energy and $m$ to improve, most where the
+# configurations are ordered or strongly correlated. What they cannot change is that the spins are
+# independent given $z$: every correlation must pass through $z$, and the short-range fluctuations
+# that the latent space does not carry still come out as independent flips, each breaking all four
+# bonds of its spin (section 5). Some dimensions may also stay unused, their KL term near 0, so
+# that the latent space in use is smaller than its nominal size. The bridge of section 7 survives
+# in any dimension: the prior on $\mathbb R^d$ is connected and $\bar m(z)$ continuous, so if
+# $\bar m$ is near $+m$ on one set of positive prior mass and near $-m$ on another, it vanishes on
+# a hypersurface between them and is small on a neighbourhood of it, which has positive prior
+# mass; training can make that mass small, not zero.
+#
+# An autoregressive decoder, $p_\theta(v\mid z)=\prod_i p_\theta(v_i\mid v_{<i}, z)$, removes the
+# independence given $z$: it can represent any distribution over $v$, so it can draw correlated
+# domains, and split one latent point between $+m$ and $-m$ (the first spins drawn decide the
+# sign); the bridge then need not decode to disordered configurations. The price is $N$ sequential
+# steps per sample, and a decoder this powerful may ignore $z$ altogether (posterior collapse,
+# {cite:t}`bowman2016`), which costs little here: an autoregressive model without $z$ is itself a
+# generative model with an exact, normalised likelihood.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex07_8
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 8: Critical exponents from a model
+#
+# At $T_c$ the susceptibility grows as $\chi'\sim L^{\gamma/\nu} = L^{7/4}$ and the magnetization
+# falls as $m\sim L^{-\beta/\nu} = L^{-1/8}$. Train RBMs at $T_c$ for $L = 4, 6, 8, 12$, measure
+# both from their samples and from Monte Carlo, and fit the exponents. Which of the two can the
+# RBMs' samples decide? From $L=4$ to $L=12$ the whole change of $m$ is a factor
+# $3^{-1/8}\approx0.87$, no larger than the error on $m$ that the checks of section 6 tolerate
+# (10 to 20 %, by scale), while $\chi'$ changes by a factor $3^{7/4}\approx6.8$.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# At $T_c$ finite-size scaling gives $\langle|m|\rangle\propto L^{-\beta/\nu}$ and
+# $\langle m^2\rangle\propto L^{-2\beta/\nu}$, $\beta/\nu=1/8$, so
+# $\chi' = N(\langle m^2\rangle-\langle|m|\rangle^2)/T\propto L^{2-2\beta/\nu}=L^{\gamma/\nu}$,
+# $\gamma/\nu=7/4$ (the ratio $\langle|m|\rangle^2/\langle m^2\rangle$ tends to a constant below 1
+# at $T_c$, so the difference scales as either term). Fit straight lines to $\ln m$ and $\ln\chi'$
+# against $\ln L$; on lattices this small expect corrections to scaling to bend even Monte Carlo's
+# slopes a little away from the exponents, whatever its error bars. For $m$ the whole signal is the
+# factor 0.87: a relative error of the model's $m$ that differs by 5 % between $L=4$ and $L=12$
+# moves the slope of a fit through those two sizes by about $0.05/\ln3\approx0.046$, a sizeable
+# fraction of $1/8$, so the RBMs' samples cannot decide $\beta/\nu$ unless their errors on $m$ are
+# far below the checks' tolerance and nearly the same at every $L$. For $\chi'$ the signal is a
+# factor 6.8: errors that differ by 20 % between the two sizes move the slope by about
+# $0.2/\ln3\approx0.18$, a tenth of $7/4$, so its exponent is within reach. The risk there is
+# systematic: the fluctuations are where the RBMs struggle (section 7), and at a fixed training
+# budget the error may grow with $L$ (the RBM on $L=12$ has $144^2$ weights), which tilts the fit.
+# Compare both fits with Monte Carlo's on the same sizes, not with the exponents alone.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex07_9
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 9: Mixing
+#
+# Measure $\tau_{\text{int}}$ of Metropolis and Wolff at every temperature of section 6 (the
+# function `monte_carlo_series`) and compare with the RBM's Gibbs chains. Add a global spin flip
+# ($v\to1-v$, accepted with the Metropolis probability of the RBM's free energy) to the Gibbs
+# chain: how do the sign-change rates change?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# Far above $T_c$ the correlation length is short, and every algorithm decorrelates $|m|$ and $e$
+# within a few sweeps or steps; near $T_c$ Metropolis slows down and Wolff much less (section 2).
+# Well below $T_c$, $|m|$ and $e$ change only through small local excitations, which local moves
+# relax quickly, while Wolff's clusters cover a fraction of about $m^2$ of the lattice and mostly
+# flip the global sign, which changes neither. So expect Wolff's advantage to be largest near
+# $T_c$; compare the RBM's Gibbs steps with both, step for sweep.
+#
+# The global flip is its own inverse, so the proposal is symmetric, and accepting it with
+# probability $\min\big(1, e^{F_\theta(v)-F_\theta(1-v)}\big)=\min\big(1, p_\theta(1-v)/p_\theta(v)\big)$
+# satisfies detailed balance with respect to $p_\theta$: the chain still samples the RBM. The flip
+# changes neither $|m|$ nor $e$, both even under $s\to-s$, so their $\tau_{\text{int}}$ stays as it
+# was; what changes is the sign of $m$, which every accepted flip reverses (when $M\neq0$).
+# Proposed after every Gibbs step, the flip makes $m$ change sign at about the mean acceptance rate,
+# up to once per step, so below $T_c$ the count of sign changes jumps and stops measuring mixing.
+# The acceptance measures how symmetric the trained RBM is: near 1 where
+# $F_\theta(1-v)\approx F_\theta(v)$ on the states the chain visits, lower out of the side that the
+# RBM favours when its split is uneven (the share of $M>0$ of section 4), and exactly 1 for a
+# flip-symmetric RBM (exercise 3).
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
