@@ -524,20 +524,312 @@ print(f"20 matrix products of 256×256 on {DEVICE}: {1e3 * (time.perf_counter() 
 # log-likelihood that likelihood models must beat (and the coin-flip entropy that none can
 # remove), and the Fréchet classifier distance with its two reference points, unseen real digits
 # and noise.
-#
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
-# 1. The base rate barely changes between the two binarizations. Show from the linear formula
-#    above how large the change can be, given the frequencies $q_i$ under both conventions (compute
-#    them). Then, once you have worked through lecture 01, train its small RBM on
-#    threshold-binarized digits (`data.binarize(x)`) and compare its exact test log-likelihood (on
-#    threshold-binarized test digits) with the stochastic one: by how much does it change, compared
-#    with the coin-flip entropy printed above?
-# 2. Score the training digits of one class (say, all 1s) with `metrics.score_samples`. There may be
-#    fewer of them than `metrics.sample_count()`, which the function refuses: draw that many with
-#    replacement (`rng.choice(ones, metrics.sample_count())`). Where does the FCD fall between
-#    `unseen_real` and `noise`, and what do the label distribution and `digits_covered` say? What
-#    does the FCD detect (mode collapse) that a per-image quality score would not?
-# 3. Set `COURSE_SCALE=bogus` (in a shell, `COURSE_SCALE=bogus make lab`; in JupyterLab, restart
-#    the kernel and run `%env COURSE_SCALE=bogus` above the set-up cell) and run the set-up cell.
-#    Read the error message: what does it ask you to do? (`%env COURSE_SCALE=lecture` and a kernel
-#    restart undo it.)
+#
+# The first three are **checked**: fill in the cell marked `...`, run it, then run the `check`
+# line below it, which measures your answer against an independent reference (the course's tested
+# `lib.rbm`, the entropy summed over every binary image, `lib.divergences.frechet_distance` on
+# points with exactly the Gaussians' means and covariances) and says what disagrees. The others are
+# open: write your answer, then compare it with the model answer. In the book each solution is
+# folded: try first.
+
+# %%
+from lib.exercises import check
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex00_1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1: The base rate, by hand
+#
+# The independent-pixel model gives pixel $i$ the probability $\mu_i = (\sum_n v^{(n)}_i + 1)/(N + 2)$
+# of being on, from $N$ binary training images $v^{(n)} \in \{0,1\}^D$, and scores a binary image
+# $v$ with $\log p(v) = \sum_i [v_i\log\mu_i + (1-v_i)\log(1-\mu_i)]$. Write
+# `base_rate_ll(v_train, v_test)`: `v_train` is an $(N, D)$ array and `v_test` an $(M, D)$ array,
+# both of 0s and 1s (floats); return the mean of $\log p(v)$ over the $M$ test images, in nats,
+# without `rbm.base_rate_bias` and `rbm.base_rate_log_likelihood` (the lecture's answer). What
+# would the raw frequencies $\sum_n v^{(n)}_i/N$ give for a test image that turns on a pixel which
+# no training image has on?
+
+
+# %% tags=["hide-input"]
+def base_rate_ll(v_train: np.ndarray, v_test: np.ndarray) -> float:
+    """Mean log-likelihood (nats) of the test images under independent pixels, with the
+    Laplace-smoothed frequencies of the training images."""
+    # BEGIN SOLUTION
+    mu = (v_train.sum(axis=0) + 1) / (len(v_train) + 2)  # (D,), never 0 or 1
+    return float(np.mean(v_test @ np.log(mu) + (1 - v_test) @ np.log1p(-mu)))
+    # END SOLUTION
+
+
+# %%
+check("00.1", base_rate_ll)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex00_2
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2: The coin flips' entropy
+#
+# Stochastic binarization draws each pixel of a grey image $x$ as $v_i \sim
+# \operatorname{Bernoulli}(x_i)$. Write `coin_flip_entropy(grey)`: for an $(N, D)$ array of
+# intensities $x^{(n)}_i \in [0, 1]$, return $\frac1N\sum_n\sum_i H_b(x^{(n)}_i)$ in nats, the
+# conditional entropy $H(V \mid X)$ when $X$ is one of the $N$ images drawn uniformly, with
+# $H_b(p) = -p\log p - (1-p)\log(1-p)$ and $0\log 0 = 0$ (its limit: a pixel at exactly 0 or 1 is
+# no coin flip). Most MNIST pixels are exactly 0: make them add 0, not `nan`. Write it without the
+# lecture's `binary_entropy`. What is $H(V \mid X)$ for threshold-binarized images, and what bound
+# on a model's log-likelihood does it give then?
+
+
+# %% tags=["hide-input"]
+def coin_flip_entropy(grey: np.ndarray) -> float:
+    """E_x Σ_i H_b(x_i) in nats: the entropy of the coin flips of stochastic binarization, averaged
+    over the rows (images) of ``grey``."""
+    # BEGIN SOLUTION
+    x = np.asarray(grey, dtype=np.float64)
+
+    def minus_p_log_p(p: np.ndarray) -> np.ndarray:  # −p log p, 0 at p = 0
+        return np.where(p > 0, -p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+
+    return float(np.mean(np.sum(minus_p_log_p(x) + minus_p_log_p(1 - x), axis=1)))
+    # END SOLUTION
+
+
+# %%
+check("00.2", coin_flip_entropy)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex00_3
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 3: The Fréchet distance between two Gaussians
+#
+# Write `frechet_gaussian(mu_a, cov_a, mu_b, cov_b)`: the squared Fréchet distance $d^2$ of the
+# lecture between $\mathcal N(\mu_a, \Sigma_a)$ and $\mathcal N(\mu_b, \Sigma_b)$, from their
+# means (arrays of length $D$) and covariances ($D\times D$ symmetric positive-definite arrays),
+# returned as a number ($d^2$, not $d$). A symmetric positive semi-definite matrix has exactly one
+# symmetric positive semi-definite square root: from $\Sigma = V\operatorname{diag}(\lambda)V^\top$
+# (`np.linalg.eigh`), $\Sigma^{1/2} = V\operatorname{diag}(\sqrt{\lambda})V^\top$. Do not use
+# `divergences.frechet_distance` (the check does). In one dimension your $d^2$ should be
+# $(\mu_a-\mu_b)^2 + (\sigma_a-\sigma_b)^2$. Is $\operatorname{tr}(\Sigma_a^{1/2}\Sigma_b\Sigma_a^{1/2})^{1/2}$
+# the same as $\operatorname{tr}(\Sigma_a^{1/2}\Sigma_b^{1/2})$? When is it?
+
+
+# %% tags=["hide-input"]
+def frechet_gaussian(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, cov_b: np.ndarray) -> float:
+    """d² = ‖μa − μb‖² + tr(Σa + Σb − 2 (Σa^½ Σb Σa^½)^½) between two Gaussians."""
+    # BEGIN SOLUTION
+    w, v = np.linalg.eigh(cov_a)
+    root_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T  # Σa^½, symmetric
+    lam = np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0.0, None)  # eigenvalues of Σa^½ Σb Σa^½
+    tr_cross = np.sum(np.sqrt(lam))  # tr (Σa^½ Σb Σa^½)^½
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_cross)
+    # END SOLUTION
+
+
+# %%
+check("00.3", frechet_gaussian)
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex00_4
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: Two binarizations, one base rate
+#
+# The base rate barely changes between the two binarizations. Compute the frequencies $q_i$ of
+# every pixel of the training digits under both conventions (the threshold: the fraction of digits
+# with $x_i > \tfrac12$; stochastic: the mean intensity), and use the linear formula of "How many of
+# those nats are coin flips" to say how large the change of the base rate can be, and which pixels
+# contribute to it. Then, once you have worked through lecture 01, train its small RBM on
+# threshold-binarized digits (`data.binarize(x)`) and compare its exact test log-likelihood (on
+# threshold-binarized test digits) with the stochastic one: by how much does it change, compared
+# with the coin-flip entropy printed above?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# With thousands of training digits the pseudo-counts are negligible, $\mu_i \approx q_i$, and for
+# test digits with the training frequencies the linear formula gives
+# $\sum_i [q_i\log q_i + (1-q_i)\log(1-q_i)] = -\sum_i H_b(q_i)$: under either convention the base
+# rate is minus the sum of the pixels' binary entropies at their frequencies. The change is
+# therefore $\sum_i [H_b(q^{\text{stoch}}_i) - H_b(q^{\text{thr}}_i)]$; since
+# $H_b'(q) = \log\frac{1-q}{q}$, to first order in $\Delta q_i = q^{\text{thr}}_i - q^{\text{stoch}}_i$
+# it is $\sum_i \log\frac{q_i}{1-q_i}\,\Delta q_i$. Each pixel's term is at most $\log 2$ in size,
+# but what keeps the sum small is $\Delta q_i$: $q^{\text{stoch}}_i = \mathbb E[x_i]$ and
+# $q^{\text{thr}}_i = P(x_i > \tfrac12)$ are equal for a pixel whose intensities are only 0 or 1,
+# and differ only through the grey values at the edges of the strokes; a background pixel has both
+# near 0. Expect a change far smaller than the coin-flip entropy.
+#
+# The RBM is another matter. On threshold-binarized digits $v$ is a function of $x$, so
+# $H(V \mid X) = 0$: there are no coin flips left to pay for. A model $q$'s expected
+# log-likelihood is $-H(V) - \mathrm{KL}(p\,\|\,q)$, so between the conventions it changes by the
+# change of the data's entropy $H(V)$, which under stochastic binarization includes the coin-flip
+# entropy, plus the change of the model's KL divergence from the data. Expect the RBM's test
+# log-likelihood to rise by an amount of the order of the coin-flip entropy, but not equal to it:
+# likelihoods under different binarizations are not comparable.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex00_5
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 5: One digit only
+#
+# Score the training digits of one class (say, all 1s: `train_x[train_y == 1]`) with
+# `metrics.score_samples`. There may be fewer of them than `metrics.sample_count()`, which the
+# function refuses: draw that many with replacement (`rng.choice(ones, metrics.sample_count())`).
+# Where does the FCD fall between `unseen_real` and `noise`, and what do the label distribution and
+# `digits_covered` say? What does the FCD detect (mode collapse) that a per-image quality score
+# would not?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# The classifier reads almost all of them as 1 (it is more than 95 % accurate), so the label
+# distribution piles up on one digit and `digits_covered` is 1, or 2 if at least 2 % of the 1s are
+# read as another digit. The label JSD from the training labels should then be close to its value
+# for all the mass on one digit against a tenth on each,
+# $\tfrac12\log\tfrac{1}{0.55} + \tfrac12\big(0.1\log\tfrac{0.1}{0.55} + 0.9\log 2\big) \approx 0.53$
+# nats (its largest possible value, for disjoint supports, is $\log 2 \approx 0.69$). Expect an FCD
+# far above `unseen_real`: the mean of the 1s' features is not the mean over all digits, and their
+# covariance lacks the spread between the classes, which the trace term charges for (in one
+# dimension it is $(\sigma_a - \sigma_b)^2$). How close it comes to `noise`, your run shows. A
+# per-image quality score, such as the classifier's confidence, rates each of these images as a
+# perfect digit, and the set as perfect; only a score of the *set* against the data, such as the
+# FCD or the label distribution, sees that nine digits are missing. A generator that has collapsed
+# onto a few modes is caught the same way.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex00_6
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 6: Why one distribution has a positive FCD
+#
+# Take one dimension: two independent samples of size $n$ from $\mathcal N(m, \sigma^2)$, their
+# sample means $\hat m_a, \hat m_b$ and sample standard deviations $\hat s_a, \hat s_b$ (with
+# $n - 1$, as `np.cov`), so that $d^2 = (\hat m_a - \hat m_b)^2 + (\hat s_a - \hat s_b)^2$. Show
+# that $\mathbb E[d^2] \approx 3\sigma^2/n$ for large $n$. Then, in $D$ dimensions with
+# $\Sigma = I$, show that $\mathbb E[d^2] \approx [2D + D(D+1)/2]/n$ (hint: to second order,
+# $\operatorname{tr}\big(A + B - 2(A^{1/2}BA^{1/2})^{1/2}\big) \approx \frac14\lVert A - B\rVert_F^2$
+# for $A$, $B$ near $I$, with $\lVert\cdot\rVert_F$ the Frobenius norm). What does this say about
+# the $n\,d^2$ column of "Why every score uses the same n", with its 128 features?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# :::{dropdown} Model answer
+# The samples are independent, so $\hat m_a - \hat m_b$ has mean 0 and variance $2\sigma^2/n$:
+# $\mathbb E(\hat m_a - \hat m_b)^2 = 2\sigma^2/n$ exactly. The sample variance obeys
+# $(n-1)\hat s^2/\sigma^2 \sim \chi^2_{n-1}$, so $\operatorname{Var}\hat s^2 = 2\sigma^4/(n-1)$,
+# and to leading order (the delta method, $\hat s = \sqrt{\hat s^2}$)
+# $\operatorname{Var}\hat s \approx \operatorname{Var}(\hat s^2)/(4\sigma^2) = \sigma^2/(2(n-1))$.
+# Then $\mathbb E(\hat s_a - \hat s_b)^2 = 2\operatorname{Var}\hat s \approx \sigma^2/(n-1)$, and
+# $\mathbb E[d^2] \approx 2\sigma^2/n + \sigma^2/(n-1) \approx 3\sigma^2/n$.
+#
+# In $D$ dimensions $\mathbb E\lVert\hat\mu_a - \hat\mu_b\rVert^2 = 2\operatorname{tr}\Sigma/n = 2D/n$.
+# For the trace term, write the sample covariances as $I + E_a$ and $I + E_b$. For a symmetric $E$,
+# $(I+E)^{1/2} = I + E/2 - E^2/8 + \dots$, so against $I$ the trace term is
+# $\operatorname{tr}\big(2I + E - 2(I+E)^{1/2}\big) = \operatorname{tr}E^2/4 + O(E^3)$. The trace term
+# is symmetric in its two matrices and vanishes when they are equal, so its expansion to second
+# order is a quadratic form in $E_a - E_b$, which the case $E_b = 0$ fixes:
+# $\frac14\lVert E_a - E_b\rVert_F^2$ (the hint). For Gaussian samples with $\Sigma = I$,
+# $\operatorname{Var}\hat\Sigma_{ii} = 2/(n-1)$ and $\operatorname{Var}\hat\Sigma_{ij} = 1/(n-1)$ for
+# $i \ne j$, so $\mathbb E\lVert E\rVert_F^2 = [2D + D(D-1)]/(n-1) = D(D+1)/(n-1)$;
+# $\mathbb E\lVert E_a - E_b\rVert_F^2$ is twice that, and the trace term contributes
+# $D(D+1)/(2(n-1))$. Altogether $\mathbb E[d^2] \approx [2D + D(D+1)/2]/n$, which is $3/n$ for
+# $D = 1$. The means' part grows like $D$, the covariances' like $D^2/2$: with 128 features the
+# noise of the estimated covariances dominates.
+#
+# So $n\,d^2$ should approach a constant as $n$ grows, which is what the column should show, up
+# to the noise of five pairs of draws. The constant is not this one: the features are neither
+# isotropic nor of unit variance. And where $n$ is not large next to $D$ the expansion fails, as a
+# covariance estimated from barely more samples than dimensions is far from the true one. That
+# bias, which no model can remove, is why scores compare only at the same $n$.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex00_7
+# manual: true
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 7: Scales and seeds
+#
+# Set `COURSE_SCALE=bogus` (in a shell, `COURSE_SCALE=bogus make lab`; in JupyterLab, restart
+# the kernel and run `%env COURSE_SCALE=bogus` above the set-up cell) and run the set-up cell.
+# Read the error message: what does it ask you to do? (`%env COURSE_SCALE=lecture` and a kernel
+# restart undo it.) Then rerun this notebook with `COURSE_SEED=1`: which of its printed numbers
+# change, which stay the same to the last digit, and why?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# :::{dropdown} Model answer
+# `config.setup` raises a `ValueError`, so the notebook stops at its first cell. The message names
+# the value it read, `COURSE_SCALE='bogus'`, says it is not a valid scale, and lists the valid ones
+# (`smoke`, `lecture`, `full`, `untrained`) with the default, `lecture`: set one of them, or unset
+# the variable. A misspelt scale fails at once rather than running at some size you did not ask
+# for.
+#
+# With `COURSE_SEED=1`, everything drawn from `SEED` changes: the draws of validation, test and
+# training digits that are scored, so their FCDs and the counts of digits they share with the
+# reference draws; the permutations of the $n$ sweep; and the matrix that the device timing
+# multiplies (whose times vary from run to run anyway). What uses its own fixed seed does not
+# change: the split of MNIST into training and validation digits, the binarizations (seeds 0, 1
+# and 2), so the base rates and the coin-flip entropy; the classifier behind the FCD (trained once
+# with its own seed, and cached); and the reference points `unseen_real` and `noise`, drawn with
+# seed 0 inside `score_samples`, as is the score of the all-black images. That is what makes
+# scores from different runs, and different lectures, comparable.
+# :::
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # END QUESTION
