@@ -670,11 +670,11 @@ check("00.3", frechet_gaussian)
 # With thousands of training digits the pseudo-counts are negligible, $\mu_i \approx q_i$, and for
 # test digits with the training frequencies the linear formula gives
 # $\sum_i [q_i\log q_i + (1-q_i)\log(1-q_i)] = -\sum_i H_b(q_i)$: under either convention the base
-# rate is minus the sum of the pixels' binary entropies at their frequencies. The change is
-# therefore $\sum_i [H_b(q^{\text{stoch}}_i) - H_b(q^{\text{thr}}_i)]$; since
+# rate is minus the sum of the pixels' binary entropies at their frequencies. The change
+# (threshold minus stochastic) is therefore $\sum_i [H_b(q^{\text{stoch}}_i) - H_b(q^{\text{thr}}_i)]$; since
 # $H_b'(q) = \log\frac{1-q}{q}$, to first order in $\Delta q_i = q^{\text{thr}}_i - q^{\text{stoch}}_i$
-# it is $\sum_i \log\frac{q_i}{1-q_i}\,\Delta q_i$. Each pixel's term is at most $\log 2$ in size,
-# but what keeps the sum small is $\Delta q_i$: $q^{\text{stoch}}_i = \mathbb E[x_i]$ and
+# it is $\sum_i \log\frac{q_i}{1-q_i}\,\Delta q_i$. Each pixel's exact change is at most $\log 2$ in
+# size ($H_b$ lies between 0 and $\log 2$), but what keeps the sum small is $\Delta q_i$: $q^{\text{stoch}}_i = \mathbb E[x_i]$ and
 # $q^{\text{thr}}_i = P(x_i > \tfrac12)$ are equal for a pixel whose intensities are only 0 or 1,
 # and differ only through the grey values at the edges of the strokes; a background pixel has both
 # near 0. Expect a change far smaller than the coin-flip entropy.
@@ -715,8 +715,8 @@ check("00.3", frechet_gaussian)
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # :::{dropdown} Model answer
 # The classifier reads almost all of them as 1 (it is more than 95 % accurate), so the label
-# distribution piles up on one digit and `digits_covered` is 1, or 2 if at least 2 % of the 1s are
-# read as another digit. The label JSD from the training labels should then be close to its value
+# distribution piles up on one digit and `digits_covered` is 1, plus any other digit that receives
+# at least 2 % of the 1s. The label JSD from the training labels should then be close to its value
 # for all the mass on one digit against a tenth on each,
 # $\tfrac12\log\tfrac{1}{0.55} + \tfrac12\big(0.1\log\tfrac{0.1}{0.55} + 0.9\log 2\big) \approx 0.53$
 # nats (its largest possible value, for disjoint supports, is $\log 2 \approx 0.69$). Expect an FCD
@@ -768,9 +768,11 @@ check("00.3", frechet_gaussian)
 # In $D$ dimensions $\mathbb E\lVert\hat\mu_a - \hat\mu_b\rVert^2 = 2\operatorname{tr}\Sigma/n = 2D/n$.
 # For the trace term, write the sample covariances as $I + E_a$ and $I + E_b$. For a symmetric $E$,
 # $(I+E)^{1/2} = I + E/2 - E^2/8 + \dots$, so against $I$ the trace term is
-# $\operatorname{tr}\big(2I + E - 2(I+E)^{1/2}\big) = \operatorname{tr}E^2/4 + O(E^3)$. The trace term
-# is symmetric in its two matrices and vanishes when they are equal, so its expansion to second
-# order is a quadratic form in $E_a - E_b$, which the case $E_b = 0$ fixes:
+# $\operatorname{tr}\big(2I + E - 2(I+E)^{1/2}\big) = \operatorname{tr}E^2/4 + O(E^3)$. In general its
+# first-order part, $\operatorname{tr}(E_a + E_b) - \operatorname{tr}(E_a + E_b)$, vanishes, so it starts
+# with a quadratic form in $(E_a, E_b)$; that form is non-negative (the trace term is a squared
+# Fréchet distance) and zero when $E_a = E_b$, so those directions are in its null space and it
+# depends on $E_a - E_b$ alone, which the case $E_b = 0$ fixes:
 # $\frac14\lVert E_a - E_b\rVert_F^2$ (the hint). For Gaussian samples with $\Sigma = I$,
 # $\operatorname{Var}\hat\Sigma_{ii} = 2/(n-1)$ and $\operatorname{Var}\hat\Sigma_{ij} = 1/(n-1)$ for
 # $i \ne j$, so $\mathbb E\lVert E\rVert_F^2 = [2D + D(D-1)]/(n-1) = D(D+1)/(n-1)$;

@@ -641,11 +641,14 @@ check("02.3", keras_gradients)
 #     apply_cd_update(model, optimizer, v0, vk)
 # ```
 #
-# `cd_gradients` divides both terms by the number of rows of `v0`, which is right only when the
-# chains have as many rows as the batch: for the last, smaller batch, average each term over its
-# own rows, or drop that batch (`drop_last=True` in `data.to_tf_dataset`). Notebook 01 keeps each
-# chain as its hidden state $h$ rather than as $v$; it is the same block-Gibbs chain, seen at the
-# other half-step, so the negative samples are drawn alike. The two PCD models differ in their
+# `cd_gradients` pairs the rows of `v0` and `vk` (`v0 - vk`, `ph0 - phk`) and divides both terms of
+# $\Delta W$ by the number of rows of `v0`, which is right only when the chains have as many rows as
+# the batch: for the last, smaller batch those differences fail on their shapes, and $\Delta W$
+# would overweight its model term. Average each term over its own rows, or drop that batch
+# (`drop_last=True` in `data.to_tf_dataset`). Notebook 01 keeps each chain as its hidden state $h$
+# rather than as $v$: the same block-Gibbs chain, seen at the other half-step, except that 01 draws
+# the chains' $h$ with the parameters before an update and the sketch above with those after it, a
+# small difference at these learning rates. The two PCD models differ in their
 # random streams, as the two CD models of section 5.2 do (and slightly in the momentum convention),
 # so expect their log-likelihoods to agree within run-to-run noise of the size that `TOLERANCE`
 # allows, not to the nat. Whether PCD-1 beats this notebook's CD-1 model at this size is not
@@ -737,8 +740,8 @@ check("02.3", keras_gradients)
 # draws, while the rest of the update (the statistics, the optimiser) stays as it was: expect the
 # time per epoch to grow, but by less than ten times, as notebook 01 says of its own CD-10. Its
 # negative samples are closer to the model's equilibrium, so its gradient is less biased; at this
-# small size, expect a log-likelihood no worse than CD-1's, and read the difference against the
-# run-to-run noise that section 5.2's tolerance allows: notebook 01 ranks CD-10 above CD-1 only for
+# small size, expect a log-likelihood no worse than CD-1's beyond run-to-run noise, and read the
+# difference against the noise that section 5.2's tolerance allows: notebook 01 ranks CD-10 above CD-1 only for
 # its large models.
 # :::
 

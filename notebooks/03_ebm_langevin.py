@@ -735,7 +735,7 @@ results.record("square_mixture_mode_masses", mass_learned.tolist(), true_value=m
 # negatives' share of each mode is set by where the buffer's chains (and the restarts from noise)
 # happen to be, not by the model's probabilities; compare the buffer's shares printed above with
 # the learned masses. How strongly the contrastive gradient corrects the weights is a question
-# this run does not answer: exercise 3 probes it. The learning rate is constant for the first
+# this run does not answer: exercise 5 probes it. The learning rate is constant for the first
 # half of training and then decays to zero (the dotted line); the KL curve shows how the fit moved
 # in each phase in your run. In two dimensions we can
 # *see* such defects; on images we will need a metric.
@@ -1289,7 +1289,7 @@ display(
 # Where the fresh chains score worse than the buffer, a likely reason lies in how the energy was
 # trained: it is shaped only where the training chains go, and most of those are long-lived buffer
 # states, so nothing asks the energy to guide a chain from noise to a digit within a short budget.
-# That is a hypothesis, not something this notebook shows: exercise 6 tests it by removing the
+# That is a hypothesis, not something this notebook shows: exercise 7 tests it by removing the
 # buffer.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -1489,8 +1489,8 @@ check("03.2", mala_log_accept)
 # too small to cross the barrier in the time you run them, each chain settles in the mode whose basin it
 # starts in: the basins meet at the top of the energy barrier, the minimum of $p$ between the
 # modes. Write `left_share(w, a, s, h)`, the expected fraction of chains in the left mode (find the
-# barrier top numerically, e.g. on a fine grid). Compare it with $w$: which one do the chains of
-# section 2 follow?
+# barrier top numerically, e.g. on a grid of spacing $10^{-4}$ or finer: the check wants the share
+# to within $10^{-4}$). Compare it with $w$: which one do the chains of section 2 follow?
 
 
 # %% tags=["hide-input"]
@@ -1533,13 +1533,16 @@ check("03.3", left_share)
 # barrier follows Arrhenius' (Kramers') law: the rate scales as $e^{-\Delta E}$ times a prefactor
 # set by the curvatures at the mode and at the saddle. Narrower modes (smaller `MIXTURE_STD`)
 # raise $\Delta E$ roughly as $1/\sigma^2$, since the modes' separation is fixed, so the count of
-# hops falls off exponentially: expect many hops for wide modes and none at all for the lecture's
-# $\sigma = 0.25$, whose barrier's Boltzmann factor is printed in section 2. Chains started at the
-# origin sit on top of every barrier at once (the mixture's density there is tiny, but the
-# gradient points outward to all modes): they fall into the modes by the basins' angular
-# sectors around the origin, so about equally, whatever the weights. Chains started in one mode
-# stay in it. Either way, the shares follow the starting distribution's mass per basin, not the
-# weights $\pi_k$, as exercise 3 computed in one dimension.
+# hops falls off exponentially: expect many hops for wide modes and only a few, if any, for the
+# lecture's $\sigma = 0.25$, whose barrier's Boltzmann factor is printed in section 2 (the way out
+# of mode 0, the lightest: the way out of a heavier mode is higher). Chains
+# started at the origin sit near the top of the energy, where all eight basins meet, and their first
+# steps decide their mode. With unequal weights the gradient does not vanish there: every mode is at
+# the same distance, so $\nabla E(0) = -\sum_k \pi_k \mu_k/\sigma^2$, a strong push towards the
+# weighted mean of the centres, and most chains fall into the modes on that side: neither equally
+# nor in proportion to the weights (count them). Chains started in one mode stay in it. Either way,
+# the shares are set by where the chains start and by their first steps, not by the weights
+# $\pi_k$, as exercise 3 computed in one dimension.
 # :::
 
 # %% [raw]
@@ -1566,18 +1569,23 @@ check("03.3", left_share)
 # %% [raw]
 # # BEGIN SOLUTION
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # :::{dropdown} Model answer
 # The smeared ring puts the right radial profile everywhere but spreads each mode's mass over
 # $1/8$ of the circle, so its KL from the mixture is that of the angular part alone: it is a
 # model that learned the radius and nothing else. The MLP has to carve eight wells, and its
-# negative phase only pushes up energy where the Langevin samples are: if the buffer's chains
-# cannot cross the barriers, the relative depths of the wells (the weights) are corrected only
-# as fast as the chains move between them. More updates and larger Langevin steps (more mixing
-# of the negatives) help most; width and depth help only once the sampler mixes. With unequal
-# weights expect the learned masses to lean towards the shares that the buffer's chains hold,
-# which, as exercises 3 and 4 show, follow their starting basins: the contrastive gradient
-# corrects a mode's weight only through samples that reach it.
+# negative phase only pushes up energy where the Langevin samples are. On a well's depth the
+# gradient is the mode's share of the data minus its share of the negatives: the data deepen the
+# well, the negatives raise it. If the buffer's chains cannot cross the barriers, their shares are
+# set by where they started (exercises 3 and 4), not by the model's weights, and that gradient does
+# not measure how wrong the depths are. Expect more updates and larger Langevin steps (more mixing
+# of the negatives) to help most, and width and depth only once the sampler mixes. With unequal
+# weights the depths stop moving only when the buffer's shares match the weights; chains that do
+# not cross can be brought there only by reshaping the basins that restarts fall into, so a mode
+# the buffer over-fills is made shallower and one it under-fills deeper. Expect the learned masses
+# to follow neither the weights nor the buffer's shares exactly, but to err away from the weights
+# in the direction that offsets the sampler's bias: the energy is fitted together with its sampler
+# (section 2), not to the data's weights alone.
 # :::
 
 # %% [raw]

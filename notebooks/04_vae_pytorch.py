@@ -1391,8 +1391,8 @@ check("04.4", posterior_moments)
 # `ACTIVATION` as a default argument, fixed when the function is defined, so setting it in a later
 # cell changes nothing). Compare the curves of the reconstruction and KL terms, and the test ELBO.
 # (b) In a copy of `train_vae`, re-binarize the training images every epoch with a new seed
-# (`data.binarize(train_u8, "stochastic", seed=...)`, a new loader each epoch). What happens to the
-# gap between the training and validation curves, and to the test IW estimate?
+# (`data.binarize(train_u8, "stochastic", seed=...).reshape(-1, 784)`, a new loader each epoch). What
+# happens to the gap between the training and validation curves, and to the test IW estimate?
 
 # %% [raw]
 # # BEGIN SOLUTION

@@ -868,8 +868,9 @@ check("05.2", beta_posterior)
 # mean follows from $Z(\eta)=\int_0^1e^{\eta x}\,dx$ as $\mathbb E[x]=\frac{d}{d\eta}\log Z(\eta)$. Write
 # `cb_log_norm(lam)`, returning $\log C(\lambda)$, and `cb_mean(lam)`, returning $\mathbb E[x]$, both
 # elementwise for a NumPy array `lam` of values in $(0,1)$. Both must be finite and accurate (to
-# $10^{-7}$) at $\lambda=\tfrac12$ and next to it too, where the closed forms are $0/0$: expand in $\eta$
-# there. Is the mean $\lambda$? Where does it lie?
+# $10^{-7}$) at $\lambda=\tfrac12$, where the closed forms are $0/0$, and next to it too, where a closed
+# form can lose its precision to cancellation: expand in $\eta$ there. Is the mean $\lambda$? Where does it
+# lie?
 
 
 # %% tags=["hide-input"]
@@ -1067,8 +1068,8 @@ check("05.3", cb_log_norm, cb_mean)
 
 # %% [markdown]
 # :::{dropdown} Model answer
-# Binarize with `data.binarize(f_train_u8[:N_FASHION], "stochastic", seed=0)` (and the test images
-# once, with another seed), train `build_vae()` on them, and compute the IW estimate as in §6 with the
+# Binarize with `data.binarize(f_train_u8[:N_FASHION], "stochastic", seed=0)[..., None]` (and the test
+# images once, with another seed), train `build_vae()` on them, and compute the IW estimate as in §6 with the
 # Fashion model in place of `model`. Expect a much lower log-likelihood than on MNIST, but most
 # of the difference is not about clothes being harder to model. Stochastic binarization draws each
 # pixel independently, $x_j\sim\mathrm{Bernoulli}(g_j)$ given the grey image $g$, and that noise cannot

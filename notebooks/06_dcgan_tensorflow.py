@@ -1592,9 +1592,9 @@ check("06.3", ns_gradient)
 # needs Keras' functional API (`keras.Input` for each, `layers.Concatenate`, `keras.Model`)
 # instead of `keras.Sequential`, and `losses_and_gradients` must pass the labels on. Train on
 # `(train_x, train_labels)` and draw a grid whose rows are the digits 0–9. Check with
-# `metrics.predict_labels` that the generated digit matches the requested label: what accuracy
-# do you get? Which divergence does the conditional generator minimise at the optimal
-# discriminator?
+# `metrics.predict_labels` (with `pixel_range="symmetric"`: the generator's images lie in
+# $[-1, 1]$) that the generated digit matches the requested label: what accuracy do you get?
+# Which divergence does the conditional generator minimise at the optimal discriminator?
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -1657,8 +1657,8 @@ check("06.3", ns_gradient)
 # the history (losses, FCDs, label shares, grids, seconds) must be written separately, e.g. as
 # JSON beside the checkpoint, and reloaded; an exact continuation would also need the random
 # states (a `tf.random.Generator` can be checkpointed, the global `tf.random` state cannot) and,
-# for an interruption inside an epoch, the position of the dataset's iterator (`tf.data`
-# iterators can be checkpointed too).
+# for checkpoints saved inside an epoch (`train_dcgan` saves only at its end), the position of the
+# dataset's iterator (`tf.data` iterators can be checkpointed too).
 # :::
 
 # %% [raw]

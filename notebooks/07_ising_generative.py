@@ -1756,7 +1756,7 @@ check("07.4", wolff_log_acceptance)
 # falls as $m\sim L^{-\beta/\nu} = L^{-1/8}$. Train RBMs at $T_c$ for $L = 4, 6, 8, 12$, measure
 # both from their samples and from Monte Carlo, and fit the exponents. Which of the two can the
 # RBMs' samples decide? From $L=4$ to $L=12$ the whole change of $m$ is a factor
-# $3^{-1/8}\approx0.87$, no larger than the error on $m$ that the checks of section 6 tolerate
+# $3^{-1/8}\approx0.87$, of the size of the error on $m$ that the checks of section 6 tolerate
 # (10 to 20 %, by scale), while $\chi'$ changes by a factor $3^{7/4}\approx6.8$.
 
 # %% [raw]

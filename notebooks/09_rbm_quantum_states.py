@@ -1056,7 +1056,9 @@ def complex_gradient(O: np.ndarray, e_loc: np.ndarray, weights: np.ndarray) -> n
     """∂E/∂Re θ_k + i ∂E/∂Im θ_k for a log ψ analytic in complex θ, from O_k and E_loc weighted by |ψ|²."""
     # BEGIN SOLUTION
     # ∂E/∂θ* = <O* E_loc> − <O*><E_loc> = g (only ψ* depends on θ*), and E is real, so
-    # ∂E/∂Re θ = ∂E/∂θ + ∂E/∂θ* = 2 Re g and ∂E/∂Im θ = i (∂E/∂θ − ∂E/∂θ*) = 2 Im g
+    # ∂E/∂Re θ = ∂E/∂θ + ∂E/∂θ* = 2 Re g and ∂E/∂Im θ = i (∂E/∂θ − ∂E/∂θ*) = 2 Im g. Without the
+    # conjugate, ⟨O E_loc⟩ − ⟨O⟩⟨E_loc⟩ is g with Im O_k (the change of the phase) replaced by −Im O_k:
+    # every term in which the phase enters has the wrong sign, so it is the gradient only for real O_k
     p = weights / weights.sum()
     O_centred = O - p @ O
     e_centred = e_loc - p @ e_loc
@@ -1102,7 +1104,9 @@ def mean_field_energy(h: float, J: float) -> float:
     """min over a of the product state's energy per spin, for h, J > 0."""
     # BEGIN SOLUTION
     # de/dm = m (−2J + h/√(1 − m²)) = 0: m = 0 (e = −h), or √(1 − m²) = h/(2J), possible for h < 2J,
-    # where e = −J − h²/(4J) = −h − (J − h/2)²/J lies lower
+    # where e = −J − h²/(4J) = −h − (J − h/2)²/J lies lower. So it orders up to h = 2J, twice the exact
+    # critical field, and at h = J gives −5J/4 > −4J/π ≈ −1.273 J. ψ_a lacks correlations: under it
+    # ⟨s_i s_j⟩ = m² at every distance; summing out a hidden unit couples the spins it sees
     return float(-J - h**2 / (4 * J)) if h < 2 * J else float(-h)
     # END SOLUTION
 

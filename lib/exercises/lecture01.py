@@ -84,6 +84,13 @@ def _flip_delta_f(flip_delta_f: Callable[..., float]) -> str:
                 args = (v.copy(), pre.copy(), i, W.copy(), b.copy())
                 got = number(call(fn, "flip_delta_f", *args), f"flip_delta_f(v, pre, {i}, W, b)")
                 count += 1
+                if not (np.array_equal(args[0], v) and np.array_equal(args[1], pre)):
+                    raise ExerciseError(
+                        f"flip_delta_f(v, pre, {i}, W, b) changed its argument "
+                        f"{'v' if not np.array_equal(args[0], v) else 'pre'} in place: leave v and pre "
+                        "unchanged (work on copies, or compute pre + s·W[i] into a new array); a sampler "
+                        "updates them only when it accepts the flip."
+                    )
                 if abs(got - want) <= 1e-8 * max(1.0, abs(want)):
                     worst = max(worst, abs(got - want))
                     continue

@@ -109,11 +109,24 @@ def _left_share(left_share: Callable[..., float]) -> str:
         want = (barrier + half) / (2 * half)
         got = number(call(fn, "left_share", w_left, a, s, half), f"left_share({w_left}, {a}, {s}, {half})")
         if abs(got - want) > 1e-4:
+            if abs(got - w_left) < 1e-4:
+                hint = f"Yours is the left mode's weight {w_left}: the chains split by basin, not by weight."
+            elif abs(got - want) < 1e-2:
+                hint = (
+                    f"Close, but the check wants the share to within 1e-4, the barrier top to within "
+                    f"{2e-4 * half:.1g}: refine your grid (spacing 1e-4 or finer) or solve d log p/dx = 0 "
+                    "between the modes with a root finder."
+                )
+            else:
+                hint = (
+                    "A chain ends in the left mode when it starts left of the barrier top, the minimum of "
+                    "p between −a and a; the starts are uniform on [−h, h]."
+                )
             raise ExerciseError(
                 f"with weights ({w_left}, {1 - w_left:.2g}), modes at ±{a}, σ = {s} and chains started "
-                f"uniformly on [−{half}, {half}], your left share is {got:.4f}; the chains that cannot cross "
-                f"end where gradient descent takes their start, left of the barrier top at x = {barrier:.4f}: "
-                f"{want:.4f} of them, not the weight {w_left}."
+                f"uniformly on [−{half}, {half}], your left share is {got:.6f}; the chains that cannot cross "
+                f"end where gradient descent takes their start, left of the barrier top at x = {barrier:.6f}: "
+                f"{want:.6f} of them. {hint}"
             )
         lines.append(f"{got:.3f} for weight {w_left}")
     return "the chains split by basin of attraction, not by weight: " + ", ".join(lines) + "."

@@ -91,7 +91,8 @@ def _log_weights(log_weights: Callable[..., np.ndarray]) -> str:
         raise ExerciseError(f"{where}. {hint}")
 
     # Why it matters: at the exact posterior every weight is p(x), and L_k = log p(x) for every k; a q
-    # twice as wide as the posterior has the ELBO log p(x) − KL(q ‖ p(z|x)), and L_k is close to log p(x).
+    # with twice the posterior's variance has the ELBO log p(x) − KL(q ‖ p(z|x)), and L_k is close to
+    # log p(x).
     x, w, s = 1.3, 1.5, 0.5
     post_mu, post_logvar = w * x / (w * w + s * s), math.log(s * s / (w * w + s * s))
     exact = array(
@@ -106,7 +107,8 @@ def _log_weights(log_weights: Callable[..., np.ndarray]) -> str:
     return (
         f"equal to the densities evaluated directly at 4 settings. At x = {x}, w = {w}, s = {s}: with q the "
         f"exact posterior all 1000 log-weights equal log p(x) = {log_px:.4f} (spread {np.ptp(exact):.0e}); "
-        f"with q twice as wide, 20 000 of them average {wide.mean():.3f} ± {wide.std() / math.sqrt(wide.size):.3f}, "
+        f"with q of twice the posterior's variance, 20 000 of them average {wide.mean():.3f} ± "
+        f"{wide.std() / math.sqrt(wide.size):.3f}, "
         f"the ELBO log p(x) − KL(q ‖ p(z|x)) = {elbo:.3f}, and L_1000 of the first 1000 is "
         f"{float(vae.log_mean_exp(wide[:1000])):.3f} (below log p(x) on average only)."
     )
@@ -306,6 +308,11 @@ def _continuous_bernoulli(cb_log_norm: Callable[..., np.ndarray], cb_mean: Calla
             hint = (
                 "You returned λ, the mean of the discrete Bernoulli on {0, 1}; on [0, 1] the density "
                 "C(λ) λ^x (1−λ)^(1−x) ∝ e^(ηx) has mean d log Z/dη with Z(η) = ∫₀¹ e^(ηx) dx."
+            )
+        elif abs(float(lam[k]) - 0.5) < 1e-3:
+            hint = (
+                "Near λ = 1/2, 1/(1 − e^(−η)) − 1/η subtracts two numbers of order 1/|η| to get about 1/2 and loses "
+                "most of its correct digits: for small |η| use the expansion 1/2 + η/12 − η³/720."
             )
         else:
             hint = (
