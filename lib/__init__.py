@@ -16,8 +16,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "atomic", "cache", "cache_key", "cache_store", "checks", "cli", "comparison", "config", "data", "diffusion",
-    "divergences", "gan", "idx", "ising", "ising_mc", "memorisation", "metrics", "nqs", "plotting",
+    "atomic", "autoregressive", "cache", "cache_key", "cache_store", "checks", "cli", "comparison", "config", "data", "diffusion",
+    "divergences", "exercises", "flows", "gan", "idx", "ising", "ising_mc", "memorisation", "metrics", "nqs", "plotting",
     "rbm", "rbm_torch", "results", "samplers", "spin_chains", "toy2d", "vae",
 }  # fmt: skip
 
