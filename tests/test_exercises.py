@@ -233,3 +233,25 @@ def test_check_registry_errors(capsys: pytest.CaptureFixture[str]) -> None:
 
 if __name__ == "__main__":  # one lecture, in its own process (test_checked_exercises_three_ways)
     three_ways(Path(sys.argv[1]), Path(sys.argv[2]))
+
+
+def test_lecture02_momentum_reference_is_torch_sgd() -> None:
+    """02.3's reference, PyTorch's momentum SGD written out, against torch.optim.SGD itself (in a
+    process without TensorFlow: see lib/exercises/lecture02.py)."""
+    code = """
+import numpy as np, torch
+from lib.exercises.lecture02 import _torch_path
+rng = np.random.default_rng(0)
+grads, lrs, mu = rng.normal(size=(12, 5)), np.linspace(0.1, 0.01, 12), 0.9
+theta = torch.zeros(5, dtype=torch.float64, requires_grad=True)
+opt = torch.optim.SGD([theta], lr=0.1, momentum=mu)
+path = []
+for g, lr in zip(grads, lrs):
+    opt.param_groups[0]["lr"] = float(lr)
+    theta.grad = -torch.from_numpy(g)
+    opt.step()
+    path.append(theta.detach().numpy().copy())
+assert np.allclose(_torch_path(grads, lrs, mu), np.array(path), rtol=1e-12, atol=1e-14)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8")
+    assert run.returncode == 0, run.stderr[-3000:]

@@ -167,17 +167,17 @@ def _log_partition(log_partition: Callable[[np.ndarray, np.ndarray, np.ndarray],
 
 
 def _torch_path(grads: np.ndarray, lrs: np.ndarray, mu: float) -> np.ndarray:
-    """θ_t − θ_0 after each update of torch.optim.SGD (momentum mu) fed −g_t at learning rate η_t."""
-    import torch
-
-    theta = torch.zeros(grads.shape[1], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.SGD([theta], lr=float(lrs[0]), momentum=mu)
-    path = []
-    for g, lr in zip(grads, lrs, strict=True):
-        opt.param_groups[0]["lr"] = float(lr)
-        theta.grad = -torch.from_numpy(g)  # the optimiser minimises: minus the ascent direction
-        opt.step()
-        path.append(theta.detach().numpy().copy())
+    """θ_t − θ_0 after each update of PyTorch's SGD (momentum mu, no dampening or Nesterov) fed −g_t
+    at learning rate η_t: b_1 = g_1, b_t = μ b_{t−1} + g_t, θ_t = θ_{t−1} + η_t b_t, as PyTorch documents
+    it (torch.optim.SGD). Written out rather than called: building a torch optimiser imports
+    torch._dynamo, which crashes a process that has imported TensorFlow first with PyTorch 2.13's
+    CUDA build for Python 3.13, as lecture 02 does. tests/test_exercises.py holds this recursion
+    against torch.optim.SGD itself."""
+    b, theta, path = np.zeros(grads.shape[1]), np.zeros(grads.shape[1]), []
+    for t, (g, lr) in enumerate(zip(grads, lrs, strict=True)):
+        b = g.astype(np.float64) if t == 0 else mu * b + g
+        theta = theta + lr * b
+        path.append(theta.copy())
     return np.array(path)
 
 
