@@ -17,6 +17,9 @@ What the sources get on the way, so that the site is honest and works offline:
 - tqdm.auto progress bars (Jupyter widgets) become their final text, e.g.
   ``CD-1: 100%|██████████| 10/10 [00:02<00:00, 3.81it/s]``, and the widget state is dropped:
   a static page has no widget manager (and loading one would mean a CDN);
+- the exercises' solutions lose Otter's ``# BEGIN SOLUTION`` / ``# END SOLUTION`` marker lines (the
+  book shows each solution folded, a cell tagged ``hide-input``, and each model answer in a closed
+  dropdown);
 - the landing page's lecture list is generated from the notebooks' titles, and its results table from
   ``lib.results``; every page title gets one separator after its number (``01 — …``);
 - MathJax 3 is copied from ``node_modules/mathjax`` (``npm ci``) into the book.
@@ -179,6 +182,18 @@ def static_outputs(nb: dict[str, Any]) -> None:
             cell["outputs"] = outs
 
 
+SOLUTION_MARKER = re.compile(r"^[ \t]*# (BEGIN|END) SOLUTION( NO PROMPT)?[ \t]*$\n?", re.MULTILINE)
+
+
+def strip_solution_markers(nb: dict[str, Any]) -> None:
+    """Drop the ``# BEGIN SOLUTION`` / ``# END SOLUTION`` lines from code cells (in place): they tell
+    Otter Assign what to strip for the students (``book/student.py``); a reader of the book sees the
+    solution itself, folded."""
+    for cell in nb["cells"]:
+        if cell.get("cell_type") == "code":
+            cell["source"] = SOLUTION_MARKER.sub("", _source(cell))
+
+
 def write_if_changed(path: Path, text: str) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -192,6 +207,7 @@ def prepare_lecture(name: str, src: Path, results_dir: Path, dest: Path) -> str:
     nb = json.loads(src.read_text(encoding="utf-8"))
     prov = provenance(name, nb, results_dir, src)
     static_outputs(nb)
+    strip_solution_markers(nb)
     set_title(nb, uniform_title(title_of(nb)))  # one separator in every page title and the sidebar
     insert_stamp(nb, stamp(name, prov))
     write_if_changed(dest / "lectures" / f"{name}.ipynb", json.dumps(nb, indent=1, ensure_ascii=False) + "\n")

@@ -100,6 +100,7 @@ class PageReport:
     math_errors: list[str] = field(default_factory=list)
     raw_math: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
+    folded: list[dict] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         out = [f"console error: {m}" for m in self.console_errors]
@@ -138,6 +139,13 @@ async () => {
              .map(e => e.getAttribute('data-mjx-error') || e.textContent),
     text: clone.textContent,
     links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+    // the exercises' folded solutions (hide-input cells) and model answers (dropdowns):
+    // open or closed, and whether what they hold is drawn on the page
+    folded: [...article.querySelectorAll('details.hide.above-input, details.sd-dropdown')].map(d => ({
+      kind: d.classList.contains('sd-dropdown') ? 'model answer' : 'solution',
+      open: d.open,
+      shown: [...d.children].filter(c => c.tagName !== 'SUMMARY').some(c => c.checkVisibility()),
+    })),
   };
 }
 """
@@ -229,6 +237,7 @@ class Browser:
         text = got["text"]
         report.raw_math = [_around(text, s) for s in RAW_MATH if s in text]
         report.links = got["links"]
+        report.folded = got["folded"]
         return report
 
 
@@ -372,6 +381,18 @@ def test_lecture_page_shows_its_figures_and_math(site, lecture):
     assert (SCREENSHOTS / f"lectures_{lecture}.png").is_file()
 
 
+@pytest.mark.parametrize("lecture", LECTURES)
+def test_exercise_solutions_are_folded(site, lecture):
+    """Each lecture shows its exercises' solutions and model answers closed, their content not drawn
+    until the reader unfolds it: at least three solutions of checked exercises per lecture."""
+    _, reports = site
+    folded = reports[f"lectures/{lecture}.html"].folded
+    solutions = [f for f in folded if f["kind"] == "solution"]
+    assert len(solutions) >= 3, f"{len(solutions)} folded solutions on the page, at least 3 expected"
+    visible = [f for f in folded if f["open"] or f["shown"]]
+    assert not visible, f"{len(visible)} of {len(folded)} solutions or model answers are open: {visible[:3]}"
+
+
 def test_every_page_says_how_it_was_executed(site):
     for lecture in LECTURES:
         html = (HTML_DIR / "lectures" / f"{lecture}.html").read_text(encoding="utf-8")
@@ -405,6 +426,25 @@ def _inject(path: Path, html: str, before: str = "</article>") -> None:
 
 def test_the_checks_pass_on_the_intact_copy(browser, broken_copy):
     assert _check_one(browser, broken_copy, f"lectures/{PROVING_GROUND}.html") == []
+
+
+def test_the_folding_check_sees_an_open_solution(browser, broken_copy):
+    rel = f"lectures/{PROVING_GROUND}.html"
+    with serve(broken_copy) as base:
+        closed = browser.visit(base, urljoin(base, rel)).folded
+    assert closed and not any(f["open"] or f["shown"] for f in closed)
+    page = broken_copy / rel
+    page.write_text(
+        page.read_text(encoding="utf-8").replace(
+            '<details class="admonition hide above-input">',
+            '<details class="admonition hide above-input" open>',
+            1,
+        ),
+        encoding="utf-8",
+    )
+    with serve(broken_copy) as base:
+        opened = browser.visit(base, urljoin(base, rel)).folded
+    assert sum(f["open"] and f["shown"] for f in opened) == 1
 
 
 def test_the_checks_catch_a_deleted_figure(browser, broken_copy):

@@ -373,3 +373,18 @@ def test_nbval_outputs_become_nbformat_outputs():
     cell.outputs = [nbval_save._output(o) for o in raw]
     nb = nbformat.v4.new_notebook(cells=[cell])
     nbformat.validate(nb)
+
+
+def test_solution_markers_are_dropped_from_the_book_only_in_code():
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": "def f(x):\n    # BEGIN SOLUTION\n    return x\n    # END SOLUTION\n",
+            },
+            {"cell_type": "markdown", "source": "# BEGIN SOLUTION is Otter's marker"},
+        ]
+    }
+    build.strip_solution_markers(nb)
+    assert nb["cells"][0]["source"] == "def f(x):\n    return x\n"
+    assert nb["cells"][1]["source"] == "# BEGIN SOLUTION is Otter's marker"
