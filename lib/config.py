@@ -27,6 +27,7 @@ MPS. ``COURSE_DEVICE`` (``cpu``, ``cuda`` or ``mps``) forces the choice.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import random
@@ -291,7 +292,15 @@ def import_tensorflow() -> tuple[Any, Any]:
     device while the two modules load, and TensorFlow's later informational logs are turned off
     (``TF_CPP_MIN_LOG_LEVEL=2``, unless set; absl's Python logs at ERROR). An import error itself
     still shows: it is raised as usual.
+
+    On Python 3.13, PyTorch's ``torch._dynamo`` (which the first ``torch.optim`` optimiser imports)
+    crashes the process with a segmentation fault when TensorFlow 2.21 was imported before it
+    (PyTorch 2.13's Linux build; 3.11 is unaffected). Lectures use both: 02 compares with PyTorch's
+    optimiser, and the Fréchet scorer's classifier trains with one. So there, where PyTorch is
+    installed, it is imported first (tests/test_frameworks.py).
     """
+    if sys.version_info >= (3, 13) and importlib.util.find_spec("torch") is not None:
+        import torch._dynamo  # noqa: F401  (before TensorFlow: see above)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
     saved = os.dup(2)

@@ -440,10 +440,10 @@ print(f"the training draw holds {shared_train} of the {n_score} reference images
 # digits must sit far below noise; and the all-black images must score above noise, which is
 # therefore no ceiling. The other sets are not asserted: the test digits score above `unseen_real`
 # when they come from another distribution (as with the offline fixture); the plain draw of
-# training digits scores below it, and part of that is literal identity, since the draw holds some
-# of the reference images themselves (printed): the draw that avoids them shows how much remains
-# without it, the part that comes from the classifier having learned its features on training
-# digits.
+# training digits should score below it (compare the lines printed above), and part of that is
+# literal identity, since the draw holds some of the reference images themselves (printed): the
+# draw that avoids them shows how much remains without it, the part that comes from the classifier
+# having learned its features on training digits.
 
 # %% slideshow={"slide_type": "subslide"}
 assert classifier.test_accuracy > 0.95, classifier.test_accuracy
@@ -474,12 +474,13 @@ results.record(
 # A Gaussian fitted to $n$ samples has a noisy mean and covariance, and the noise adds to $d^2$
 # on average: the FCD of two finite samples of one distribution is positive, and it shrinks as
 # $n$ grows. Below, $d^2$ between two disjoint draws of $n$ training digits (one distribution),
-# averaged over five pairs of draws, for growing $n$: it falls roughly like $1/n$ ($n\,d^2$ stays
-# of one order). The smallest $n$ is 200: the features have 128 dimensions, and a covariance fitted
-# to fewer samples than that is singular. So scores compare only at the same $n$, which is why
-# `score_samples` always uses `metrics.sample_count()` samples. Between two different
-# distributions $d^2$ falls not to zero but to their distance: for training against validation
-# digits, a small offset, the gap between training digits and `unseen_real` seen above.
+# averaged over five pairs of draws, for growing $n$: it should fall roughly like $1/n$, the
+# column $n\,d^2$ staying of one order. The smallest $n$ is 200: the features have 128 dimensions,
+# and a covariance fitted to $n$ samples has rank at most $n - 1$, so it is singular unless
+# $n > 128$. So scores compare only at the same $n$, which is why `score_samples` always uses
+# `metrics.sample_count()` samples. Between two different distributions $d^2$ falls not to zero
+# but to their distance: for training against validation digits, a small offset, the gap between
+# training digits and `unseen_real` seen above.
 
 # %%
 train_features = metrics.classifier_features(train_x, "uint8")  # (N_train, 128)

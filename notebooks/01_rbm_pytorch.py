@@ -150,9 +150,11 @@ plt.show()
 
 # %% [markdown]
 # **The baseline.** The simplest model of binary images treats pixels as independent, with
-# $p(v_i=1)$ equal to the pixel's frequency in the training set. That is an RBM with $W=0$, and its
-# log-likelihood is exact. Every RBM below must beat it by a wide margin; it is also the starting
-# point of AIS (section 4).
+# $p(v_i=1) = \mu_i$, the pixel's frequency in the training set smoothed by one pseudo-count of
+# "on" and one of "off" as in lecture 00, so that no pixel has probability exactly 0 or 1
+# (`base_bias` holds the logits $\log\frac{\mu_i}{1-\mu_i}$). That is an RBM with $W=0$ and
+# these logits as visible biases $b$, and its log-likelihood is exact. Every RBM below must beat it
+# by a wide margin; it is also the starting point of AIS (section 4).
 
 # %%
 base_bias = rbmlib.base_rate_bias(v_train)  # (784,) logits of the smoothed pixel frequencies
@@ -304,9 +306,10 @@ for method, k in (("cd", 2), ("pcd", 2)):
 # drawn from $p(h \mid v)$, measures how well one Gibbs step returns to the data: a property of the
 # two conditionals, blind to $Z$ and so to where else the model puts its probability (section 6
 # prints it beside the likelihood of each model). The quantity that says how much probability the
-# model gives to unseen digits is the **test log-likelihood**
+# model gives to unseen digits is the **test log-likelihood**, averaged over the $N_\text{test}$
+# test images,
 #
-# $$\frac1N \sum_n \log p(v_n) = -\frac1N\sum_n F(v_n) - \log Z ,$$
+# $$\frac1{N_\text{test}} \sum_n \log p(v_n) = -\frac1{N_\text{test}}\sum_n F(v_n) - \log Z ,$$
 #
 # which needs $\log Z$.
 #
@@ -331,19 +334,36 @@ for method, k in (("cd", 2), ("pcd", 2)):
 # $$p_\beta(h_j = 1 \mid v) = \sigma\!\left(\beta\,(c_j + (W^\top v)_j)\right), \qquad
 # p_\beta(v_i = 1 \mid h) = \sigma\!\left((1-\beta)\,b_{A,i} + \beta\,(b_i + (Wh)_i)\right).$$
 #
-# Start $M$ independent runs at exact samples $v^{(m)}_0$ of $A$. For $k = 1, \dots, K$, run $m$
-# multiplies its weight by $p^*_{\beta_k}(v^{(m)}_{k-1})/p^*_{\beta_{k-1}}(v^{(m)}_{k-1})$ and then
-# draws $v^{(m)}_k$ by one Gibbs step at $\beta_k$, which leaves $p_{\beta_k}$ invariant. Then
+# Start $M$ (`AIS_RUNS`) independent runs at exact samples $v^{(m)}_0$ of $A$. For
+# $k = 1, \dots, K$, run $m$ multiplies its weight by
+# $p^*_{\beta_k}(v^{(m)}_{k-1})/p^*_{\beta_{k-1}}(v^{(m)}_{k-1})$ and then draws $v^{(m)}_k$ by one
+# Gibbs step at $\beta_k$, which leaves $p_{\beta_k}$ invariant. Then
 #
 # $$\frac{Z_B}{Z_A} \approx \hat r = \frac1M \sum_{m=1}^{M} w^{(m)},
 #   \qquad w^{(m)} = \prod_{k=1}^{K} \frac{p^*_{\beta_k}(v^{(m)}_{k-1})}{p^*_{\beta_{k-1}}(v^{(m)}_{k-1})} .$$
 #
-# $\hat r$ is unbiased, $\mathbb{E}[\hat r] = Z_B/Z_A$, for any schedule {cite:p}`neal2001`:
-# $Z_A\,w^{(m)}$ is the ratio of two densities of the same path $v_0, \dots, v_{K-1}$, that of the
-# path run backwards from $v_{K-1}$ with weight $p^*_1(v_{K-1})$ and the same Gibbs steps (a measure
-# of total mass $Z_B$) over that of the forward path from $p_A$ (a probability). The reversibility of
-# each step (written out for RAISE below) turns this ratio into the product above, and the
-# expectation of such a ratio over the forward path is the total mass of its numerator, $Z_B$.
+# $\hat r$ is unbiased, $\mathbb{E}[\hat r] = Z_B/Z_A$, for any schedule {cite:p}`neal2001`. Write
+# $G_k(v' \mid v) = \sum_h p_{\beta_k}(h \mid v)\,p_{\beta_k}(v' \mid h)$ for the Gibbs step at
+# $\beta_k$. It is reversible with respect to $p_{\beta_k}$: $p_{\beta_k}(v)\,G_k(v' \mid v) =
+# \sum_h p_{\beta_k}(v, h)\,p_{\beta_k}(v', h)/p_{\beta_k}(h)$ is symmetric in $v$ and $v'$, so
+#
+# $$p^*_{\beta_k}(v)\,G_k(v' \mid v) = p^*_{\beta_k}(v')\,G_k(v \mid v') .$$
+#
+# A run's path $v_0, \dots, v_{K-1}$ (the last draw, $v_K$, enters no weight) has the probability
+# $q = p_A(v_0)\prod_{k=1}^{K-1} G_k(v_k \mid v_{k-1})$. Set beside it the same path run backwards
+# from $v_{K-1}$ with weight $p^*_1(v_{K-1})$,
+# $\tilde q = p^*_1(v_{K-1})\prod_{k=1}^{K-1} G_k(v_{k-1} \mid v_k)$, whose sum over all paths is
+# $\sum_v p^*_1(v) = Z_B$ (each $G_k(\cdot \mid v_k)$ sums to 1). Reversibility gives
+# $G_k(v_{k-1} \mid v_k)/G_k(v_k \mid v_{k-1}) = p^*_{\beta_k}(v_{k-1})/p^*_{\beta_k}(v_k)$, and
+# $p_A = p^*_{\beta_0}/Z_A$, so
+#
+# $$\frac{\tilde q}{q} = Z_A\,\frac{p^*_{\beta_K}(v_{K-1})\prod_{k=1}^{K-1} p^*_{\beta_k}(v_{k-1})}
+#   {p^*_{\beta_0}(v_0)\prod_{k=1}^{K-1} p^*_{\beta_k}(v_k)}
+#   = Z_A\,\frac{\prod_{k=1}^{K} p^*_{\beta_k}(v_{k-1})}{\prod_{k=1}^{K} p^*_{\beta_{k-1}}(v_{k-1})}
+#   = Z_A\,w^{(m)} ,$$
+#
+# and the expectation of $\tilde q/q$ over the paths drawn from $q$ is
+# $\sum_\text{paths}\tilde q = Z_B$.
 # The logarithm is concave, so $\mathbb{E}[\log \hat r] \le \log (Z_B/Z_A)$ (Jensen): AIS
 # *underestimates* $\log Z$ on average, i.e. it *overestimates* the log-likelihood, and the more
 # the weights spread, the larger the gap: fewer $\beta$s, more spread in the weights, a bigger bias.
@@ -357,19 +377,23 @@ for method, k in (("cd", 2), ("pcd", 2)):
 # converged; one that does not move is evidence, not proof), and bound the likelihood from the
 # other side.
 #
-# **RAISE, the other side** (reverse AIS, {cite:t}`burda2015`). Let $G_k$ be the
-# Gibbs step at $\beta_k$, and let the *annealed model* $p_\text{ann}(v)$ be the distribution of
-# $x_K$ when $x_0 \sim p_A$ and $x_k \sim G_k(\cdot \mid x_{k-1})$ for $k = 1, \dots, K$ (AIS's chain,
-# with a last step at $\beta = 1$); it tends to $p$ as the schedule is refined. RAISE runs the chain
-# backwards from a test image: $x_K = v$, then $x_{k-1} \sim G_k(\cdot \mid x_k)$ for $k = K, \dots, 1$,
+# **RAISE, the other side** (reverse AIS, {cite:t}`burda2015`). With AIS's Gibbs steps $G_k$,
+# let the *annealed model* $p_\text{ann}(v)$ be the distribution of $x_K$ when $x_0 \sim p_A$ and
+# $x_k \sim G_k(\cdot \mid x_{k-1})$ for $k = 1, \dots, K$ (AIS's chain, with a last step at
+# $\beta = 1$); it tends to $p$ as the schedule is refined. RAISE runs the chain backwards from a
+# test image: $x_K = v$, then $x_{k-1} \sim G_k(\cdot \mid x_k)$ for $k = K, \dots, 1$,
 # and uses that path as an importance-sampling proposal for the annealed model's path to $v$. Each
-# $G_k$ is reversible with respect to $p_{\beta_k}$,
-# $p^*_{\beta_k}(x)\,G_k(x' \mid x) = p^*_{\beta_k}(x')\,G_k(x \mid x')$, so the weight collapses to
+# $G_k$ is reversible with respect to $p_{\beta_k}$ (shown for AIS above), so each ratio
+# $G_k(x_k \mid x_{k-1})/G_k(x_{k-1} \mid x_k)$ is $p^*_{\beta_k}(x_k)/p^*_{\beta_k}(x_{k-1})$ and the
+# weight collapses to
 #
 # $$w = \frac{p_A(x_0) \prod_{k} G_k(x_k \mid x_{k-1})}{\prod_{k} G_k(x_{k-1} \mid x_k)}
+#     = \frac{p^*_{\beta_0}(x_0)}{Z_A}\prod_{k=1}^{K}\frac{p^*_{\beta_k}(x_k)}{p^*_{\beta_k}(x_{k-1})}
 #     = \frac{p^*_1(v)}{Z_A \prod_{k=1}^{K} p^*_{\beta_k}(x_{k-1}) / p^*_{\beta_{k-1}}(x_{k-1})} ,$$
 #
-# AIS's product taken along the reverse chain. $\mathbb{E}[w] = p_\text{ann}(v)$ exactly, so
+# AIS's product taken along the reverse chain (regroup the factors as for AIS; $x_K = v$).
+# $\mathbb{E}[w] = p_\text{ann}(v)$ exactly (the expectation over the proposal is the sum of the
+# numerator over all paths that end at $v$), so
 # $\mathbb{E}[\log w] \le \log p_\text{ann}(v)$: a stochastic *lower* bound. A short schedule makes
 # $p_\text{ann}$ a cruder model than the RBM, which is why Burda et al. call the estimate
 # conservative (argued and observed, not a theorem). So AIS (too high on average) and RAISE (too
@@ -450,8 +474,9 @@ plotting.plot_history({"reconstruction error": hist_large["recon_error"]}, xlabe
 plt.show()
 
 # %% [markdown]
-# **Filters.** Each column of $W$ is the pattern that turns one hidden unit on. Trained RBMs learn
-# localised strokes and blobs, with the surround inhibited (light/dark: positive/negative weights).
+# **Filters.** Each column of $W$ is the pattern that turns one hidden unit on. Well-trained RBMs
+# typically learn localised strokes and blobs, with the surround inhibited (light/dark:
+# positive/negative weights); the grid below shows how far this run's filters have got.
 
 # %% slideshow={"slide_type": "subslide"}
 W_large = rbm_large.W.detach().numpy()  # (784, H)
@@ -799,7 +824,7 @@ checks.above(
 # number of updates, better negative samples (longer chains, or persistent ones) give better
 # likelihoods, and the gap grows with the model, because a large CD-1 model can put probability
 # far from the data, where its short chains never go to correct it. On the small models
-# (`H_SMALL`) the differences printed below are smaller, and CD-10 against PCD-1 is not ranked at
+# (`H_SMALL`) the differences are expected to be smaller, and CD-10 against PCD-1 is not ranked at
 # either size, so they are printed, not asserted. Read each against the AIS intervals of the table
 # and the AIS–RAISE bracket above (a difference smaller than the estimators' disagreement says
 # nothing), and rerun with another seed (`COURSE_SEED=1`) to see how much of it survives. PCD-1

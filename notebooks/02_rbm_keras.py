@@ -105,15 +105,16 @@ results.describe(
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The RBM as a Keras layer
 #
-# Recall from 01: $E(v,h) = -b^\top v - c^\top h - v^\top W h$ with $W$ of shape $D\times H$, free
-# energy $F(v) = -b^\top v - \sum_j \operatorname{softplus}\big(c_j + (W^\top v)_j\big)$, and
+# Recall from 01: $E(v,h) = -b^\top v - c^\top h - v^\top W h$ with $W$ of shape $D\times H$ ($D = 784$
+# visible units, one per pixel; $H$ = `N_HIDDEN` hidden units), free energy
+# $F(v) = -b^\top v - \sum_j \operatorname{softplus}\big(c_j + (W^\top v)_j\big)$, and
 # factorised conditionals $p(h_j{=}1\mid v) = \sigma\big(c_j + (W^\top v)_j\big)$,
 # $p(v_i{=}1\mid h) = \sigma\big(b_i + (W h)_i\big)$. The layer creates $W$ (784 × H), $b$, $c$ as
 # Keras weights when it is constructed (`add_weight`); calling it returns $F(v)$. In the code a
 # batch is a matrix whose rows are images, so $W^\top v$ for every row at once is `v @ W`.
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 class RBMLayer(keras.layers.Layer):
     def __init__(self, n_visible: int, n_hidden: int, visible_bias=None, **kwargs):
         super().__init__(**kwargs)
@@ -198,9 +199,14 @@ class KerasRBM(keras.Model):
 # $$\Delta b = \frac1B\sum_{n=1}^{B} \big(v^{(0)}_n - v^{(k)}_n\big),\qquad
 # \Delta c = \frac1B\sum_{n=1}^{B} \left(\sigma\big(c + W^\top v^{(0)}_n\big) - \sigma\big(c + W^\top v^{(k)}_n\big)\right),$$
 #
-# the closed form of the gradient of the free-energy surrogate that notebook 01 checks against
-# autograd (its `lib.rbm_torch.cd_gradients`). Keras' SGD with momentum then applies it (we hand it
-# $-\Delta$ because optimisers minimise), with the learning rate decaying linearly to zero as in 01.
+# that is, minus the gradient of the free-energy surrogate
+# $\overline{F(v^{(0)})} - \overline{F(v^{(k)})}$ (a bar is the mean over the batch; the samples
+# $v^{(k)}$ are held fixed), in closed form: since
+# $\operatorname{softplus}' = \sigma$, $-\partial F/\partial W = v\,\sigma(c + W^\top v)^\top$,
+# $-\partial F/\partial b = v$ and $-\partial F/\partial c = \sigma(c + W^\top v)$. Notebook 01
+# checks this closed form (its `lib.rbm_torch.cd_gradients`) against autograd. Keras' SGD with
+# momentum then applies it (we hand it $-\Delta$ because optimisers minimise), with the learning
+# rate decaying linearly to zero as in 01.
 # The first call of `train_step` traces it into a graph; later calls run the graph without Python
 # overhead. After each epoch the reconstruction error (one Gibbs step from the first
 # `MONITOR_SIZE` training images, $\sum_i (p(v_i{=}1\mid h) - v_i)^2$ averaged over them) is
@@ -263,9 +269,11 @@ plt.show()
 
 # %% [markdown]
 # Filters and samples. Below, the filters, then `N_CHAINS` Gibbs chains run from uniform noise
-# for `SAMPLE_STEPS` steps, with the course's MNIST classifier's reading of their final images.
-# With few hidden units and CD-1 the chains tend to end in a few blurry prototypes, and the
-# classifier then names fewer digits than the ten that real digits spread over. Two causes can
+# for `SAMPLE_STEPS` steps, with the course's MNIST classifier's reading of their final images
+# (shown as the mean $p(v{=}1\mid h)$ after one more half-step, less speckled than a binary
+# sample). With few hidden units and CD-1 the chains tend to end in a few blurry prototypes, and the
+# classifier then names fewer digits than the ten that real digits spread over: the last line the
+# cell prints counts them in your run. Two causes can
 # contribute: a model with a handful of hidden units has room for few distinct shapes, and CD-1's
 # negative samples lie one Gibbs step from the data, so training says little about the model's
 # probability far from the data, where chains from noise start. Notebook 01's larger model
@@ -348,11 +356,15 @@ checks.above(
 # $u_0 = m_0 = 0$). Unrolled, Keras' step is $\sum_{s\le t}\mu^{t-s}\eta_s g_s$ and PyTorch's
 # $\sum_{s\le t}\mu^{t-s}\eta_t g_s$: with a constant learning rate they coincide, with a decaying
 # one Keras weights each past gradient with the larger learning rate at which it was computed. For
-# the linear decay $\eta_t = \eta_0(1 - t/T)$ over $T$ updates the steps differ by
-# $\sum_{s<t}\mu^{t-s}\eta_0\frac{t-s}{T}g_s$, about $\frac{\mu}{(1-\mu)^2}\frac{\eta_0}{T}$ times a
-# typical gradient: small, but no longer float precision. The first update has no past and agrees;
-# the cell makes a second update from the same batch to show the difference,
-# $\mu(\eta_0-\eta_1)g_0$.
+# the linear decay over $T$ updates, update $t$ runs at $\eta_t = \eta_1\big(1 - (t-1)/T\big)$, with
+# $\eta_1$ = `LEARNING_RATE` (the first update runs at the full rate), so
+# $\eta_s - \eta_t = \eta_1\frac{t-s}{T}$ and the steps differ by
+# $\sum_{s<t}\mu^{t-s}\eta_1\frac{t-s}{T}g_s$; for gradients of similar size, and since
+# $\sum_{k\ge1}k\mu^k = \frac{\mu}{(1-\mu)^2}$, that is about
+# $\frac{\mu}{(1-\mu)^2}\frac{\eta_1}{T}$ times a typical gradient: small, but no longer float
+# precision. The first update has no past and agrees; the cell makes a second update from the same
+# batch to show the difference, $\mu(\eta_1-\eta_2)g_1 = \mu\frac{\eta_1}{T}g_1$ (the code's loop
+# counts the updates from 0, as Keras' schedule does).
 
 # %% slideshow={"slide_type": "subslide"}
 v0 = tf.constant(v_train[:BATCH_SIZE])  # (B, 784) a fixed batch
@@ -387,7 +399,9 @@ for t in range(2):
     mismatch.append(max(np.abs(k - s).max() for k, s in zip(keras_step, torch_step)) / largest)
     print(f"after update {t + 1}: Keras and PyTorch differ by {mismatch[-1]:.1e} of the largest change")
 predicted = MOMENTUM * LEARNING_RATE / TOTAL_UPDATES * max(np.abs(g).max() for g in g0) / largest
-print(f"  predicted after update 2 (μ(η₀-η₁)g₀, at the largest component of g₀): about {predicted:.1e}")
+print(
+    f"  predicted after update 2 (μ(η₁-η₂)g₁ = μη₁g₁/T, at the largest component of g₁): about {predicted:.1e}"
+)
 
 # %%
 assert mismatch[0] < 1e-4, f"one update differs between Keras and PyTorch by {mismatch[0]:.2e} of its size"

@@ -131,10 +131,11 @@ LR_MNIST = config.scaled(smoke=1e-3, lecture=1e-3, full=1e-4)  # Adam learning r
 # for $E(v,h) = -v^\top W h - b^\top v - c^\top h$ and binary $h_j$. The formula above applies with
 # $F$ in place of $E_\theta$: $\nabla_W F(v) = -v\,\hat h(v)^\top$, where
 # $\hat h_j(v) = p(h_j = 1 \mid v) = 1/\big(1 + e^{-c_j - (W^\top v)_j}\big)$. In the negative
-# phase, $\mathbb{E}_{p(v)}[v\,\hat h(v)^\top] = \langle v h^\top\rangle_{\rm model}$ (an average over
-# the joint $p(v,h)$), so the log-likelihood gradient is the familiar
-# $\langle v\,\hat h(v)^\top\rangle_{\rm data} - \langle v h^\top\rangle_{\rm model}$. There the
-# negative samples came from block Gibbs sampling. For a neural energy on continuous $x$ there is
+# phase, since $\hat h(v) = \sum_h p(h\mid v)\,h$,
+# $\mathbb{E}_{p(v)}[v\,\hat h(v)^\top] = \sum_{v,h} p(v)\,p(h\mid v)\,v h^\top = \langle v h^\top\rangle_{\rm model}$
+# (an average over the joint $p(v,h)$), so the log-likelihood gradient with respect to $W$ is the
+# familiar $\langle v\,\hat h(v)^\top\rangle_{\rm data} - \langle v h^\top\rangle_{\rm model}$.
+# There the negative samples came from block Gibbs sampling. For a neural energy on continuous $x$ there is
 # no Gibbs sampler — conditionals are intractable — but we do have the *gradient* $\nabla_x E$,
 # cheaply, by backpropagation. Langevin dynamics uses it.
 #
@@ -145,7 +146,8 @@ LR_MNIST = config.scaled(smoke=1e-3, lecture=1e-3, full=1e-4)  # Adam learning r
 # - **Random-walk Metropolis (RWM)**: propose $x' = x + s\,\xi$, $\xi\sim\mathcal N(0,I)$, accept
 #   with probability $\min\big(1, e^{E(x)-E(x')}\big)$. Gradient-free: a blind random walk.
 # - **Unadjusted Langevin (ULA)**: the Euler discretisation of the diffusion
-#   $dx = -\tfrac12\nabla E(x)\,dt + dW_t$. The density $p_t$ of many such walkers obeys the
+#   $dx = -\tfrac12\nabla E(x)\,dt + dW_t$ ($W_t$ a Brownian motion, not the RBM's weights). The
+#   density $p_t$ of many such walkers obeys the
 #   Fokker–Planck equation (drift $-\tfrac12\nabla E$; $dW_t$ has variance $dt$ per coordinate,
 #   hence the diffusion coefficient $\tfrac12$)
 #   $$\partial_t p = \nabla\cdot\big(\tfrac12 p\,\nabla E\big) + \tfrac12\nabla^2 p
@@ -158,7 +160,8 @@ LR_MNIST = config.scaled(smoke=1e-3, lecture=1e-3, full=1e-4)  # Adam learning r
 #   move is taken, and the drift steers the walkers towards low energy. But the discretisation has
 #   a **bias** that grows with $\varepsilon$. For a Gaussian $E = \kappa x^2/2$ (curvature $\kappa$,
 #   variance $1/\kappa$), $x_{t+1} = (1-\tfrac{\varepsilon\kappa}{2})x_t + \sqrt\varepsilon\,\xi_t$,
-#   whose stationary variance $V$ solves $V = (1-\tfrac{\varepsilon\kappa}{2})^2 V + \varepsilon$:
+#   whose stationary variance $V$ solves $V = (1-\tfrac{\varepsilon\kappa}{2})^2 V + \varepsilon$,
+#   i.e. $V\,\big(1 - (1-\tfrac{\varepsilon\kappa}{2})^2\big) = V\,\varepsilon\kappa\,(1 - \tfrac{\varepsilon\kappa}{4}) = \varepsilon$:
 #   $$V = \frac{1}{\kappa\,(1 - \varepsilon\kappa/4)}$$
 #   — always too wide, and divergent for $\varepsilon\kappa \ge 4$.
 # - **MALA** (Metropolis-adjusted Langevin): use the Langevin step as a *proposal*
@@ -177,8 +180,11 @@ LR_MNIST = config.scaled(smoke=1e-3, lecture=1e-3, full=1e-4)  # Adam learning r
 # is in stationarity {cite:p}`roberts1998`, but only with $\varepsilon \propto d^{-1/2}$ from a transient
 # start far out in the tails {cite:p}`christensen2005`. ULA never rejects; its step is limited by its bias instead. For a product
 # of $d$ Gaussians of curvature $\kappa$, the variance ratio per coordinate is
-# $r = 1/(1-\varepsilon\kappa/4)$, so $\mathrm{KL} = \tfrac d2\,(r - 1 - \ln r) \approx
-# d\,(\varepsilon\kappa)^2/64$, and a fixed accuracy needs $\varepsilon \propto d^{-1/2}$; general
+# $r = 1/(1-\varepsilon\kappa/4)$, so the KL from ULA's stationary law to $p$ (that of two centred
+# Gaussians whose variances differ by the factor $r$, summed over the coordinates) is
+# $\mathrm{KL} = \tfrac d2\,(r - 1 - \ln r) \approx \tfrac d4\,(r-1)^2 \approx
+# d\,(\varepsilon\kappa)^2/64$ (with $r - 1 \approx \varepsilon\kappa/4$ for small $\varepsilon\kappa$),
+# and a fixed accuracy needs $\varepsilon \propto d^{-1/2}$; general
 # guarantees for smooth log-concave targets ask for $\varepsilon \propto d^{-1}$
 # {cite:p}`dalalyan2017`. So ULA is not the sampler that scales better with dimension; why EBM
 # practice uses it anyway is the subject of the end of this section.
@@ -984,7 +990,8 @@ results.record(
 # energies of the whole training run. A fairer test of the *final energy* is to start fresh
 # chains from uniform noise and run the same sampler: first for `K_TRAIN` steps (what one training
 # update gives a chain), then on to `K_LONG` steps. We record every few steps of a few chains to
-# animate them: watch noise being carved into strokes.
+# animate them: watch how the noise is carved into strokes, and whether the long chains stay on
+# digits.
 
 # %% slideshow={"slide_type": "subslide"}
 N_ANIMATE = 16  # chains in the animation
@@ -1198,7 +1205,7 @@ checks.below(
 # %% tags=["learning-check"]
 # Fresh chains from noise (what the comparison records) against independent grey pixels. A loose
 # bound at the lecture scale: there, for some seeds, the long chains from noise drift past the digits
-# (the energy is a score for its short-run sampler, not a density; exercise 6 asks why).
+# (the energy is a score for its short-run sampler, not a density; exercises 6 and 7 ask why).
 checks.below(
     "fcd_fresh_over_independent_pixels",
     s_long["fcd"] / s_independent["fcd"],
@@ -1385,7 +1392,7 @@ plt.show()
 # - Langevin dynamics uses $\nabla_x E$, and $e^{-E}$ is the stationary law of its diffusion (one
 #   line of Fokker–Planck). On targets we know exactly we *measured* that its discretisation is
 #   biased at finite step size and that the Metropolis adjustment (MALA) removes the bias (the
-#   radial width showed it; a histogram of a few hundred points could not). We also
+#   radial width showed it; a histogram of `N_CHAINS` points could not). We also
 #   saw what exactness does not buy: chains that rarely cross the barriers between modes share
 #   the modes out by the basins they started in, not by the modes' weights — for MALA as for the
 #   others.
@@ -1394,8 +1401,9 @@ plt.show()
 #   samples are *measured* against independent grey pixels, beside the reference points of
 #   unseen real digits and noise: the notebook checks that its replay-buffer samples beat
 #   independent grey pixels and cover most digits, and bounds how far its fresh chains from noise
-#   may fall behind them (at the lecture scale they can drift past the digits, for some seeds) (compare the fresh chains with the VAE and GAN lectures, which use the same
-#   classifier). Its energy is at best a heuristic out-of-distribution score, not a log-density;
+#   may fall behind them (at the lecture scale they can drift past the digits, for some seeds).
+#   Compare the fresh chains with the VAE and GAN lectures, which use the same classifier. Its
+#   energy is at best a heuristic out-of-distribution score, not a log-density;
 #   the printed AUROCs show how well it separates noise and flipped digits in your run, against a
 #   random network.
 # - The trained energy is tied to its sampler: the step/noise decoupling is, up to its clipping and

@@ -258,9 +258,11 @@ plt.tight_layout()
 # A latent-variable model generates $x$ in two steps: draw $z\sim p(z)$, then $x\sim p_\theta(x\mid z)$.
 # Here $p(z)=\mathcal N(0,I_{50})$ and the decoder outputs one Bernoulli probability per pixel,
 #
-# $$p_\theta(x\mid z) = \prod_{j=1}^{784} \pi_j(z)^{x_j}\big(1-\pi_j(z)\big)^{1-x_j},\qquad \pi(z) = \sigma\big(\text{MLP}_\theta(z)\big).$$
+# $$p_\theta(x\mid z) = \prod_{j=1}^{784} \pi_j(z)^{x_j}\big(1-\pi_j(z)\big)^{1-x_j},\qquad \pi(z) = \sigma\big(\text{MLP}_\theta(z)\big),$$
 #
-# Sampling is trivial. Learning is not: maximum likelihood needs the **marginal**
+# with $\sigma(a)=1/(1+e^{-a})$ the logistic sigmoid, applied to each of the 784 outputs (everywhere else
+# in this lecture, $\sigma$, $\sigma_q$, $\sigma_\phi$ are standard deviations). Sampling is trivial.
+# Learning is not: maximum likelihood needs the **marginal**
 #
 # $$p_\theta(x) = \int p_\theta(x\mid z)\,p(z)\,dz,$$
 #
@@ -286,7 +288,9 @@ plt.tight_layout()
 #
 # * the *forward* KL $\mathrm{KL}(p\,\|\,q)=\mathbb{E}_p[\log p - \log q]$ punishes $q\approx0$ wherever
 #   $p>0$: $q$ must **cover all the mass**. Its minimiser over Gaussians matches the mean and the
-#   variance of $p$ (set the derivatives of $\mathbb E_p[\log q]$ to zero);
+#   variance of $p$: only $-\mathbb E_p[\log q]$ depends on $q$, and
+#   $\mathbb E_p[\log q]=-\tfrac12\log(2\pi\sigma^2)-\mathbb E_p[(z-\mu)^2]/(2\sigma^2)$ has zero derivatives
+#   in $\mu$ and $\sigma^2$ at $\mu=\mathbb E_p[z]$, $\sigma^2=\mathbb E_p[(z-\mu)^2]$;
 # * the *reverse* KL $\mathrm{KL}(q\,\|\,p)=\mathbb{E}_q[\log q-\log p]$ punishes $q>0$ wherever $p\approx0$:
 #   $q$ **seeks one mode** and ignores the other.
 #
@@ -347,7 +351,7 @@ assert fit.fun < kl_rev_of_fwd, "the mode-seeking fit must beat moment matching 
 # ### 2.2 The KL divergence between two diagonal Gaussians, step by step
 #
 # The VAE needs $\mathrm{KL}\big(q\,\|\,p\big)$ for $q=\mathcal N(\mu_q,\sigma_q^2)$ and $p=\mathcal N(\mu_p,\sigma_p^2)$
-# in one dimension; a diagonal Gaussian factorises, so the $D$-dimensional KL is the **sum over dimensions**.
+# in one dimension; a diagonal Gaussian factorises, so the $d$-dimensional KL is the **sum over dimensions**.
 #
 # 1. Write out the log-densities: $\log q(z) = -\tfrac12\log(2\pi\sigma_q^2) - \frac{(z-\mu_q)^2}{2\sigma_q^2}$, and likewise for $p$.
 # 2. Subtract: $\log\frac{q(z)}{p(z)} = \tfrac12\log\frac{\sigma_p^2}{\sigma_q^2} - \frac{(z-\mu_q)^2}{2\sigma_q^2} + \frac{(z-\mu_p)^2}{2\sigma_p^2}$.
@@ -377,8 +381,9 @@ assert abs(kl_mc - kl_exact) < 4 * kl_se
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The evidence lower bound (ELBO)
 #
-# **Derivation 1 (Jensen).** Multiply and divide by $q_\phi(z\mid x)$ inside the marginal, then use the
-# concavity of $\log$:
+# **Derivation 1 (Jensen).** Write the marginal with the joint $p_\theta(x,z)=p_\theta(x\mid z)\,p(z)$ as
+# $p_\theta(x)=\int p_\theta(x,z)\,dz$, multiply and divide by $q_\phi(z\mid x)$ inside the integral, then use
+# the concavity of $\log$:
 #
 # $$\log p_\theta(x) = \log \mathbb E_{q_\phi(z\mid x)}\Big[\frac{p_\theta(x,z)}{q_\phi(z\mid x)}\Big] \;\ge\; \mathbb E_{q_\phi(z\mid x)}\Big[\log\frac{p_\theta(x,z)}{q_\phi(z\mid x)}\Big] =: \mathcal L(\theta,\phi;x).$$
 #
@@ -405,10 +410,12 @@ assert abs(kl_mc - kl_exact) < 4 * kl_se
 #
 # $$\mathbb E_x\,\mathrm{KL}\big(q_\phi(z\mid x)\,\|\,p(z)\big) = I_q(x;z) + \mathrm{KL}\big(q(z)\,\|\,p(z)\big) \;\ge\; I_q(x;z),$$
 #
-# the mutual information between $x$ and $z$ under the encoder (add and subtract $\log q(z)$ inside the
+# with $I_q(x;z)=\mathbb E_x\,\mathbb E_{q_\phi(z\mid x)}\big[\log\big(q_\phi(z\mid x)/q(z)\big)\big]$ the mutual
+# information between $x$ and $z$ under the encoder (add and subtract $\log q(z)$ inside the
 # expectation). A **β-VAE** {cite:p}`higgins2017` weights the second term by $\beta$:
 # $\beta>1$ buys a smoother, more disentangled latent space with worse reconstructions; $\beta<1$ the
-# reverse. Since the KL term is non-negative, $\text{rec}-\beta\,\text{KL}\le\mathcal L\le\log p_\theta(x)$ for every
+# reverse. Write rec for the reconstruction term and KL for the rate. Since the KL term is non-negative,
+# $\text{rec}-\beta\,\text{KL}\le\mathcal L\le\log p_\theta(x)$ for every
 # $\beta\ge1$: the β-objective is still a lower bound, only a looser one, and $\beta=1$ is the tightest of
 # them. For $\beta<1$ it is no bound at all: it can exceed $\log p_\theta(x)$.
 #
@@ -616,7 +623,8 @@ fig.tight_layout()
 
 # %% [markdown]
 # The reconstruction term falls steeply while the KL term *rises* from nearly zero: at
-# initialisation the codes carry no information ($q\approx p(z)$), and the information about $x$ that the
+# initialisation the codes carry almost no information ($q\approx p(z)$: the untrained model's KL term,
+# printed in this section before training, is close to zero), and the information about $x$ that the
 # model puts into $z$ costs it rate: the KL term, which bounds that information from above (section 3).
 # Both −ELBO curves are measured with the end-of-epoch weights on as many images, and the validation
 # digits are drawn like the training digits: a gap between the curves that grows well beyond the base
@@ -673,8 +681,10 @@ fig = plotting.image_grid(samples[:60], ncols=20, title="samples from the prior 
 # %% [markdown]
 # **Interpolation** between two samples of the prior. The norm of a draw from a 50-dimensional standard
 # Gaussian concentrates near $\sqrt{50}$ (its square is $\chi^2_{50}$: mean 50, standard deviation 10), so
-# two prior samples lie near that sphere, nearly orthogonal, and the straight-line midpoint between them
-# has a norm of only about $\sqrt{50/2}$ — a code the prior almost never draws *in norm* (its density is
+# two prior samples $z_1,z_2$ lie near that sphere, nearly orthogonal ($z_1\cdot z_2$ has mean 0 and
+# standard deviation $\sqrt{50}$), so the straight-line midpoint between them has
+# $\|(z_1+z_2)/2\|^2=\big(\|z_1\|^2+\|z_2\|^2+2\,z_1\cdot z_2\big)/4\approx(50+50)/4$, a norm of only about
+# $\sqrt{50/2}=5$ — a code the prior almost never draws *in norm* (its density is
 # highest at the origin, but a draw's norm is almost never that small). Spherical interpolation
 # (`vae.slerp`) keeps the norm typical. The argument is about draws from the *prior*: the encoder's
 # posterior means of real digits are not prior draws and need not lie on that sphere (their norms are
@@ -894,8 +904,8 @@ checks.above(
 # * For the RBM lectures: RBMs with 500 hidden units trained by CD-25 reach about $-86$ nats
 #   ({cite:t}`salakhutdinov2008`, by AIS).
 #
-# Our numbers are lower. One likely reason this notebook measures: far fewer training images (the number
-# is printed at the top), which the model can over-fit; section 4 prints how far the gap between its
+# Expect our numbers to be lower: compare $\mathcal L_K$, printed in section 7.1, with these. One likely
+# reason this notebook measures: far fewer training images (the number is printed at the top), which the model can over-fit; section 4 prints how far the gap between its
 # training and validation −ELBO exceeds the base rate's on the same images. The other candidates are
 # hypotheses that this notebook does not test: one *fixed* binarization of the training images (a fresh
 # draw for every minibatch acts as data augmentation; Exercise 9 tests it), a few dozen epochs instead of

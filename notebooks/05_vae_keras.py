@@ -147,11 +147,14 @@ class Sampling(layers.Layer):
 # Images have local structure, which convolutions exploit with far fewer parameters than dense
 # layers. The encoder halves the resolution twice with strided convolutions
 # ($28\to14\to7$); the decoder mirrors it with transposed convolutions ($7\to14\to28$) and ends in one
-# channel of **logits** $a_j(z)$: the Bernoulli probability of pixel $j$ is $\pi_j=\sigma(a_j)$. Working with
-# logits keeps $\log p_\theta(x\mid z) = \sum_j\big[x_j a_j - \log(1+e^{a_j})\big]$ numerically stable (no
-# $\log 0$ for probabilities that round to 0 or 1). We halve keras.io's channel counts (32/64) to keep the
-# importance-weighted evaluation — hundreds of decoder passes per test image — affordable on a CPU, and
-# the encoder's dense layer has 64 units where keras.io's has 16.
+# channel of **logits** $a_j(z)$: the Bernoulli probability of pixel $j$ is $\pi_j=\sigma(a_j)$, with
+# $\sigma(a)=1/(1+e^{-a})$ the logistic sigmoid (not the standard deviation $\sigma_\phi$ of §1). Since
+# $\log\sigma(a)=a-\log(1+e^{a})$ and $\log\big(1-\sigma(a)\big)=-\log(1+e^{a})$, the log-likelihood
+# $\sum_j\big[x_j\log\pi_j+(1-x_j)\log(1-\pi_j)\big]$ becomes
+# $\log p_\theta(x\mid z) = \sum_j\big[x_j a_j - \log(1+e^{a_j})\big]$, a function of the logits that is
+# numerically stable (no $\log 0$ for probabilities that round to 0 or 1). We halve keras.io's channel
+# counts (32/64) to keep the importance-weighted evaluation — hundreds of decoder passes per test
+# image — affordable on a CPU, and the encoder's dense layer has 64 units where keras.io's has 16.
 
 
 # %%
@@ -188,11 +191,12 @@ build_decoder().summary()
 # $\mu,\ell$ as well as the decoder's output — so we override `train_step`: run the model under a
 # `tf.GradientTape`, compute the loss
 #
-# $$\text{loss}_\beta(x) = \underbrace{-\sum_{j}\log p_\theta(x_j\mid z)}_{\text{binary cross-entropy, summed}} + \;\beta\,\underbrace{\mathrm{KL}\big(\mathcal N(\mu,\sigma^2)\,\|\,\mathcal N(0,I)\big)}_{-\frac12\sum_i(1+\ell_i-\mu_i^2-e^{\ell_i})},\qquad z=\mu+e^{\ell/2}\odot\varepsilon,$$
+# $$\text{loss}_\beta(x) = \underbrace{-\sum_{j}\log p_\theta(x_j\mid z)}_{\text{binary cross-entropy, summed}} + \;\beta\,\underbrace{\mathrm{KL}\big(\mathcal N(\mu,\sigma^2)\,\|\,\mathcal N(0,I)\big)}_{-\frac12\sum_d(1+\ell_d-\mu_d^2-e^{\ell_d})},\qquad z=\mu+e^{\ell/2}\odot\varepsilon,$$
 #
 # apply the gradients, and update `keras.metrics.Mean` trackers, which `fit` prints and stores in its
-# history. The first term is the reconstruction term $-\mathbb E_{q}[\log p_\theta(x\mid z)]$ of lecture 04
-# estimated with one draw of $z$; the weight $\beta$ of the KL term is the β-VAE's knob (lecture 04, §3).
+# history. The first term is minus the reconstruction term $\mathbb E_{q}[\log p_\theta(x\mid z)]$ of lecture
+# 04, estimated with one draw of $z$; the second sums over the latent dimensions $d$; the weight $\beta$
+# of the KL term is the β-VAE's knob (lecture 04, §3).
 # With $\beta=1$, the default and what this lecture trains, the loss is $-\mathcal L(x)$, the negative ELBO;
 # with $\beta\neq1$ it is the β-objective, which is not. The KL is `lib.vae.gaussian_kl`, the same closed
 # form as in lecture 04, which accepts TensorFlow tensors. `test_step` computes the same terms without
@@ -614,9 +618,9 @@ print(
 )
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Comparison with lecture 04.** Lecture 04 trains a fully connected VAE on the same binary digits,
-# with a 2-D latent space and with a 50-D one, and measures them on the same test images against the
-# same base rate. The cell below prints this model's test ELBO and KL term beside the ones lecture 04
+# **Comparison with lecture 04.** Lecture 04 trains a fully connected VAE on the same binary digits
+# (up to their number: its `N_TRAIN` may differ from this notebook's), with a 2-D latent space and with
+# a 50-D one, and measures them on the same test images against the same base rate. The cell below prints this model's test ELBO and KL term beside the ones lecture 04
 # recorded, when it has run at this scale (its most recent run; otherwise run it first, or read its
 # printed numbers).
 #

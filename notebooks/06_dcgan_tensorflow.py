@@ -163,11 +163,14 @@ TOY_SNAPSHOTS = 10
 # d^*(x) = \frac{p_{\text{data}}(x)}{p_{\text{data}}(x) + p_{\text{model}}(x)}.
 # $$
 # **The generator's objective at $d^*$.** Substituting, with the mixture
-# $m = \tfrac12(p_{\text{data}} + p_{\text{model}})$,
+# $m = \tfrac12(p_{\text{data}} + p_{\text{model}})$, so that $d^* = p_{\text{data}}/2m$ and
+# $1 - d^* = p_{\text{model}}/2m$; writing $\log\frac{p}{2m} = \log\frac{p}{m} - \log 2$ turns each
+# expectation into a KL divergence minus $\log 2$:
 #
 # $$
 # v(\theta, d^*) = \mathbb{E}_{p_{\text{data}}}\Bigl[\log\frac{p_{\text{data}}}{2m}\Bigr] +
 #  \mathbb{E}_{p_{\text{model}}}\Bigl[\log\frac{p_{\text{model}}}{2m}\Bigr] =
+#  \mathrm{KL}(p_{\text{data}}\|m) + \mathrm{KL}(p_{\text{model}}\|m) - 2\log 2 =
 #  -\log 4 + 2\,\mathrm{JSD}(p_{\text{data}}\,\|\,p_{\text{model}}),
 # $$
 #
@@ -476,9 +479,9 @@ fig.tight_layout()
 # The data are 8 Gaussians on a circle of radius $R = 2$, the benchmark of {cite:t}`metz2017`, who
 # give each mode a standard deviation $\sigma = 0.02$; we use wider modes, $\sigma = 0.05$, to keep
 # the runs short (exercise 5(d) tries 0.02). Generator and discriminator are small MLPs; each
-# training step does one discriminator update and `g_steps` generator updates. With logits $\ell$,
-# the losses are $-\log\sigma(\ell) = \mathrm{softplus}(-\ell)$ and
-# $-\log(1-\sigma(\ell)) = \mathrm{softplus}(\ell)$:
+# training step does one discriminator update and `g_steps` generator updates. With logits $\ell$
+# and $d = 1/(1+e^{-\ell})$ (section 2; here $\sigma$ is the modes' standard deviation), the losses
+# are $-\log d = \mathrm{softplus}(-\ell)$ and $-\log(1-d) = \mathrm{softplus}(\ell)$:
 # $$
 # L_d = \mathbb{E}_{\text{data}}\,\mathrm{softplus}(-\ell(x)) + \mathbb{E}_z\,\mathrm{softplus}(\ell(g(z))),
 # \qquad
@@ -773,15 +776,16 @@ print(
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Generator and discriminator
 #
-# The **generator** maps $z \in \mathbb{R}^{100}$ through a dense layer to a $7\times7$ stack of
-# feature maps and up-samples with transposed convolutions: a stride-1 one keeps the side, two
-# stride-2 ones double it ($7 \to 7 \to 14 \to 28$). Batch normalisation and LeakyReLU follow
+# The **generator** maps noise $z \sim \mathcal{N}(0, I)$ in $\mathbb{R}^{100}$ (the $p(z)$ of
+# section 1 is a standard Gaussian) through a dense layer to a $7\times7$ stack of feature maps
+# and up-samples with transposed convolutions: a stride-1 one keeps the side, two stride-2 ones
+# double it ($7 \to 7 \to 14 \to 28$). Batch normalisation and LeakyReLU follow
 # every layer but the last, whose $\tanh$ puts pixels in $(-1, 1)$. The **discriminator** is an
 # ordinary strided CNN with dropout that returns a **logit** $\ell(x)$ (no sigmoid: the loss
 # applies it, which is numerically safer).
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def make_generator(filters=GEN_FILTERS, noise_dim=NOISE_DIM):
     f0, f1, f2 = filters
     return keras.Sequential(
@@ -845,7 +849,8 @@ print(
 # guarantee that covers this game).
 #
 # Both players use Adam. At the `smoke` and `lecture` scales the learning rate decays along a
-# cosine, $\eta_t = \eta_0\bigl[\alpha + (1-\alpha)\tfrac12(1+\cos(\pi t/T))\bigr]$ with
+# cosine, $\eta_t = \eta_0\bigl[\alpha + (1-\alpha)\tfrac12(1+\cos(\pi t/T))\bigr]$ at step $t$ of
+# the $T$ = `EPOCHS * steps_per_epoch` training steps, with $\eta_0$ = `LEARNING_RATE` and
 # $\alpha = 0.1$: large steps early to learn fast, small ones at the end, so that the last epochs
 # move the networks less. This is a practical heuristic, not a cure that section 1 derived. In the
 # bilinear game, steps of sizes $\eta_1, \eta_2, \dots$ multiply the distance from the
@@ -1141,8 +1146,8 @@ fig.colorbar(im, ax=axes[3])
 fig.tight_layout()
 
 # %% [markdown]
-# The fixed-noise grid after every epoch, as an animation (press play), and 64 fresh samples at
-# the end.
+# The fixed-noise grid after every epoch (the last 40 epochs, when there are more), as an
+# animation (press play), and 64 fresh samples at the end.
 
 # %% slideshow={"slide_type": "subslide"}
 plotting.animate_chain(
@@ -1311,7 +1316,8 @@ checks.below(
 #   discriminator bunches its samples into one cluster that moves around the ring and covers far
 #   fewer modes than a balanced run from the same start; counting high-quality samples shows it
 #   (the checks assert it).
-# - The DCGAN learns rough digits on a CPU. Its Fréchet classifier distance must fall well
+# - The DCGAN learns to draw digits (how well, the sample grids of section 4 show; at `lecture`
+#   scale expect rough ones). Its Fréchet classifier distance must fall well
 #   below that of the independent-pixel model, and its samples must spread over most digits (the
 #   checks assert both). These FCDs use our MNIST classifier, **not** Inception: compare them only
 #   with other lectures of this course.

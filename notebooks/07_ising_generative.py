@@ -384,7 +384,8 @@ results.describe(
 # Below $T_c$ the target has two modes, $\pm$ magnetization, of exactly equal weight, and neither
 # CD nor persistent chains (PCD, exercise 5) see how the model splits its mass between them. CD's
 # chains start at data points, and below $T_c$ $k$ steps rarely carry a chain from one ordered
-# state to the other (at $T_c$ on the $4\times4$ lattice, ten Gibbs steps can), so there the model
+# state to the other (at $T_c$ on the $4\times4$ lattice, where the two are less separated, ten
+# Gibbs steps may; no cell measures it), so there the model
 # term has the data's even split, whatever the model's own split; a
 # persistent chain that stays in one mode estimates the model term from that mode only. Section 4
 # measures the split. The remedies are symmetrisation (adding globally flipped copies of the
@@ -634,7 +635,12 @@ checks.below(
 # states with $M\neq0$ on $M>0$; we print the RBM's share $p_\theta(M>0)/p_\theta(M\neq0)$. And we
 # print the KL of the *symmetrised* RBM, $\bar p_\theta(s) = \tfrac12[p_\theta(s)+p_\theta(-s)]$:
 # the difference between the two KLs is what the RBM loses by splitting its mass unevenly between
-# $s$ and $-s$ (it is $\ge0$, by the convexity of $-\log$).
+# $s$ and $-s$. It is $\ge0$: since $p_T(-s) = p_T(s)$ and $\bar p_\theta(-s) = \bar p_\theta(s)$, we may
+# average each term over $s$ and $-s$,
+# $\mathrm{KL}(p_T\|p_\theta) - \mathrm{KL}(p_T\|\bar p_\theta) = \sum_s p_T(s)\log\frac{\bar p_\theta(s)}{p_\theta(s)}
+# = -\sum_s p_T(s)\,\tfrac12\big[\log a_s + \log b_s\big]$ with $a_s = p_\theta(s)/\bar p_\theta(s)$,
+# $b_s = p_\theta(-s)/\bar p_\theta(s)$; and $\tfrac12(\log a + \log b) \le \log\tfrac{a+b}{2} = \log 1 = 0$,
+# by the concavity of $\log$.
 
 # %% slideshow={"slide_type": "subslide"}
 codes = (V_ALL @ 2 ** np.arange(16)).astype(np.int64)  # each state's bit pattern as an integer
@@ -782,8 +788,8 @@ checks.below(
 # all correlations between spins must be carried by the few latent dimensions.
 #
 # The VAEs train for twice as many epochs as the RBMs, so that under-training does not decide the
-# comparison between the two families: the printed $-$ELBO shows how little the second half of
-# training still gains.
+# comparison between the two families: the printed $-$ELBO (after half, all and twice the RBMs'
+# epochs) shows how much the second half of training still gains.
 
 
 # %% slideshow={"slide_type": "subslide"}
@@ -1204,10 +1210,14 @@ checks.below(
 # the band between the ordered regions and its edges) and the others; and splits the variances
 # behind $\chi'$ and $c_V$ (law of total variance) into the noise given $z$ and the spread of the
 # decoder's means over the prior. For $M$ the noise given $z$ is exactly
-# $\mathrm{Var}(M\mid z) = \sum_i(1 - \mathbb{E}[s_i\mid z]^2)$, and
+# $\mathrm{Var}(M\mid z) = \sum_i(1 - \mathbb{E}[s_i\mid z]^2)$ (the spins are independent given
+# $z$, and $\mathrm{Var}(s_i\mid z) = 1 - \mathbb{E}[s_i\mid z]^2$ since $s_i^2 = 1$), and
 # $\mathbb{E}_z\mathrm{Var}(M\mid z)$ bounds the part of $\mathrm{Var}(|M|)$ that the noise given $z$
-# can explain. For $E$ the decoder's mean,
-# $\mathbb{E}[E\mid z] = -\sum_{\langle ij\rangle}\mathbb{E}[s_i\mid z]\,\mathbb{E}[s_j\mid z]$, is exact, and
+# can explain: $\mathrm{Var}(|M|\mid z) = \mathbb{E}[M^2\mid z] - \mathbb{E}[|M|\mid z]^2 \le
+# \mathbb{E}[M^2\mid z] - \mathbb{E}[M\mid z]^2 = \mathrm{Var}(M\mid z)$, because
+# $|\mathbb{E}[M\mid z]| \le \mathbb{E}[|M|\mid z]$. For $E$ the decoder's mean,
+# $\mathbb{E}[E\mid z] = -\sum_{\langle ij\rangle}\mathbb{E}[s_i\mid z]\,\mathbb{E}[s_j\mid z]$, is exact (again
+# by independence given $z$), and
 # its spread over the prior, $\mathrm{Var}_z\,\mathbb{E}[E\mid z]$, is the part of $\mathrm{Var}(E)$
 # between latent points.
 # The right panel maps $\bar m(z)$ over the latent plane, with circles at one and two standard
@@ -1310,7 +1320,8 @@ fig.tight_layout()
 # decoder would change.
 #
 # The RBM has no such bridge: the probability it gives a configuration between the ordered states
-# is set by its free energy, and nothing forces that to be low. The check asserts that at the
+# is set by its free energy, and nothing forces that free energy to be low (the probability high)
+# there, as the continuity of the decoder does for the VAE. The check asserts that at the
 # lowest temperature the RBM's samples are about as rarely disordered as Monte Carlo's.
 
 # %% tags=["learning-check"]

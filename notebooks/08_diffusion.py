@@ -156,7 +156,8 @@ results.describe(
 #
 # ### Denoising score matching
 #
-# Blur the data instead: $\tilde x = x + \sigma\varepsilon$, $\varepsilon\sim\mathcal N(0, I)$, so
+# Blur the data instead: $\tilde x = x + \sigma\varepsilon$, $\varepsilon\sim\mathcal N(0, I)$, that is,
+# draw $\tilde x$ from the noising kernel $q(\tilde x\mid x) = \mathcal N(\tilde x; x, \sigma^2 I)$. Then
 # $\tilde x$ has the density $p_\sigma = p * \mathcal N(0, \sigma^2 I)$ and
 # $\nabla_{\tilde x}\log q(\tilde x\mid x) = -(\tilde x - x)/\sigma^2 = -\varepsilon/\sigma$. The
 # **denoising score matching** loss {cite:p}`vincent2011` regresses the model on this conditional score:
@@ -165,9 +166,10 @@ results.describe(
 #   \Big|s_\theta(\tilde x) - \nabla_{\tilde x}\log q(\tilde x\mid x)\Big|^2 .$$
 #
 # *Derivation.* Expand the square. The term $|s_\theta|^2$ is the same as in the Fisher divergence
-# of $p_\sigma$. The cross term is
-# $\int\!\!\int p(x)\,q(\tilde x\mid x)\, s_\theta(\tilde x)\cdot\nabla_{\tilde x}\log q(\tilde x\mid x)
-# = \int s_\theta(\tilde x)\cdot\nabla_{\tilde x}\!\int p(x)q(\tilde x\mid x)\,dx\,d\tilde x
+# of $p_\sigma$, since $\tilde x$ is distributed as $p_\sigma$; the term $|\nabla\log q|^2$ does not
+# depend on $\theta$. With $q\,\nabla_{\tilde x}\log q = \nabla_{\tilde x} q$, the cross term is
+# $\int\!\!\int p(x)\,q(\tilde x\mid x)\, s_\theta(\tilde x)\cdot\nabla_{\tilde x}\log q(\tilde x\mid x)\,dx\,d\tilde x
+# = \int s_\theta(\tilde x)\cdot\nabla_{\tilde x}\Big[\int p(x)\,q(\tilde x\mid x)\,dx\Big]d\tilde x
 # = \int p_\sigma(\tilde x)\, s_\theta(\tilde x)\cdot\nabla\log p_\sigma(\tilde x)\,d\tilde x$,
 # the cross term of $\tfrac12\mathbb{E}_{p_\sigma}|s_\theta - \nabla\log p_\sigma|^2$. Hence
 #
@@ -637,7 +639,10 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 # $\sqrt{\bar\alpha_{t-1}}x_0$ and variance $1-\bar\alpha_{t-1}$; $x_t = \sqrt{\alpha_t}x_{t-1} +
 # \sqrt{\beta_t}\,\xi$ has covariance $\sqrt{\alpha_t}(1-\bar\alpha_{t-1})$ with it and variance
 # $1 - \bar\alpha_t$. Gaussian conditioning ($\mu_{1|2} = \mu_1 + \Sigma_{12}\Sigma_{22}^{-1}(x_2-\mu_2)$,
-# $\Sigma_{1|2} = \Sigma_{11} - \Sigma_{12}^2/\Sigma_{22}$) gives
+# $\Sigma_{1|2} = \Sigma_{11} - \Sigma_{12}^2/\Sigma_{22}$) gives the coefficient
+# $\sqrt{\bar\alpha_{t-1}}\,\big[1 - \alpha_t(1-\bar\alpha_{t-1})/(1-\bar\alpha_t)\big]$ of $x_0$ and the variance
+# $(1-\bar\alpha_{t-1})\big[1 - \alpha_t(1-\bar\alpha_{t-1})/(1-\bar\alpha_t)\big]$; since
+# $1-\bar\alpha_t - \alpha_t(1-\bar\alpha_{t-1}) = 1-\alpha_t = \beta_t$, both brackets are $\beta_t/(1-\bar\alpha_t)$:
 #
 # $$q(x_{t-1}\mid x_t, x_0) = \mathcal N\big(\tilde\mu_t,\ \tilde\beta_t I\big),\quad
 # \tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t}\,x_0
@@ -655,7 +660,8 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 # $-\log p_\theta(x_0) \le L = \mathbb{E}_q\big[-\log p(x_T) - \sum_{t=1}^T \log\frac{p_\theta(x_{t-1}\mid x_t)}{q(x_t\mid x_{t-1})}\big]$.
 # The forward chain is Markov, so $q(x_t\mid x_{t-1}) = q(x_t\mid x_{t-1}, x_0)$, and Bayes' rule turns it
 # around: $q(x_t\mid x_{t-1}, x_0) = q(x_{t-1}\mid x_t, x_0)\,q(x_t\mid x_0)/q(x_{t-1}\mid x_0)$ for
-# $t\ge 2$. The ratios $q(x_t\mid x_0)/q(x_{t-1}\mid x_0)$ telescope to $q(x_T\mid x_0)/q(x_1\mid x_0)$, and
+# $t\ge 2$. The ratios $q(x_t\mid x_0)/q(x_{t-1}\mid x_0)$ telescope to $q(x_T\mid x_0)/q(x_1\mid x_0)$; its
+# $q(x_1\mid x_0)$ cancels the $t = 1$ term's denominator, its $q(x_T\mid x_0)$ joins $-\log p(x_T)$, and
 #
 # $$L = \underbrace{\mathrm{KL}\big(q(x_T\mid x_0)\,\|\,p(x_T)\big)}_{L_T}
 #   + \sum_{t=2}^{T}\underbrace{\mathbb{E}_q\,\mathrm{KL}\big(q(x_{t-1}\mid x_t,x_0)\,\|\,p_\theta(x_{t-1}\mid x_t)\big)}_{L_{t-1}}
@@ -670,7 +676,9 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 #
 # The posterior mean needs $x_0$, which the model does not have; parametrise the mean by a *guess* of it.
 # Writing $x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\varepsilon)/\sqrt{\bar\alpha_t}$ turns $\tilde\mu_t$ into
-# $\frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\varepsilon\big)$, so let the
+# $\frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\varepsilon\big)$ (use
+# $\sqrt{\bar\alpha_{t-1}/\bar\alpha_t} = 1/\sqrt{\alpha_t}$ and, for the coefficient of $x_t$,
+# $\beta_t + \alpha_t(1-\bar\alpha_{t-1}) = 1-\bar\alpha_t$), so let the
 # network predict the noise, $\varepsilon_\theta(x_t, t)$, and set
 # $\mu_\theta = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\varepsilon_\theta\big)$. Then
 #
@@ -723,8 +731,8 @@ results.record("train_seconds_2d", {"dsm": seconds_dsm, "contrastive_ebm": secon
 # level *and* corrects them with Langevin at every level. Annealed Langevin (Part 1) has no transport
 # term, only Langevin steps, and relies on them to re-equilibrate after every change of level;
 # DDIM with $\eta = 0$ (Section 3) is the transport alone. The predictor–corrector samplers of
-# {cite:t}`song2021sde` add more Langevin (corrector) steps per level. Section 3 measures all three with
-# an exact score.
+# {cite:t}`song2021sde` add more Langevin (corrector) steps per level. Section 3 measures ancestral
+# sampling, DDIM, and Langevin alone (one step per level, no transport) with an exact score.
 #
 # **Clipping.** Images live in $[-1, 1]$, so we clip $\hat x_0$ to that range before the step
 # (`clip=1`). This is not cosmetic: in the mean written with $\varepsilon_\theta$, the error of
@@ -1150,8 +1158,9 @@ assert variance_ratio[f"DDIM, {DDIM_STEPS[0]} steps"] < variance_ratio[f"DDIM, {
 )
 
 # %% [markdown]
-# With an exact score the samplers are not exact: a finite step misses some of the variance, and
-# the fewer the steps, the narrower the samples. What happens as $T$ grows? For Gaussian data every
+# With an exact score the samplers are not exact: the finite steps of DDPM and DDIM miss some of
+# the variance, and the fewer the steps, the narrower the samples; Langevin alone errs the other
+# way (see its row). What happens as $T$ grows? For Gaussian data every
 # one of these samplers is linear in $x$, pixel by pixel, so the variance of a pixel with data
 # variance $v$ follows a recursion we can evaluate for any $T$ in milliseconds. With
 # $V_t = \bar\alpha_t v + 1-\bar\alpha_t$, the variance of $q_t$, and starting from $\mathrm{Var} = 1$ at $t = T$:
@@ -1220,7 +1229,8 @@ assert all(row["DDPM"] < row["DDIM, all T"] for row in ratio_table.values()), ra
 # As $T$ grows, the DDPM and full DDIM ratios approach 1, while DDIM with 10 steps stays too narrow:
 # its steps do not get smaller. DDIM ($\eta = 0$) is in fact *always* too narrow for Gaussian data, at
 # any number of steps, by the Cauchy–Schwarz inequality: $\big(\sqrt{\bar\alpha_{t'}v}\sqrt{\bar\alpha_t v} +
-# \sqrt{1-\bar\alpha_{t'}}\sqrt{1-\bar\alpha_t}\big)^2 \le V_{t'}V_t$, so each step gives
+# \sqrt{1-\bar\alpha_{t'}}\sqrt{1-\bar\alpha_t}\big)^2 \le V_{t'}V_t$, that is $A^2 \le V_{t'}/V_t$ at
+# $\varsigma_t = 0$, so each step gives
 # $\mathrm{Var}_{t'}/V_{t'} = (A^2 V_t/V_{t'})\,\mathrm{Var}_t/V_t \le \mathrm{Var}_t/V_t$: the ratio to the target
 # variance starts at $1/V_T \approx 1$ ($\bar\alpha_T\approx 0$) and never grows (for $v > 0$ it shrinks at every step).
 #
@@ -1228,7 +1238,9 @@ assert all(row["DDPM"] < row["DDIM, all T"] for row in ratio_table.values()), ra
 # variance: its error does not vanish as $T\to\infty$. To first order in $\beta_t$ a step changes the
 # variance by $\beta_t(1 - \mathrm{Var}/V_t)$: it relaxes the samples towards the current $q_t$, while
 # the target itself moves by $V_{t-1} - V_t \approx -\beta_t(1 - V_t)$ per level. Both are of order $\beta_t$,
-# so however fine the levels, the relaxation lags behind the moving target. Nothing carries the
+# so however fine the levels, the relaxation lags behind the moving target. For MNIST in $[-1, 1]$
+# every pixel has $v \le 1$, so $V_t$ shrinks from 1 towards $v$ as $t$ decreases, and the lagging
+# samples end too wide (a ratio above 1 in the table). Nothing carries the
 # samples from one level to the next: annealed Langevin in Part 1 needed tens of steps per level
 # for that reason.
 #
@@ -1376,7 +1388,10 @@ for model, scores, sec in (
 # therefore have the same marginals $p_u$ at every time as the SDE. Integrated backwards from
 # $\mathcal N(0,I)$ it generates samples, and DDIM with $\eta = 0$ is a discretisation of it: in
 # the variables $y = x/\sqrt{\bar\alpha}$ and $\rho = \sqrt{(1-\bar\alpha)/\bar\alpha}$ (so that $y = x_0 + \rho\,\varepsilon$)
-# the DDIM update $y_{t'} = y_t + (\rho_{t'} - \rho_t)\,\hat\varepsilon$ is exactly an Euler step of $dy/d\rho = \hat\varepsilon$,
+# the DDIM update $y_{t'} = y_t + (\rho_{t'} - \rho_t)\,\hat\varepsilon$ is exactly an Euler step of $dy/d\rho = \hat\varepsilon$
+# (this is the ODE above: with $d\bar\alpha/du = -\beta\bar\alpha$ and $\nabla\log p_u = -\hat\varepsilon/\sqrt{1-\bar\alpha}$,
+# $dy/du = -\tfrac12\beta\,\nabla\log p_u/\sqrt{\bar\alpha} = \tfrac12\beta\,\hat\varepsilon/\sqrt{\bar\alpha(1-\bar\alpha)}$
+# and $d\rho/du = \tfrac12\beta/\sqrt{\bar\alpha(1-\bar\alpha)}$),
 # as long as nothing is clipped (our sampler clips $\hat x_0$, which changes $\hat\varepsilon$ wherever it acts).
 # Being an ODE, it is invertible: run forwards, it maps an image to the noise that generates it
 # (exercise 6).
@@ -1416,8 +1431,8 @@ for model, scores, sec in (
 #   exact noised score of the mixture at every noise level.
 # - Plain Langevin, even with the exact score, misweights separated modes; annealing over noise
 #   levels fixes it. A DSM-trained energy learns lecture 03's target without any sampling during
-#   training; the table in Part 1 compares it with lecture 03's contrastive EBM at equal training
-#   time, with both KLs.
+#   training; the table in Part 1 compares it with lecture 03's contrastive EBM at roughly equal
+#   training time (both times are printed), with both KLs.
 # - DDPM's ε-loss is the variational bound's KL terms with their weights dropped, and it is
 #   weighted DSM. An ancestral step is, to first order, a transport step of the probability-flow
 #   ODE plus one Langevin step at the current level; clipping $\hat x_0$ keeps the first, large

@@ -100,7 +100,8 @@ INIT_SCALE = 0.01  # initial parameters ~ N(0, 0.01²): small, but not zero (sec
 #
 # - For $h \ll J$ the spins align along $z$: the ground state is close to
 #   $(|{\uparrow\uparrow\cdots}\rangle + |{\downarrow\downarrow\cdots}\rangle)/\sqrt2$, with
-#   long-range order, $\langle \sigma^z_0 \sigma^z_r\rangle \to m^2 > 0$ at large $r$.
+#   long-range order, $\langle \sigma^z_0 \sigma^z_r\rangle \to m^2 > 0$ at large $r$ ($m$ the
+#   spontaneous magnetisation per spin).
 # - For $h \gg J$ every spin points along $x$: the ground state is close to the uniform
 #   superposition of all $2^n$ configurations, and correlations decay exponentially.
 # - At $h = J$ the chain has a **quantum phase transition**. The energy gap closes, and the
@@ -294,6 +295,8 @@ assert np.allclose(demo.log_psi(s_demo), demo.log_psi(np.roll(s_demo, 2, axis=1)
 # **The gradient.** With the log-derivatives $O_k(s) = \partial_{\theta_k}\log\psi(s)$ (for the
 # RBM: $s_i$, $\tanh\chi_j$ and $s_i\tanh\chi_j$), and for a real $\psi$ and a real symmetric $H$,
 # $\partial_k\psi(s) = O_k(s)\psi(s)$ and $\sum_{s'} H_{ss'}\psi(s') = E_{\text{loc}}(s)\psi(s)$ give
+# $\langle\psi|H|\partial_k\psi\rangle = \langle\partial_k\psi|H|\psi\rangle = \sum_s O_k(s)\psi(s)\,E_{\text{loc}}(s)\psi(s)$
+# ($H$ symmetric) and $\langle\psi|\partial_k\psi\rangle = \sum_s O_k(s)\psi(s)^2$, so
 #
 # $$\partial_k E = \frac{2\langle\psi|H|\partial_k\psi\rangle}{\langle\psi|\psi\rangle}
 # - \frac{2E\,\langle\psi|\partial_k\psi\rangle}{\langle\psi|\psi\rangle}
@@ -330,7 +333,7 @@ assert np.allclose(grad_formula, grad_fd, atol=1e-6)
 # **Stochastic reconfiguration** {cite:p}`sorella1998`. Plain gradient descent treats all parameters
 # alike, but a small change of one parameter can change $\psi$ a lot and of another hardly at all.
 # SR measures steps by how much they change the *state*: the metric is the covariance of the
-# log-derivatives,
+# log-derivatives, and the step, with a learning rate $\eta$ (`SR_LR`) and a diagonal shift $\lambda$, is
 #
 # $$S_{kl} = \langle O_k O_l\rangle - \langle O_k\rangle\langle O_l\rangle, \qquad
 # \delta\theta = -\eta\,(S + \lambda\,\mathbb 1)^{-1} g .$$
