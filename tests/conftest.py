@@ -12,6 +12,18 @@ import pytest
 import lib.config as config
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Small tensors: one PyTorch thread avoids OpenMP contention when the tests run in parallel
+    (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def idx_bytes(array: np.ndarray) -> bytes:
     """Encode a uint8 array as an IDX file (magic 0x0000 08 <rank>, big-endian dims)."""
     array = np.asarray(array, dtype=np.uint8)

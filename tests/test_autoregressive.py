@@ -16,14 +16,7 @@ from torch import nn
 from lib import autoregressive as ar
 from lib.rbm import binary_states
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread avoids OpenMP contention when the tests run in parallel."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _randomise(model: nn.Module, seed: int, std: float = 0.7) -> nn.Module:

@@ -17,13 +17,7 @@ MU = torch.tensor([1.0, -2.0, 0.0], dtype=torch.float64)
 VAR = torch.tensor([0.25, 4.0, 1.0], dtype=torch.float64)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread avoids OpenMP contention when the tests run in parallel."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 # --------------------------------------------------------------------------- schedules

@@ -11,14 +11,7 @@ from torch import nn
 
 from lib import flows
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread avoids OpenMP contention when the tests run in parallel."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _random_flow(masks, seed: int, std: float = 0.5, hidden: int = 16, dtype=torch.float64) -> flows.Flow:
