@@ -37,6 +37,7 @@ MODELS: dict[str, str] = {
     "DCGAN": "06_dcgan_tensorflow",
     "DDPM": "08_diffusion",
     "DDIM": "08_diffusion",
+    "MADE": "10_autoregressive_and_flows",
 }
 _PREFIX = "model:"
 _SCORE_KEYS = ("fcd", "unseen_real", "noise", "digits_covered", "label_jsd", "n")

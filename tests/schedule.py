@@ -37,6 +37,7 @@ SECONDS: dict[str, tuple[float, float]] = {
     "03_ebm_langevin": (47, 21),
     "06_dcgan_tensorflow": (43, 15),
     "05_vae_keras": (40, 16),
+    "10_autoregressive_and_flows": (40, 13),
     "01_rbm_pytorch": (24, 16),
     "07_ising_generative": (22, 14),
     "04_vae_pytorch": (16, 10),
