@@ -19,17 +19,17 @@
 # # 10 — Autoregressive models and normalizing flows: generative models whose likelihood is exact
 #
 # The likelihoods of the course's MNIST models so far were exact only for models small enough to be
-# summed over, and otherwise estimated or bounded. The RBM's needs its partition function $Z$: summed
-# exactly for a few hidden units, and otherwise estimated by annealed importance sampling, which is
-# stochastic and tends to *over*estimate the likelihood when its chain is too short (lecture 01).
-# The VAE has the ELBO and the importance-weighted bound, both *below* the truth by an amount that
-# the bound itself does not reveal (lecture 04). The EBM, the GAN and the diffusion models of
-# lectures 03, 06 and 08 get no likelihood on MNIST here. Two families of models give the
-# likelihood **exactly**, at any size, in one pass of a network: **autoregressive models**, which build
-# $p(x)$ from the chain rule of probability, and **normalizing flows**, which build it from the
-# change of variables of an invertible map. They are also the two families that physics now uses
-# most as samplers of Boltzmann distributions {cite:p}`wu2019,albergo2019,noe2019`, the subject of
-# the next lecture.
+# summed over, and otherwise estimated or bounded. The RBM's likelihood needs its partition function
+# $Z$: summed exactly for a few hidden units, and otherwise estimated by annealed importance
+# sampling, which is stochastic and tends to *over*estimate the likelihood when its chain is too
+# short (lecture 01). The VAE has the ELBO and the importance-weighted bound, both *below* the truth
+# by an amount that the bound itself does not reveal (lecture 04). The EBM, the GAN and the
+# diffusion models of lectures 03, 06 and 08 get no likelihood on MNIST here. Two families of models
+# give the likelihood **exactly**, at any size, in one pass of a network: **autoregressive models**,
+# which build $p(x)$ from the chain rule of probability, and **normalizing flows**, which build it
+# from the change of variables of an invertible map. They are also the two families that physics now
+# uses most as samplers of Boltzmann distributions {cite:p}`wu2019,albergo2019,noe2019`, the subject
+# of the next lecture.
 #
 # **What you will learn**
 # - the chain rule as a model: normalised by construction, with an exact log-likelihood, and a
@@ -176,7 +176,8 @@ results.record("test_ll_base_rate", base_rate_ll, unit="nats")
 #
 # This is an identity, not an approximation: an **autoregressive model** is a choice of how to
 # parameterise the conditionals. For binary pixels, each is a Bernoulli distribution whose logit
-# $\ell_i(x_{<i})$ a network computes from the pixels before it:
+# $\ell_i(x_{<i})$ a network computes from the pixels before it, $p(x_i=1\mid x_{<i})=\sigma(\ell_i)$
+# with $\sigma(\ell)=1/(1+e^{-\ell})$ the logistic function (so $1-\sigma(\ell)=\sigma(-\ell)$):
 #
 # $$\log p(x) = \sum_{i=1}^{D}\Big[x_i\log\sigma\big(\ell_i(x_{<i})\big) + (1-x_i)\log\sigma\big(-\ell_i(x_{<i})\big)\Big],$$
 #
@@ -229,9 +230,10 @@ assert z_scores.abs().max() < 5, (
 #
 # - input $j$: its position in the ordering, $m(j)\in\{1,\dots,D\}$ (here the natural order:
 #   $m(j)=j$, pixel by pixel, row by row);
-# - hidden unit $k$: an integer $m(k)\in\{1,\dots,D-1\}$, the largest input position it may see.
+# - hidden unit $k$: an integer $m(k)\in\{1,\dots,D-1\}$, the largest input position it may see;
+# - output $i$ (the logit $\ell_i$): the degree of input $i$, $m(i)$.
 #
-# The masks keep a weight only where the degrees allow it:
+# The masks keep a weight only where the degrees allow it ($\odot$ is the elementwise product):
 #
 # $$M^W_{kj} = \mathbb 1\big[m(k)\ge m(j)\big]\ \ \text{(input $j$ to hidden $k$)},\qquad
 #   M^V_{ik} = \mathbb 1\big[m(i) > m(k)\big]\ \ \text{(hidden $k$ to output $i$)},$$
@@ -454,8 +456,9 @@ checks.above(
 # read as margins over the base rate. What each can be wrong by differs:
 #
 # - **AIS** (lecture 01) estimates $Z$ without bias, so $\log\hat Z$ is biased *low* (Jensen's
-#   inequality) and the log-likelihood $-F(x)-\log\hat Z$ *high*: too short an annealing schedule
-#   makes an RBM look better than it is, and the spread of the importance weights need not reveal it.
+#   inequality) and the log-likelihood $-F(x)-\log\hat Z$ ($F$ the RBM's free energy) *high*: too
+#   short an annealing schedule makes an RBM look better than it is, and the spread of the
+#   importance weights need not reveal it.
 #   Lecture 01 doubles the schedule and brackets the estimate from below with RAISE for that reason.
 # - **The importance-weighted bound** (lecture 04) is below $\log p_\theta(x)$ in expectation, by an
 #   amount that shrinks with the number of samples $k$ and is at most
@@ -487,8 +490,9 @@ checks.above(
 #
 # Before any pixel is drawn $x=0$ and $a=b$. Drawing $x_i$ adds *one column*, $a\leftarrow a+\tilde W_{:,i}\,x_i$:
 # a rank-one update of the batch's pre-activations, $O(H)$ per image. The next logit needs only one
-# row of the output layer, $\ell_{i+1}=c_{i+1}+\tilde V_{i+1,:}\,\mathrm{relu}(a)+\tilde A_{i+1,:}\,x$,
-# another $O(H+D)$. A whole sample costs $O(DH+D^2)$: about **one** forward pass instead of $D$. It is
+# row of the output layer, $\ell_{i+1}=c_{i+1}+\tilde V_{i+1,:}\,\mathrm{relu}(a)+\tilde A_{i+1,:}\,x$
+# (with $\tilde V=M^V\odot V$, $\tilde A=M^A\odot A$), another $O(H+D)$. A whole sample costs
+# $O(DH+D^2)$: about **one** forward pass instead of $D$. It is
 # the same model and the same arithmetic, reordered, so with the same $u$ it draws the same samples
 # (up to round-off in the logits, which can flip a pixel only when $u_i$ falls within round-off of
 # $\sigma(\ell_i)$). It does *not* shorten the chain of $D$ sequential steps, only the work in each
@@ -671,9 +675,10 @@ print(
 # {cite:t}`germain2015` report, on the full binarized MNIST of {cite:t}`larochelle2011` (50,000
 # training digits, a separate validation set, and the standard 10,000 test digits, binarized once
 # and stochastically, as here), test negative log-likelihoods of about 88 nats for a one-hidden-layer
-# MADE with one mask, and about 86.5 nats for ensembles of 32 masks; {cite:t}`uria2014` reach 85.1
-# with an ensemble of deep NADEs trained on all orderings. Our absolute numbers cannot be compared
-# with theirs, and the margin over the base rate can be compared only roughly, for three reasons:
+# MADE with one mask, and 86.64 nats, their best, for two hidden layers trained with 32 masks;
+# {cite:t}`uria2014` report 85.10 for a deep NADE trained order-agnostically and averaged over an
+# ensemble of orderings. Our absolute numbers cannot be compared with theirs, and the margin over
+# the base rate can be compared only roughly, for three reasons:
 #
 # - **Other images.** The offline data are a subset of MNIST split anew (the cell at the top prints
 #   how many digits of each kind), so our test digits are not theirs, and the base rate's exact
@@ -727,7 +732,9 @@ print(
 #
 # $$y = x\odot m + (1-m)\odot\Big(x\odot e^{s(x\odot m)} + t(x\odot m)\Big),$$
 #
-# with $s$ and $t$ any networks (the *conditioner*). Order the coordinates passed-first: the
+# with $s$ and $t$ any networks (the *conditioner*). Write $x_a$ for the passed coordinates ($m_i=1$)
+# and $x_b$ for the transformed ones ($m_i=0$), so that $s$ and $t$ see only $x_a$, and likewise
+# $y_a$, $y_b$. Order the coordinates passed-first: the
 # Jacobian is block **lower triangular**,
 #
 # $$\frac{\partial y}{\partial x} = \begin{pmatrix} I & 0\\ \partial y_b/\partial x_a & \mathrm{diag}\big(e^{s(x_a)}\big)\end{pmatrix},$$
@@ -958,10 +965,13 @@ plt.show()
 # A flow's density is $q(x)=p_Z(f(x))\,|\det\partial f/\partial x|$ with $p_Z>0$ everywhere and $f$ a
 # diffeomorphism, so $q>0$ everywhere: it can make the density between two modes small, never zero.
 # How small costs something. In one dimension the exact flow from $\mathcal N(0,1)$ to $p$ is the
-# increasing map $x=T(z)=F_p^{-1}(\Phi(z))$, and $q(x)=p(x)$ gives its slope, $T'(z)=\varphi(z)/p(T(z))$.
+# increasing map $x=T(z)=F_p^{-1}(\Phi(z))$ ($F_p$ and $\Phi$ the cumulative distributions of $p$ and
+# of $\mathcal N(0,1)$, $\varphi=\Phi'$ the Gaussian density). Differentiating $F_p(T(z))=\Phi(z)$ gives
+# $p(T(z))\,T'(z)=\varphi(z)$, so its slope is $T'(z)=\varphi(z)/p(T(z))$.
 # Where $p$ is small between two modes and $z$ is near the middle of the Gaussian, the slope is huge:
-# for two equal modes at $\pm a$ of width $\sigma$ it is $\sigma\,e^{a^2/2\sigma^2}$ at the midpoint
-# (exercise 4), exponential in the squared separation. In two dimensions the picture is topological:
+# for two equal modes at $\pm a$ of width $\sigma$ (here $\sigma$ is a standard deviation) it is
+# $\sigma\,e^{a^2/2\sigma^2}$ at the midpoint (exercise 4), exponential in the squared separation.
+# In two dimensions the picture is topological:
 # split the data plane into the four regions nearest to each mode; their images under $f$ split the
 # latent plane into four regions too, which must share borders (the plane is connected), and the
 # latent points near those borders are sent near the borders of the data regions, between the modes.
@@ -1048,9 +1058,10 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Read the three views with the argument above. In the latent plane, the black points, the samples
-# whose images land in the gap, lie on the borders between the coloured regions, where they meet,
-# and not only in the tails of the Gaussian. On the map of $\log q$, the bridges are the ridges of
+# Read the three views with the argument above. In the latent plane, the argument predicts that the
+# black points, the samples whose images land in the gap, lie on the borders between the coloured
+# regions, where they meet, and not only in the tails of the Gaussian: check it on your figure.
+# On the map of $\log q$, the bridges are the ridges of
 # density that cross the valleys between the white contours of the exact density. In the cuts, compare the
 # depth of the valleys: the exact log-density falls by several nats between neighbouring modes and
 # by more at the centre, and wherever the flow's valley is shallower, it has put mass on a bridge;
@@ -1172,8 +1183,10 @@ def ensemble_log_prob(log_probs: np.ndarray) -> np.ndarray:
     # BEGIN SOLUTION
     # The mean of the logs is log of the geometric mean, (Π_k p_k)^(1/K) ≤ (1/K) Σ_k p_k, which sums
     # to less than 1 over x unless all p_k are equal: no distribution. Averaged logits: logit i of
-    # ordering k depends on the pixels before i in ordering k, so the average depends on pixels that
-    # come after i in every single ordering, and no ordering makes the product a chain rule
+    # ordering k depends on the pixels before i in ordering k, so the average depends on every pixel
+    # that comes before i in *some* ordering; when j precedes i in one ordering and i precedes j in
+    # another, logit i depends on x_j and logit j on x_i, a cycle, and no ordering makes the product a
+    # chain rule
     lp = np.asarray(log_probs, dtype=np.float64)
     top = lp.max(0)  # (N,): the largest term becomes exp(0) = 1, so the sum cannot underflow
     return top + np.log(np.exp(lp - top).mean(0))
@@ -1274,13 +1287,14 @@ check("10.4", gap_slope)
 # %% [raw]
 # # BEGIN SOLUTION
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # :::{dropdown} Model answer
 # One network now has to model the data in every ordering at once, with the same number of updates
 # and parameters: expect each single ordering to score below the model trained in the natural
 # ordering only, and the natural ordering, which that model had all to itself, to be no better than
-# the others. The ensemble gains on each of its members by construction: $\log\frac1K\sum_kp_k(x)\ge
-# \frac1K\sum_k\log p_k(x)$ (Jensen), and by more where the orderings disagree. Whether it beats the
+# the others. The ensemble beats the *average* of its members by construction,
+# $\log\frac1K\sum_kp_k(x)\ge\frac1K\sum_k\log p_k(x)$ (Jensen), by more where the orderings
+# disagree, though not necessarily its best member. Whether it beats the
 # single-ordering model is an empirical question that depends on the budget and on $K$; with few
 # training digits, the random orderings also act as a regulariser, since no ordering can over-fit
 # alone, and the gap between training and validation digits should shrink. Each member costs a
@@ -1385,11 +1399,12 @@ check("10.4", gap_slope)
 # %% [raw]
 # # BEGIN SOLUTION
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # :::{dropdown} Model answer
 # The loss is $\mathrm{KL}(q_\theta\,\|\,p)-\log Z$, and the target's energy is $-\log p$ (`toy2d`'s
-# mixtures have $Z=1$), so the loss itself converges to the reverse KL, which is non-negative and
-# zero only at $q_\theta=p$. The reverse KL is mode-seeking (lecture 04): it punishes mass where $p$
+# mixtures have $Z=1$), so the loss *is* the reverse KL, non-negative and zero only at $q_\theta=p$:
+# its final value is the reverse KL that training leaves. The reverse KL is mode-seeking (lecture
+# 04): it punishes mass where $p$
 # is small and barely punishes missing a mode, and its gradient only sees where $q_\theta$ already
 # puts samples. Starting from $\mathcal N(0,I)$, which overlaps all four modes, expect the flow to find
 # them all, with weights less accurate than maximum likelihood's and thinner bridges: the reverse KL
