@@ -423,6 +423,11 @@ def infer(*functions: Any) -> Inferred:
         if value is None or isinstance(value, (bool, int, float, str, np.integer, np.floating)):
             params[name] = value
             return
+        if type(value).__module__ == "dataclasses":
+            # dataclasses' sentinels (MISSING, _HAS_DEFAULT_FACTORY), which the __init__ that Python
+            # 3.13 generates for a dataclass reads as globals: constants of the language, not data
+            params[name] = f"dataclasses.{type(value).__qualname__}"
+            return
         state = _state(value)
         if state is not None:
             data[name] = state  # the weights; and the code of its classes, where they are ours
