@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "atomic", "autoregressive", "cache", "cache_key", "cache_store", "checks", "cli", "comparison", "config", "data", "diffusion",
-    "divergences", "exercises", "flows", "gan", "idx", "ising", "ising_mc", "memorisation", "metrics", "nqs", "plotting",
-    "rbm", "rbm_torch", "results", "samplers", "spin_chains", "toy2d", "vae",
+    "divergences", "exercises", "flows", "gan", "idx", "ising", "ising_mc", "memorisation", "metrics", "neural_samplers",
+    "nqs", "phi4", "plotting", "rbm", "rbm_torch", "results", "samplers", "spin_chains", "toy2d", "vae",
 }  # fmt: skip
 
 __all__ = sorted(_SUBMODULES)

@@ -38,6 +38,7 @@ SECONDS: dict[str, tuple[float, float]] = {
     "06_dcgan_tensorflow": (43, 15),
     "05_vae_keras": (40, 16),
     "10_autoregressive_and_flows": (40, 13),
+    "11_neural_samplers": (26, 8),
     "01_rbm_pytorch": (24, 16),
     "07_ising_generative": (22, 14),
     "04_vae_pytorch": (16, 10),
