@@ -72,7 +72,7 @@ FIRST_RUN_SECONDS: dict[str, float] = {
     "09_rbm_quantum_states": 118,
     "07_ising_generative": 99,
     "10_autoregressive_and_flows": 83,
-    "11_neural_samplers": 300,
+    "11_neural_samplers": 216,
     "04_vae_pytorch": 80,
     "02_rbm_keras": 22,
     "00_course_tour": 8,

@@ -36,8 +36,8 @@
 # - the variational free energy $F_q\ge F$ (Gibbs–Bogoliubov), derived from $\mathrm{KL}(q\,\|\,p)\ge0$,
 #   and how to minimise it without data: the score-function (REINFORCE) gradient with a baseline;
 # - Kaufman's exact $\ln Z$ of the $L\times L$ torus and Onsager's infinite-lattice limit, as references;
-# - a variational autoregressive network (VAN) trained at $T_c$, with $\beta$ annealed, measured to a
-#   few parts in $10^4$ of the exact free energy;
+# - a variational autoregressive network (VAN) trained at $T_c$, with $\beta$ annealed, measured against
+#   the exact free energy, within a bound that a learning check asserts;
 # - neural importance sampling: an estimate of $F$ that converges to the exact value, its bias and its
 #   direction, the effective sample size;
 # - neural MCMC: independent Metropolis–Hastings with the network as the proposal, exact whatever the
@@ -236,8 +236,8 @@ for T in (1.8, 3.0):
 #
 # **The model.** By the chain rule, any distribution over the spins is
 # $q(s)=\prod_{i=1}^{N}q(s_i\mid s_{<i})$ in any ordering (here row by row). A MADE (lecture 10,
-# `lib.autoregressive.MADE`) computes all $N$ conditionals $q(s_i=+1\mid s_{<i})=\sigma(\mathrm{logit}_i)$ in
-# one masked forward pass, so $\ln q(s)$ is exact and normalised. {cite:t}`wu2019` called such a
+# `lib.autoregressive.MADE`) computes all $N$ conditionals $q(s_i=+1\mid s_{<i})=\sigma(\mathrm{logit}_i)$
+# ($\sigma$ the logistic function) in one masked forward pass, so $\ln q(s)$ is exact and normalised. {cite:t}`wu2019` called such a
 # network, trained on $F_q$, a *variational autoregressive network*. Ours has one hidden layer of
 # $H$ ReLU units and direct (masked) connections from the inputs to the logits, on the bits
 # $x_i=(s_i+1)/2$. With one hidden layer, drawing a sample costs about one forward pass: lecture 10's
@@ -250,8 +250,8 @@ for T in (1.8, 3.0):
 # cosine decay to 0 over the second. **$\beta$ is annealed**: it rises linearly from almost 0 to $1/T$
 # over the first `ANNEAL` fraction of the steps. At high temperature $p$ is nearly uniform and easy; as
 # $\beta$ grows the model follows it, instead of facing the rugged target at once (section 6 shows
-# what happens without annealing). The public code of {cite:t}`wu2019` anneals $\beta$ too, as
-# $\beta(1-0.998^{\text{step}})$, and uses the same batch-mean baseline.
+# what happens without annealing). The public code of {cite:t}`wu2019` anneals $\beta$ too (an option, used in
+# its reproduction script), as $\beta(1-0.998^{\text{step}})$, and uses the same batch-mean baseline.
 
 
 # %% slideshow={"slide_type": "subslide"}
@@ -455,9 +455,11 @@ checks.below(
 #
 # $$\mathbb E[\hat F_n]\;\ge\;F,\qquad \mathbb E[\hat F_n]-F\approx\frac{T}{2n}\,\frac{\mathrm{Var}_q(w)}{Z^2}=\frac{T}{2n}\Big(\frac1{\mathrm{ESS}}-1\Big)$$
 #
-# (second order in $\hat Z_n/Z-1$): biased *upwards*, like $F_q$, but by $O(1/n)$. Exercise 4 computes
+# (with $\delta=\hat Z_n/Z-1$: $\ln\hat Z_n=\ln Z+\ln(1+\delta)\approx\ln Z+\delta-\delta^2/2$, $\mathbb E\,\delta=0$ and
+# $\mathbb E\,\delta^2=\mathrm{Var}_q(w)/(nZ^2)$; ESS is the effective sample size defined below, whose
+# population value is $Z^2/\mathbb E_q[w^2]$): biased *upwards*, like $F_q$, but by $O(1/n)$. Exercise 4 computes
 # the bias exactly on a small system. On every set of samples, moreover, $\ln\frac1n\sum w_i\ge\frac1n\sum\ln w_i$
-# (Jensen again, for the empirical average), that is $\hat F_n\le\hat F_q$: the importance-sampling
+# (Jensen again, for the empirical average), that is $\hat F_n\le\hat F_q\equiv\frac1n\sum_i\big[E(s_i)+T\ln q(s_i)\big]$: the importance-sampling
 # estimate never lies above the same samples' estimate of $F_q$.
 #
 # The **effective sample size** $\mathrm{ESS}=(\sum_iw_i)^2/(n\sum_iw_i^2)$, a fraction of $n$, estimates
@@ -577,18 +579,20 @@ checks.above(
 # $$A(s\to s')=\min\Big(1,\frac{p(s')\,q(s)}{p(s)\,q(s')}\Big)=\min\Big(1,\frac{w(s')}{w(s)}\Big),$$
 #
 # in which $Z$ cancels. Detailed balance holds for *any* $q$:
-# $p(s)\,q(s')\,A(s\to s')=\min\big(p(s)q(s'),\,p(s')q(s)\big)$ is symmetric in $s\leftrightarrow s'$. So
-# the chain samples $p$ exactly, however poorly $q$ is trained; training only sets how often it moves.
+# $p(s)\,q(s')\,A(s\to s')=\min\big(p(s)q(s'),\,p(s')q(s)\big)$ is symmetric in $s\leftrightarrow s'$. So,
+# provided $q$ is positive wherever $p$ is (then every state can be reached), the chain converges to $p$
+# exactly, however poorly $q$ is trained; training only sets how often it moves.
 # With $q=p$ every proposal is accepted and the chain is a sequence of independent samples. Unlike
 # importance sampling, the result is a set of unweighted configurations. Exercise 5 gives the
 # acceptance when $\ln w$ is Gaussian under $q$ with variance $\sigma^2$: $2\Phi(-\sigma/\sqrt2)$, with
-# $\mathrm{KL}(q\,\|\,p)=\sigma^2/2$, so about $2\Phi(-\sqrt{\mathrm{KL}})$. If $q$ errs by a similar
-# amount on every part of the lattice, $\mathrm{KL}$ grows like $N$, and the acceptance falls
+# $\Phi$ the standard normal distribution function and $\mathrm{KL}(q\,\|\,p)=\sigma^2/2$, so about
+# $2\Phi(-\sqrt{\mathrm{KL}})$. If $q$ errs by a similar amount on every part of the lattice, $\mathrm{KL}$
+# grows like $N$, and since $\Phi(-x)<e^{-x^2/2}/2$ the acceptance falls below $e^{-\mathrm{KL}/2}$:
 # exponentially with the number of spins: that is the honest limit of neural samplers.
 #
 # Here the chain runs through the `N_EVAL` samples of section 4 in the order they were drawn
-# (`neural_samplers.independent_metropolis`). We measure the integrated autocorrelation time of $|m|$
-# and $e$ along it, in proposals, and compare with lecture 07's local Metropolis and Wolff on the same
+# (`neural_samplers.independent_metropolis`). We measure the integrated autocorrelation time of $|m|=|M|/N$
+# ($M=\sum_is_i$) and $e=E/N$ along it, in proposals, and compare with lecture 07's local Metropolis and Wolff on the same
 # lattice at $T_c$, in sweeps: per step, and per second of this machine. The seconds compare our
 # implementations on one CPU thread (vectorised NumPy for the Monte Carlo over `MC_CHAINS` chains,
 # PyTorch in float64 for the network, `sample_incremental` and `log_prob`), not the algorithms in
@@ -681,12 +685,14 @@ checks.above(
 # ## 6. Symmetry and mode collapse
 #
 # The Boltzmann distribution is symmetric under flipping every spin: $p(-s)=p(s)$. Below $T_c$ it puts
-# almost all its mass on two ordered states, $m\approx\pm m_0$, separated by configurations with a
+# almost all its mass on two ordered states, $m=M/N\approx\pm m_0$ ($m_0>0$ the spontaneous
+# magnetisation per spin), separated by configurations with a
 # domain wall, which are exponentially rare in $L$. Reverse KL is *mode-seeking*:
 # $\mathrm{KL}(q\,\|\,p)=\mathbb E_q[\ln q/p]$ costs nothing where $q$ puts no mass, so a $q$ that
 # describes one ordered state well and ignores the other is a local optimum that training can settle
 # in. Suppose $q$ has collapsed onto the states with $M>0$, and there equals $p$ renormalised:
-# $q(s)=2p(s)$ for $M>0$, $0$ otherwise (ignoring the states with $M=0$, exponentially rare below $T_c$).
+# $q(s)=2p(s)$ for $M>0$, $0$ otherwise (by the symmetry $p$ gives $M>0$ probability ½, ignoring the
+# states with $M=0$, exponentially rare below $T_c$).
 # Then, with $\ln p(s)=-\beta E(s)-\ln Z$,
 #
 # $$F_q=\mathbb E_q\big[E+T\ln(2p)\big]=\mathbb E_q\big[E-E-T\ln Z\big]+T\ln2=F+T\ln2 .$$
@@ -699,7 +705,8 @@ checks.above(
 #
 # **The fix** is to impose the symmetry: $q_{\text{sym}}(s)=\tfrac12[q(s)+q(-s)]$. It is normalised,
 # exact to evaluate (two passes of the network) and to sample (draw $s\sim q$, then flip all spins with
-# probability ½); the public code of {cite:t}`wu2019` offers it as an option, in sampling and in the loss. Since $p$ is symmetric and the KL divergence is convex in $q$,
+# probability ½). The public code of {cite:t}`wu2019` offers it as an option, in sampling and in the loss,
+# and their scripts for the ferromagnet on the square lattice use it. Since $p$ is symmetric and the KL divergence is convex in $q$,
 # $\mathrm{KL}(q_{\text{sym}}\,\|\,p)\le\tfrac12\mathrm{KL}(q\,\|\,p)+\tfrac12\mathrm{KL}(q(-\cdot)\,\|\,p)=\mathrm{KL}(q\,\|\,p)$:
 # symmetrising never hurts, and for the collapsed $q$ above it gives back the missing $\ln2$ exactly.
 #
@@ -1170,7 +1177,7 @@ results.record("wall_time", round(elapsed, 1), unit="s")
 #   is an acceptance that falls as the lattice grows, since the KL grows with the number of spins.
 # - None of these estimates sees what $q$ does not sample. Reverse KL can collapse onto one ordered state
 #   (compare the run without annealing in section 6), which costs $T\ln2$ when the collapse is complete;
-#   the ESS does not notice; imposing the symmetry, $q_{\text{sym}}(s)=\frac12[q(s)+q(-s)]$, repairs it.
+#   the ESS cannot reveal it, being computed from the weights that were drawn; imposing the symmetry, $q_{\text{sym}}(s)=\frac12[q(s)+q(-s)]$, repairs it.
 # - For a continuous field a flow does the same with a reparameterised gradient: checked against the free
 #   field's exact Gaussian free energy, and, at an interacting point, exact as an independent-Metropolis
 #   proposal against Hybrid Monte Carlo.
@@ -1504,8 +1511,9 @@ check("11.5", lognormal_acceptance)
 # more layers. To keep the acceptance the KL per site must fall as $1/V$: more layers, wider conditioners,
 # longer training, all of which cost more per sample. HMC's cost grows too: a trajectory costs $O(V)$, and
 # its autocorrelation time grows with the correlation length, strongly near a critical point. Whether the
-# flow pays off depends on where the comparison is made; {cite:t}`albergo2019` compare the two in units of
-# their autocorrelation times, which is the fair measure.
+# flow pays off depends on where the comparison is made; {cite:t}`albergo2019` compare the integrated
+# autocorrelation times of flow-based, HMC and local-Metropolis chains as the lattice grows; a fair
+# comparison also weighs the cost of one step of each, and the flow's training.
 # :::
 
 # %% [raw]
