@@ -161,6 +161,8 @@ def call(fn: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
     """Call the student's function ``name``; a stub's ``None`` or ``...`` or an exception becomes
     an :class:`ExerciseError` that says which call failed."""
     shown = ", ".join([*(_short(a) for a in args), *(f"{k}={_short(v)}" for k, v in kwargs.items())])
+    if len(shown) > 60:  # functions and arrays as arguments: the call's name says enough
+        shown = "..."
     try:
         out = fn(*args, **kwargs)
     except ExerciseError:
