@@ -64,7 +64,7 @@ from torch import distributions as D
 from torch import nn
 from tqdm.auto import tqdm
 
-from lib import cache, checks, comparison, config, data, memorisation, metrics, plotting, results, vae
+from lib import cache, checks, comparison, config, data, memorisation, metrics, plotting, rbm, results, vae
 
 SCALE = config.setup("04_vae_pytorch", seed=0)
 SEED = config.seed()  # 0, or COURSE_SEED when set: for every model and every estimate
@@ -119,12 +119,13 @@ X_VALID = torch.from_numpy(x_valid).to(DEVICE)
 X_TEST = torch.from_numpy(x_test).to(DEVICE)
 fig = plotting.image_grid(x_train[:40], ncols=20, title="binarized training digits")
 
-pixel_p = (x_train.sum(0) + 1.0) / (len(x_train) + 2.0)  # (784,) smoothed pixel frequencies
+base_bias = rbm.base_rate_bias(x_train)  # (784,) logits of the smoothed pixel frequencies (lecture 00)
+pixel_p = 1 / (1 + np.exp(-base_bias))  # (784,) the smoothed pixel frequencies themselves
 
 
 def base_rate_log_likelihood(x):
     """Exact log p(x) of the independent-pixel model, nats per image, averaged over x (N, 784)."""
-    return float((x @ np.log(pixel_p) + (1 - x) @ np.log1p(-pixel_p)).mean())
+    return rbm.base_rate_log_likelihood(x, base_bias)
 
 
 base_rate = {

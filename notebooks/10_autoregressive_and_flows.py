@@ -93,6 +93,7 @@ from lib import (
     memorisation,
     metrics,
     plotting,
+    rbm,
     results,
     toy2d,
 )
@@ -148,12 +149,13 @@ X_TRAIN = torch.from_numpy(x_train).to(DEVICE)
 X_VALID = torch.from_numpy(x_valid).to(DEVICE)
 X_TEST = torch.from_numpy(x_test).to(DEVICE)
 
-pixel_p = (x_train.sum(0) + 1.0) / (len(x_train) + 2.0)  # (784,) smoothed pixel frequencies
+base_bias = rbm.base_rate_bias(x_train)  # (784,) logits of the smoothed pixel frequencies (lecture 00)
+pixel_p = 1 / (1 + np.exp(-base_bias))  # (784,) the smoothed pixel frequencies themselves
 
 
 def base_rate_log_likelihood(x):
     """Exact log p(x) of the independent-pixel model, nats per image, averaged over x (N, 784)."""
-    return float((x @ np.log(pixel_p) + (1 - x) @ np.log1p(-pixel_p)).mean())
+    return rbm.base_rate_log_likelihood(x, base_bias)
 
 
 base_rate = {

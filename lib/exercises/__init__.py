@@ -41,6 +41,7 @@ __all__ = [
     "exercise_ids",
     "function",
     "number",
+    "pair",
     "question_name",
     "wrong_answer",
 ]
@@ -193,6 +194,16 @@ def number(value: Any, name: str) -> float:
     if not math.isfinite(out):
         raise ExerciseError(f"`{name}` is {out}: a finite number is expected")
     return out
+
+
+def pair(value: Any, name: str, what: str) -> tuple[float, float]:
+    """Two numbers from the tuple, list or array of two that the student's ``name`` returned
+    (``what`` says which two, for the message); an :class:`ExerciseError` otherwise."""
+    if isinstance(value, (tuple, list)) or (hasattr(value, "shape") and np.size(value) == 2):
+        items = list(value) if isinstance(value, (tuple, list)) else list(np.ravel(np.asarray(value)))
+        if len(items) == 2:
+            return number(items[0], f"{name}[0]"), number(items[1], f"{name}[1]")
+    raise ExerciseError(f"`{name}` should return a pair {what}, got {type(value).__name__}: {value!r:.60}")
 
 
 def array(value: Any, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:

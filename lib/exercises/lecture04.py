@@ -11,7 +11,7 @@ import numpy as np
 from scipy import optimize, special
 
 from .. import vae
-from . import ExerciseError, array, call, exercise, function, number
+from . import ExerciseError, array, call, exercise, function, number, pair
 
 # Probabilists' Gauss–Hermite rule: E f(ε) for ε ~ N(0, 1) is Σ_i w_i f(t_i), exact for polynomials
 # of degree ≤ 2·60 − 1. Independent of any algebra with Gaussian moments.
@@ -22,15 +22,6 @@ _GH_W = _GH_W / math.sqrt(2.0 * math.pi)
 def _gauss_mean(f: Callable[[np.ndarray], np.ndarray], mean: float, sd: float) -> float:
     """E f(z) for z ~ N(mean, sd²), by Gauss–Hermite quadrature."""
     return float(np.sum(_GH_W * f(mean + sd * _GH_T)))
-
-
-def _pair(value: Any, name: str, what: str) -> tuple[float, float]:
-    """Two numbers from a tuple, list or array returned by the student's ``name``."""
-    if isinstance(value, (tuple, list)) or (hasattr(value, "shape") and np.size(value) == 2):
-        items = list(value) if isinstance(value, (tuple, list)) else list(np.ravel(np.asarray(value)))
-        if len(items) == 2:
-            return number(items[0], f"{name}[0]"), number(items[1], f"{name}[1]")
-    raise ExerciseError(f"`{name}` should return a pair {what}, got {type(value).__name__}: {value!r:.60}")
 
 
 # --------------------------------------------------------------------------- 04.1
@@ -156,7 +147,7 @@ def _beta_optimal_q(beta_optimal_q: Callable[..., tuple[float, float]]) -> str:
     ]
     for x, a, sigma, beta in cases:
         shown = f"x = {x}, a = {a}, σ = {sigma}, β = {beta}"
-        m, s = _pair(call(fn, "beta_optimal_q", x, a, sigma, beta), "beta_optimal_q", "(m, s)")
+        m, s = pair(call(fn, "beta_optimal_q", x, a, sigma, beta), "beta_optimal_q", "(m, s)")
         m_ref, s_ref = _beta_optimum(x, a, sigma, beta)
         if abs(m - m_ref) <= 1e-6 * max(1.0, abs(m_ref)) and abs(s - s_ref) <= 1e-6:
             continue
@@ -185,9 +176,9 @@ def _beta_optimal_q(beta_optimal_q: Callable[..., tuple[float, float]]) -> str:
             f"at {shown} your q has m = {m:.6g}, s = {s:.6g}; the objective E_q[log p(x|z)] − β KL(q ‖ p(z)), "
             f"maximised numerically, peaks at m = {m_ref:.6g}, s = {s_ref:.6g}. {hint}"
         )
-    m1, s1 = _pair(call(fn, "beta_optimal_q", 1.0, 2.0, 0.5, 1.0), "beta_optimal_q", "(m, s)")
-    m4, s4 = _pair(call(fn, "beta_optimal_q", 1.0, 2.0, 0.5, 4.0), "beta_optimal_q", "(m, s)")
-    m_big, s_big = _pair(call(fn, "beta_optimal_q", 1.0, 2.0, 0.5, 1e4), "beta_optimal_q", "(m, s)")
+    m1, s1 = pair(call(fn, "beta_optimal_q", 1.0, 2.0, 0.5, 1.0), "beta_optimal_q", "(m, s)")
+    m4, s4 = pair(call(fn, "beta_optimal_q", 1.0, 2.0, 0.5, 4.0), "beta_optimal_q", "(m, s)")
+    m_big, s_big = pair(call(fn, "beta_optimal_q", 1.0, 2.0, 0.5, 1e4), "beta_optimal_q", "(m, s)")
     return (
         f"your q maximises the β-objective at {len(cases)} inputs. At x = 1, a = 2, σ = 0.5: β = 1 gives the exact "
         f"posterior N({m1:.4f}, {s1:.4f}²); β = 4 gives N({m4:.4f}, {s4:.4f}²), wider and nearer 0, the posterior "
@@ -230,7 +221,7 @@ def _gradient_variances(gradient_variances: Callable[..., tuple[float, float]]) 
     cases = [(0.0, 1.0, 3.0), (0.5, 0.3, 1.0), (-1.0, 2.0, 0.5), (2.0, 0.1, 2.0), (1.0, 0.05, 0.0)]
     for mu, sigma, c in cases:
         shown = f"μ = {mu}, σ = {sigma}, c = {c}"
-        v_path, v_score = _pair(
+        v_path, v_score = pair(
             call(fn, "gradient_variances", mu, sigma, c), "gradient_variances", "(var_path, var_score)"
         )
         ref_path, ref_score = _estimator_variances(mu, sigma, c)

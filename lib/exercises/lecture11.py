@@ -12,16 +12,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .. import ising
-from . import ExerciseError, array, call, exercise, function, number
-
-
-def _pair(value: Any, name: str, what: str) -> tuple[float, float]:
-    if isinstance(value, (tuple, list)) or (hasattr(value, "shape") and np.size(value) == 2):
-        items = list(value) if isinstance(value, (tuple, list)) else list(np.ravel(np.asarray(value)))
-        if len(items) == 2:
-            return number(items[0], f"{name}[0]"), number(items[1], f"{name}[1]")
-    raise ExerciseError(f"`{name}` should return a pair {what}, got {type(value).__name__}: {value!r:.60}")
-
+from . import ExerciseError, array, call, exercise, function, number, pair
 
 # --------------------------------------------------------------------------- 11.1
 
@@ -126,7 +117,7 @@ def _exact_free_energies(exact_free_energies: Callable[..., Any]) -> str:
         F = -T * ex["log_partition"]
         for label, log_q in tables.items():
             shown = f"q = {label}, T = {T:.4f}"
-            f_q, kl = _pair(
+            f_q, kl = pair(
                 call(fn, "exact_free_energies", log_q.copy(), T), "exact_free_energies", "(F_q, KL)"
             )
             q = np.exp(log_q)
